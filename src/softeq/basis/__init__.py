@@ -1,0 +1,31 @@
+"""Equivariant bases and exact, block-structured orthogonal projectors.
+
+Bases are solved once per (group, tensor type) in float64 and cached in memory (and
+on disk under `SOFTEQ_CACHE_DIR` when set); `BlockProjector` applies them block-wise.
+"""
+
+from ._cache import cache_dir, cache_size, clear_cache, hom_basis, invariant_basis
+from ._projector import (
+    DENSE_MAX_DIM,
+    BlockProjector,
+    bias_projector_matrix,
+    dense_basis,
+    projector_matrix,
+)
+from ._solve import NULLSPACE_RTOL, hom_type, solve_invariants
+
+__all__ = [
+    "DENSE_MAX_DIM",
+    "NULLSPACE_RTOL",
+    "BlockProjector",
+    "bias_projector_matrix",
+    "cache_dir",
+    "cache_size",
+    "clear_cache",
+    "dense_basis",
+    "hom_basis",
+    "hom_type",
+    "invariant_basis",
+    "projector_matrix",
+    "solve_invariants",
+]

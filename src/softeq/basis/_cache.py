@@ -1,0 +1,104 @@
+"""Cached bases: in memory, and on disk when `SOFTEQ_CACHE_DIR` is set."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..groups import Group
+from ..reps import TensorType
+from ._solve import hom_type, solve_invariants
+
+logger = logging.getLogger(__name__)
+
+_FORMAT_VERSION = 1
+# Keyed by (group name, group fingerprint, tensor word); values are float64 bases.
+_MEMORY: dict[tuple[str, str, tuple[str, ...]], Tensor] = {}
+
+
+def cache_dir() -> Path | None:
+    """The disk cache folder (`SOFTEQ_CACHE_DIR`), or None when disk caching is off."""
+    path = os.environ.get("SOFTEQ_CACHE_DIR")
+    return Path(path).expanduser() if path else None
+
+
+def _disk_path(folder: Path, group: Group, ttype: TensorType) -> Path:
+    word = "".join("d" if f == "V*" else "v" for f in ttype.factors) or "s"
+    safe = "".join(c if c.isalnum() else "_" for c in group.name)
+    return folder / f"basis-v{_FORMAT_VERSION}-{safe}-{group.fingerprint}-{word}.pt"
+
+
+def _load(path: Path) -> Tensor | None:
+    try:
+        Q = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        return None
+    except Exception as err:  # a corrupt cache file is re-solved, never trusted
+        logger.warning("ignoring unreadable basis cache file %s: %s", path, err)
+        return None
+    if not isinstance(Q, Tensor) or Q.dtype != torch.float64 or Q.ndim != 2:
+        logger.warning("ignoring malformed basis cache file %s", path)
+        return None
+    return Q
+
+
+def _save(path: Path, Q: Tensor) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(Q, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def invariant_basis(group: Group, ttype: TensorType) -> Tensor:
+    """Cached orthonormal basis of the G-invariant vectors of `ttype`.
+
+    Returns:
+        Float64 tensor of shape `(d^rank, r)`; treat it as read-only.
+    """
+    key = (group.name, group.fingerprint, ttype.factors)
+    if (Q := _MEMORY.get(key)) is not None:
+        return Q
+    folder = cache_dir()
+    path = _disk_path(folder, group, ttype) if folder else None
+    Q = _load(path) if path else None
+    if Q is None or Q.shape[0] != ttype.dim(group.d):
+        Q = solve_invariants(group, ttype)
+        if path:
+            _save(path, Q)
+    _MEMORY[key] = Q
+    return Q
+
+
+def hom_basis(group: Group, type_in: TensorType, type_out: TensorType) -> Tensor:
+    """Cached basis of $Hom_G(T_{in}, T_{out})$ on row-major `vec(W)`.
+
+    Returns:
+        Float64 tensor of shape `(dim_out * dim_in, r)` with orthonormal columns.
+    """
+    return invariant_basis(group, hom_type(type_in, type_out))
+
+
+def clear_cache(*, disk: bool = True) -> None:
+    """Empty the in-memory cache and, if `disk`, delete the on-disk cache files."""
+    _MEMORY.clear()
+    folder = cache_dir()
+    if disk and folder and folder.is_dir():
+        for path in folder.glob(f"basis-v{_FORMAT_VERSION}-*.pt"):
+            path.unlink(missing_ok=True)
+
+
+def cache_size() -> int:
+    """Number of bases held in memory."""
+    return len(_MEMORY)
