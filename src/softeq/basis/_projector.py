@@ -24,40 +24,41 @@ def _check_reps(rep_in: Rep, rep_out: Rep) -> None:
         )
 
 
-def _slices(rep: Rep) -> list[tuple[slice, int, int]]:
-    """Canonical `(slice, multiplicity, type dim)` of each distinct type of `rep`."""
+def _slices(rep: Rep) -> list[tuple[int, int, int]]:
+    """Canonical `(start, multiplicity, type dim)` of each distinct type of `rep`."""
     out, start, d = [], 0, rep.group.d
     for ttype, mult in rep.canonical_types():
         k = ttype.dim(d)
-        out.append((slice(start, start + mult * k), mult, k))
+        out.append((start, mult, k))
         start += mult * k
     return out
 
 
-def _blocks_to_rows(block: Tensor, mo: int, do: int, mi: int, di: int) -> Tensor:
-    """`(..., mo*do, mi*di) -> (..., mo, mi, do*di)`: one vec per copy pair."""
-    lead = block.shape[:-2]
-    x = block.reshape(*lead, mo, do, mi, di).transpose(-3, -2)
-    return x.reshape(*lead, mo, mi, do * di)
+def _pair_gather(
+    flat_out: Tensor, flat_in: Tensor, out_slice: tuple, in_slice: tuple
+) -> Tensor:
+    """Positions in row-major `W.reshape(-1)` of one type pair, laid out as rows.
 
-
-def _rows_to_blocks(rows: Tensor, mo: int, do: int, mi: int, di: int) -> Tensor:
-    """Inverse of `_blocks_to_rows`."""
-    lead = rows.shape[:-3]
-    x = rows.reshape(*lead, mo, mi, do, di).transpose(-3, -2)
-    return x.reshape(*lead, mo * do, mi * di)
+    Row `(a, b)` (copy `a` of the output type, copy `b` of the input type) holds the
+    row-major `vec` of that copy pair's `(do, di)` sub-block.
+    """
+    (so, mo, do), (si, mi, di) = out_slice, in_slice
+    rows = flat_out[so : so + mo * do].reshape(mo, 1, do, 1)
+    cols = flat_in[si : si + mi * di].reshape(1, mi, 1, di)
+    return (rows * flat_in.numel() + cols).reshape(-1)
 
 
 class BlockProjector(nn.Module):
     """Orthogonal projector onto $Hom_G(\\rho_{in}, \\rho_{out})$, applied block-wise.
 
     Since $Hom_G(\\oplus_i V_i, \\oplus_j W_j) = \\oplus_{ij} Hom_G(V_i, W_j)$, the
-    projection of $W$ is computed by regrouping $W$ into canonical type blocks and,
-    for every pair of types, projecting each copy pair's sub-block with the cached
-    type-pair basis $Q$: $\\mathrm{vec}(W_{ij}) \\mapsto Q Q^T \\mathrm{vec}(W_{ij})$,
-    a pair of batched matmuls over all copies at once. No dense
-    `dim(W) x dim(W)` matrix is ever formed. Biases project onto the G-invariant
-    vectors of $\\rho_{out}$.
+    projection acts on each copy pair's sub-block $W_{ab}$ separately, with the
+    cached basis $Q$ of its type pair: $\\mathrm{vec}(W_{ab}) \\mapsto
+    QQ^T\\mathrm{vec}(W_{ab})$. One gather lays every copy pair of one type pair out
+    as the rows of a matrix, so each type pair costs two matmuls (none when the
+    pair's maps are all or none equivariant); one more gather puts the result
+    back. No dense `dim(W) x dim(W)` matrix is ever formed. Biases project onto the
+    G-invariant vectors of $\\rho_{out}$.
 
     Bases are non-persistent buffers: `.to(dtype/device)` moves them and they stay
     out of `state_dict`.
@@ -83,42 +84,49 @@ class BlockProjector(nn.Module):
         _check_reps(rep_in, rep_out)
         self.rep_in, self.rep_out = rep_in, rep_out
         group = rep_in.group
-        self._in, self._out = _slices(rep_in), _slices(rep_out)
-        for side, rep in (("in", rep_in), ("out", rep_out)):
-            idx = rep.canonical_index()
-            is_identity = torch.equal(idx, torch.arange(rep.dim))
-            setattr(self, f"_permute_{side}", not is_identity)
-            self.register_buffer(f"_idx_{side}", idx, persistent=False)
-            self.register_buffer(f"_inv_{side}", torch.argsort(idx), persistent=False)
+        ins, outs = _slices(rep_in), _slices(rep_out)
         in_types = [t for t, _ in rep_in.canonical_types()]
         out_types = [t for t, _ in rep_out.canonical_types()]
-        self._ranks: dict[tuple[int, int], int] = {}
+        flat_in, flat_out = rep_in.canonical_index(), rep_out.canonical_index()
+        # (start, n_rows, n, r, buffer name) per type pair, in the rows layout.
+        self._pairs: list[tuple[int, int, int, int, str]] = []
+        gathers, start = [], 0
         for o, t_out in enumerate(out_types):
             for i, t_in in enumerate(in_types):
                 Q = hom_basis(group, t_in, t_out)
-                self._ranks[o, i] = Q.shape[1]
-                self.register_buffer(f"_Q_{o}_{i}", Q.clone(), persistent=False)
-            Qb = invariant_basis(group, t_out)
-            self.register_buffer(f"_Qb_{o}", Qb.clone(), persistent=False)
+                n_rows, n = outs[o][1] * ins[i][1], outs[o][2] * ins[i][2]
+                name = f"_Q_{o}_{i}"
+                self.register_buffer(name, Q.clone(), persistent=False)
+                self._pairs.append((start, n_rows, n, Q.shape[1], name))
+                gathers.append(_pair_gather(flat_out, flat_in, outs[o], ins[i]))
+                start += n_rows * n
+        gather = torch.cat(gathers)
+        self.register_buffer("_gather", gather, persistent=False)
+        self.register_buffer("_scatter", torch.argsort(gather), persistent=False)
+        # Bias: copies of each output type as rows, projected onto invariants.
+        self._bias: list[tuple[int, int, int, str]] = []
+        for o, t_out in enumerate(out_types):
+            name = f"_Qb_{o}"
+            self.register_buffer(
+                name, invariant_basis(group, t_out).clone(), persistent=False
+            )
+            self._bias.append((*outs[o], name))
+        self.register_buffer("_bias_gather", flat_out, persistent=False)
+        self.register_buffer("_bias_scatter", torch.argsort(flat_out), persistent=False)
 
     # -- sizes ------------------------------------------------------------------------
 
     @property
     def rank(self) -> int:
         """Dimension of the space of equivariant weight matrices."""
-        return sum(
-            self._out[o][1] * self._in[i][1] * r for (o, i), r in self._ranks.items()
-        )
+        return sum(n_rows * r for _, n_rows, _, r, _ in self._pairs)
 
     @property
     def bias_rank(self) -> int:
         """Dimension of the space of invariant bias vectors."""
-        return sum(
-            m * getattr(self, f"_Qb_{o}").shape[1]
-            for o, (_, m, _) in enumerate(self._out)
-        )
+        return sum(m * getattr(self, name).shape[1] for _, m, _, name in self._bias)
 
-    # -- coordinates ------------------------------------------------------------------
+    # -- checks -----------------------------------------------------------------------
 
     def _check_weight(self, W: Tensor) -> None:
         shape = (self.rep_out.dim, self.rep_in.dim)
@@ -135,34 +143,26 @@ class BlockProjector(nn.Module):
                 f"got {tuple(b.shape)}"
             )
 
-    def _canonical(self, W: Tensor) -> Tensor:
-        if self._permute_out:
-            W = W.index_select(-2, self._idx_out)
-        if self._permute_in:
-            W = W.index_select(-1, self._idx_in)
-        return W
+    # -- the rows layout --------------------------------------------------------------
 
-    def _flat(self, Wc: Tensor) -> Tensor:
-        if self._permute_out:
-            Wc = Wc.index_select(-2, self._inv_out)
-        if self._permute_in:
-            Wc = Wc.index_select(-1, self._inv_in)
-        return Wc
+    def _rows(self, W: Tensor) -> Tensor:
+        """Row-major `vec` of every copy pair, grouped by type pair, `(..., N)`."""
+        return W.reshape(*W.shape[:-2], -1).index_select(-1, self._gather)
 
-    def _project_canonical(self, Wc: Tensor) -> Tensor:
-        rows = []
-        for o, (so, mo, do) in enumerate(self._out):
-            row = []
-            for i, (si, mi, di) in enumerate(self._in):
-                block = Wc[..., so, si]
-                if self._ranks[o, i] == 0:
-                    row.append(torch.zeros_like(block))
-                    continue
-                Q = getattr(self, f"_Q_{o}_{i}").to(Wc.dtype)
-                coeff = _blocks_to_rows(block, mo, do, mi, di) @ Q
-                row.append(_rows_to_blocks(coeff @ Q.T, mo, do, mi, di))
-            rows.append(torch.cat(row, dim=-1))
-        return torch.cat(rows, dim=-2)
+    def _project_rows(self, v: Tensor) -> Tensor:
+        lead = v.shape[:-1]
+        pieces = []
+        for start, n_rows, n, r, name in self._pairs:
+            seg = v[..., start : start + n_rows * n]
+            if r == n:  # every map between these types is equivariant
+                pieces.append(seg)
+            elif r == 0:  # none is
+                pieces.append(torch.zeros_like(seg))
+            else:
+                Q = getattr(self, name).to(v.dtype)
+                rows = seg.reshape(*lead, n_rows, n)
+                pieces.append(((rows @ Q) @ Q.T).reshape(*lead, n_rows * n))
+        return torch.cat(pieces, dim=-1)
 
     # -- public API -------------------------------------------------------------------
 
@@ -173,7 +173,8 @@ class BlockProjector(nn.Module):
             `W`: `(..., rep_out.dim, rep_in.dim)` -> same shape.
         """
         self._check_weight(W)
-        return self._flat(self._project_canonical(self._canonical(W)))
+        projected = self._project_rows(self._rows(W))
+        return projected.index_select(-1, self._scatter).reshape(W.shape)
 
     def project_bias(self, b: Tensor) -> Tensor:
         """$P_b b$: the nearest G-invariant bias vector.
@@ -182,24 +183,24 @@ class BlockProjector(nn.Module):
             `b`: `(..., rep_out.dim)` -> same shape.
         """
         self._check_bias(b)
-        bc = b.index_select(-1, self._idx_out) if self._permute_out else b
+        lead = b.shape[:-1]
+        bc = b.index_select(-1, self._bias_gather)
         parts = []
-        for o, (so, mo, do) in enumerate(self._out):
-            Qb = getattr(self, f"_Qb_{o}").to(b.dtype)
-            copies = bc[..., so].reshape(*bc.shape[:-1], mo, do)
-            parts.append(((copies @ Qb) @ Qb.T).reshape(*bc.shape[:-1], mo * do))
-        out = torch.cat(parts, dim=-1)
-        return out.index_select(-1, self._inv_out) if self._permute_out else out
+        for start, m, k, name in self._bias:
+            Qb = getattr(self, name).to(b.dtype)
+            copies = bc[..., start : start + m * k].reshape(*lead, m, k)
+            parts.append(((copies @ Qb) @ Qb.T).reshape(*lead, m * k))
+        return torch.cat(parts, dim=-1).index_select(-1, self._bias_scatter)
 
     def residual(self, W: Tensor, b: Tensor | None = None) -> Tensor:
         """$\\tfrac12\\|W - PW\\|^2 (+ \\tfrac12\\|b - P_b b\\|^2)$, summed; a scalar.
 
-        Norms are invariant under the canonical regrouping, so the weight term is
-        evaluated without permuting back.
+        Norms do not depend on the layout, so the weight term is evaluated in the
+        rows layout without scattering back.
         """
         self._check_weight(W)
-        Wc = self._canonical(W)
-        total = 0.5 * (Wc - self._project_canonical(Wc)).square().sum()
+        v = self._rows(W)
+        total = 0.5 * (v - self._project_rows(v)).square().sum()
         if b is not None:
             total = total + 0.5 * (b - self.project_bias(b)).square().sum()
         return total

@@ -1,0 +1,32 @@
+"""Every example runs end to end with --fast-dev-run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_runs(script):
+    result = subprocess.run(
+        [sys.executable, str(script), "--fast-dev-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+def test_core_demo_finds_the_built_in_symmetry():
+    script = next(p for p in EXAMPLES if p.stem == "symmetry_core_demo")
+    out = subprocess.run(
+        [sys.executable, str(script), "--fast-dev-run"], capture_output=True, text=True
+    ).stdout
+    assert "Closest symmetry: O2z" in out
+    assert "550/4840" in out
