@@ -5,6 +5,7 @@ on disk under `SOFTEQ_CACHE_DIR` when set); `BlockProjector` applies them block-
 """
 
 from ._cache import cache_dir, cache_size, clear_cache, hom_basis, invariant_basis
+from ._multi import MultiProjector
 from ._projector import (
     DENSE_MAX_DIM,
     BlockProjector,
@@ -13,11 +14,13 @@ from ._projector import (
     projector_matrix,
 )
 from ._solve import NULLSPACE_RTOL, hom_type, solve_invariants
+from ._subgroup import is_subgroup
 
 __all__ = [
     "DENSE_MAX_DIM",
     "NULLSPACE_RTOL",
     "BlockProjector",
+    "MultiProjector",
     "bias_projector_matrix",
     "cache_dir",
     "cache_size",
@@ -26,6 +29,7 @@ __all__ = [
     "hom_basis",
     "hom_type",
     "invariant_basis",
+    "is_subgroup",
     "projector_matrix",
     "solve_invariants",
 ]

@@ -192,6 +192,78 @@ class BlockProjector(nn.Module):
             parts.append(((copies @ Qb) @ Qb.T).reshape(*lead, m * k))
         return torch.cat(parts, dim=-1).index_select(-1, self._bias_scatter)
 
+    def coefficients(self, W: Tensor) -> Tensor:
+        """Coordinates $\\theta$ of $PW$ in the block basis (blockwise $Q^T vec W$).
+
+        Shape:
+            `W`: `(..., rep_out.dim, rep_in.dim)` -> `(..., rank)`.
+        """
+        self._check_weight(W)
+        v = self._rows(W)
+        lead, pieces = v.shape[:-1], []
+        for start, n_rows, n, r, name in self._pairs:
+            if r == 0:
+                continue
+            rows = v[..., start : start + n_rows * n].reshape(*lead, n_rows, n)
+            coeff = rows @ getattr(self, name).to(v.dtype)
+            pieces.append(coeff.reshape(*lead, n_rows * r))
+        if not pieces:
+            return v.new_zeros(*lead, 0)
+        return torch.cat(pieces, dim=-1)
+
+    def assemble(self, theta: Tensor) -> Tensor:
+        """The equivariant weight $W = \\sum_k \\theta_k B_k$ from block coefficients.
+
+        Inverse of `coefficients` on equivariant weights.
+
+        Shape:
+            `theta`: `(..., rank)` -> `(..., rep_out.dim, rep_in.dim)`.
+        """
+        if theta.ndim < 1 or theta.shape[-1] != self.rank:
+            raise ValueError(
+                f"coefficients for {self.rep_in} -> {self.rep_out} must have shape "
+                f"(..., {self.rank}), got {tuple(theta.shape)}"
+            )
+        lead, pieces, offset = theta.shape[:-1], [], 0
+        for _, n_rows, n, r, name in self._pairs:
+            if r == 0:
+                pieces.append(theta.new_zeros(*lead, n_rows * n))
+                continue
+            coeff = theta[..., offset : offset + n_rows * r].reshape(*lead, n_rows, r)
+            rows = coeff @ getattr(self, name).to(theta.dtype).T
+            pieces.append(rows.reshape(*lead, n_rows * n))
+            offset += n_rows * r
+        flat = torch.cat(pieces, dim=-1).index_select(-1, self._scatter)
+        return flat.reshape(*lead, self.rep_out.dim, self.rep_in.dim)
+
+    def bias_coefficients(self, b: Tensor) -> Tensor:
+        """Coordinates of $P_b b$ in the invariant-vector basis, `(..., bias_rank)`."""
+        self._check_bias(b)
+        lead = b.shape[:-1]
+        bc = b.index_select(-1, self._bias_gather)
+        pieces = []
+        for start, m, k, name in self._bias:
+            copies = bc[..., start : start + m * k].reshape(*lead, m, k)
+            coeff = copies @ getattr(self, name).to(b.dtype)
+            pieces.append(coeff.reshape(*lead, -1))
+        return torch.cat(pieces, dim=-1)
+
+    def assemble_bias(self, theta: Tensor) -> Tensor:
+        """The invariant bias from coefficients: `(..., bias_rank) -> (..., dim)`."""
+        if theta.ndim < 1 or theta.shape[-1] != self.bias_rank:
+            raise ValueError(
+                f"bias coefficients for {self.rep_out} must have shape "
+                f"(..., {self.bias_rank}), got {tuple(theta.shape)}"
+            )
+        lead, pieces, offset = theta.shape[:-1], [], 0
+        for _, m, k, name in self._bias:
+            Qb = getattr(self, name).to(theta.dtype)
+            r = Qb.shape[1]
+            coeff = theta[..., offset : offset + m * r].reshape(*lead, m, r)
+            pieces.append((coeff @ Qb.T).reshape(*lead, m * k))
+            offset += m * r
+        return torch.cat(pieces, dim=-1).index_select(-1, self._bias_scatter)
+
     def residual(self, W: Tensor, b: Tensor | None = None) -> Tensor:
         """$\\tfrac12\\|W - PW\\|^2 (+ \\tfrac12\\|b - P_b b\\|^2)$, summed; a scalar.
 

@@ -42,12 +42,13 @@ def equivariance_gap(
         dtype
     )
     gs = rep_in.group.sample(n_elements, scale=scale, generator=generator)
-    fx = f(x)
     worst = 0.0
-    for g in gs:
-        lhs = f(rep_in.act(g, x))
-        rhs = rep_out.act(g, fx)
-        worst = max(worst, float(relative_error(lhs, rhs)))
+    with torch.no_grad():
+        fx = f(x)
+        for g in gs:
+            lhs = f(rep_in.act(g, x))
+            rhs = rep_out.act(g, fx)
+            worst = max(worst, float(relative_error(lhs, rhs)))
     return worst
 
 

@@ -1,0 +1,30 @@
+"""Layers between representations and the gated nonlinearities of EMLP networks.
+
+Models live in `softeq.nn.models`.
+"""
+
+from . import functional, models
+from ._bilinear import EquivariantBilinear
+from ._gated import (
+    GatedNonlinearity,
+    RPPGatedNonlinearity,
+    gate_index,
+    gated,
+    num_gates,
+)
+from ._linear import EquivariantLinear, RPPLinear, SoftLinear, dense_init
+
+__all__ = [
+    "EquivariantBilinear",
+    "EquivariantLinear",
+    "GatedNonlinearity",
+    "RPPGatedNonlinearity",
+    "RPPLinear",
+    "SoftLinear",
+    "dense_init",
+    "functional",
+    "gate_index",
+    "gated",
+    "models",
+    "num_gates",
+]

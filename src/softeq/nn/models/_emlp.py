@@ -1,0 +1,275 @@
+"""EMLP-shaped networks: hard (`EMLP`), residual-pathway (`RPPEMLP`) and soft
+(`SoftEMLP`, one penalty per candidate group)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ...basis import is_subgroup
+from ...groups import Group
+from ...reps import Rep
+from .._bilinear import EquivariantBilinear
+from .._gated import GatedNonlinearity, RPPGatedNonlinearity, gated
+from .._linear import EquivariantLinear, RPPLinear, SoftLinear
+from ._allocation import allocate
+from ._base import Model
+
+LinearFactory = Callable[[Rep, Rep], nn.Module]
+GATES = ("plain", "rpp")
+
+
+class EMLPBlock(nn.Module):
+    """`h -> gate(l + Bilinear(l))` with `l = linear(h)`.
+
+    The bilinear layer and the gate are built on `gated(hidden)` of the largest
+    group, so they are equivariant for it and every subgroup; only `linear` can
+    break symmetry.
+
+    Shape:
+        Input `(*, linear input dim)`, output `(*, hidden.dim)`.
+    """
+
+    def __init__(
+        self,
+        linear: nn.Module,
+        hidden: Rep,
+        *,
+        gate: str = "plain",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if gate not in GATES:
+            raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
+        self.linear = linear
+        self.bilinear = EquivariantBilinear(gated(hidden), generator=generator)
+        self.gate = (RPPGatedNonlinearity if gate == "rpp" else GatedNonlinearity)(
+            hidden
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        lin = self.linear(x)
+        return self.gate(lin + self.bilinear(lin))
+
+
+class _EMLPFamily(Model):
+    """`num_layers` EMLP blocks and a final linear map, with linear maps from
+    `make_linear(rep_in, rep_out)` and hidden layers allocated for `group`."""
+
+    def __init__(
+        self,
+        rep_in: Rep,
+        rep_out: Rep,
+        group: Group,
+        make_linear: LinearFactory,
+        *,
+        ch: int,
+        num_layers: int,
+        allocation: str,
+        gate: str,
+        generator: torch.Generator | None,
+    ) -> None:
+        rep_in, rep_out = _rebind(rep_in, group), _rebind(rep_out, group)
+        super().__init__(rep_in, rep_out)
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self.hidden = allocate(ch, group, allocation)
+        reps = [rep_in] + [self.hidden] * num_layers
+        self.blocks = nn.ModuleList(
+            EMLPBlock(
+                make_linear(reps[k], gated(self.hidden)),
+                self.hidden,
+                gate=gate,
+                generator=generator,
+            )
+            for k in range(num_layers)
+        )
+        self.out = make_linear(self.hidden, rep_out)
+
+    def _forward(self, x: Tensor) -> Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.out(x)
+
+    def gate_parameters(self) -> list[nn.Parameter]:
+        """The element-wise `w_gated` paths of RPP gates (reference decay: 1)."""
+        return [
+            m.w_gated for m in self.modules() if isinstance(m, RPPGatedNonlinearity)
+        ]
+
+
+def _rebind(rep: Rep, group: Group) -> Rep:
+    if rep.group.d != group.d:
+        raise ValueError(
+            f"{rep} acts on R^{rep.group.d} but the model's group {group.name} acts "
+            f"on R^{group.d}"
+        )
+    return rep.with_group(group)
+
+
+class EMLP(_EMLPFamily):
+    """Hard-equivariant EMLP (Finzi et al. 2021) for one group: the EMLP baseline.
+
+    Args:
+        rep_in: Input layout.
+        rep_out: Output layout.
+        group: The symmetry imposed exactly.
+        ch: Channel budget of each hidden layer.
+        num_layers: Number of blocks.
+        allocation: ``"uniform"`` (EMLP's, default) or ``"per"``.
+        gate: ``"plain"`` (default) or ``"rpp"``.
+        generator: Randomness for the initialisation.
+
+    Shape:
+        Input `(*, rep_in.dim)`, output `(*, rep_out.dim)`.
+    """
+
+    def __init__(
+        self,
+        rep_in: Rep,
+        rep_out: Rep,
+        group: Group,
+        *,
+        ch: int = 128,
+        num_layers: int = 3,
+        allocation: str = "uniform",
+        gate: str = "plain",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        def make(a: Rep, b: Rep) -> nn.Module:
+            return EquivariantLinear(a, b, generator=generator)
+
+        super().__init__(
+            rep_in, rep_out, group, make, ch=ch, num_layers=num_layers,
+            allocation=allocation, gate=gate, generator=generator,
+        )  # fmt: skip
+        self.group = group
+
+
+class RPPEMLP(_EMLPFamily):
+    """Residual-pathway EMLP: every linear map is `RPPLinear` for `group`, with an
+    optional `free_group` constraining the free path (the oracle-subgroup RPP).
+
+    Args:
+        rep_in: Input layout.
+        rep_out: Output layout.
+        group: Group of the equivariant path.
+        free_group: Optional group of the free path.
+        ch: Channel budget; the reference uses 89 (inertia) and 45 (cossim).
+        num_layers: Number of blocks.
+        allocation: ``"per"`` (default, as the reference) or ``"uniform"``.
+        gate: ``"rpp"`` (default) or ``"plain"``.
+        generator: Randomness for the initialisation.
+
+    Shape:
+        Input `(*, rep_in.dim)`, output `(*, rep_out.dim)`.
+    """
+
+    def __init__(
+        self,
+        rep_in: Rep,
+        rep_out: Rep,
+        group: Group,
+        *,
+        free_group: Group | None = None,
+        ch: int = 89,
+        num_layers: int = 3,
+        allocation: str = "per",
+        gate: str = "rpp",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if free_group is not None and not is_subgroup(free_group, group):
+            raise ValueError(f"free_group {free_group.name} is not inside {group.name}")
+
+        def make(a: Rep, b: Rep) -> nn.Module:
+            return RPPLinear(a, b, group, free_group=free_group, generator=generator)
+
+        super().__init__(
+            rep_in, rep_out, group, make, ch=ch, num_layers=num_layers,
+            allocation=allocation, gate=gate, generator=generator,
+        )  # fmt: skip
+        self.group, self.free_group = group, free_group
+
+    def rpp_layers(self) -> list[RPPLinear]:
+        """Every `RPPLinear`, for separate decay of the two paths."""
+        return [m for m in self.modules() if isinstance(m, RPPLinear)]
+
+
+def check_candidate_groups(groups: Sequence[Group]) -> list[Group]:
+    """Validate candidate groups: non-empty, distinct names, one $R^d$, and every
+    group inside the first (the largest, $G_0$)."""
+    groups = list(groups)
+    if not groups or not all(isinstance(g, Group) for g in groups):
+        raise ValueError(f"need a non-empty list of softeq Groups, got {groups!r}")
+    names = [g.name for g in groups]
+    if len(set(names)) != len(names):
+        raise ValueError(f"candidate groups must have distinct names, got {names}")
+    G0 = groups[0]
+    for g in groups[1:]:
+        if g.d != G0.d:
+            raise ValueError(f"{g.name} acts on R^{g.d} but {G0.name} on R^{G0.d}")
+        if not is_subgroup(g, G0):
+            raise ValueError(
+                f"{g.name} is not a subgroup of {G0.name}: the bilinear layer and "
+                f"gates are built for the first (largest) group; list a group "
+                f"containing all candidates first"
+            )
+    return groups
+
+
+class SoftEMLP(_EMLPFamily):
+    """The PER network: EMLP blocks with unconstrained `SoftLinear` maps.
+
+    The bilinear layers and gates are built for $G_0$ = `groups[0]`, which must
+    contain the other candidates, so only the dense $W, b$ can break a symmetry;
+    each `SoftLinear` measures its distance to every candidate's equivariant maps.
+
+    Args:
+        rep_in: Input layout.
+        rep_out: Output layout.
+        groups: Candidate groups, the largest first.
+        ch: Channel budget (reference: 128 synthetic, 384 motion).
+        num_layers: Number of blocks (reference: 3).
+        allocation: ``"per"`` (default, reference) or ``"uniform"``.
+        gate: ``"rpp"`` (default, reference) or ``"plain"``.
+        generator: Randomness for the initialisation.
+
+    Shape:
+        Input `(*, rep_in.dim)`, output `(*, rep_out.dim)`.
+    """
+
+    def __init__(
+        self,
+        rep_in: Rep,
+        rep_out: Rep,
+        groups: Sequence[Group],
+        *,
+        ch: int = 128,
+        num_layers: int = 3,
+        allocation: str = "per",
+        gate: str = "rpp",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        groups = check_candidate_groups(groups)
+
+        def make(a: Rep, b: Rep) -> nn.Module:
+            return SoftLinear(a, b, groups, generator=generator)
+
+        super().__init__(
+            rep_in, rep_out, groups[0], make, ch=ch, num_layers=num_layers,
+            allocation=allocation, gate=gate, generator=generator,
+        )  # fmt: skip
+        self.groups = tuple(groups)
+
+    def soft_layers(self) -> list[SoftLinear]:
+        """Every `SoftLinear`, in forward order."""
+        return [m for m in self.modules() if isinstance(m, SoftLinear)]
+
+    @torch.no_grad()
+    def project_(self, group: Group | str) -> SoftEMLP:
+        """Project every linear map onto `group`'s equivariant maps, in place."""
+        for layer in self.soft_layers():
+            layer.project_(group)
+        return self

@@ -1,0 +1,19 @@
+"""Per-group equivariance penalties and the model wrappers used as baselines.
+
+`ProjectionPenalty` is the exact, structured penalty of soft linear layers;
+`OrbitPenalty` is the sample-based regularizer for any model; `GroupAugmentation`
+(data augmentation) and `FrameAveraged` (frame averaging) wrap a model as baselines.
+"""
+
+from ._augment import GroupAugmentation
+from ._frame_averaging import FrameAveraged
+from ._orbit import OrbitPenalty
+from ._projection import ProjectionPenalty, soft_layers
+
+__all__ = [
+    "FrameAveraged",
+    "GroupAugmentation",
+    "OrbitPenalty",
+    "ProjectionPenalty",
+    "soft_layers",
+]

@@ -1,0 +1,93 @@
+"""Group data augmentation as a model wrapper (the "MLP + augmentation" baseline)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ..groups import Group
+from ..reps import Rep
+from ._checks import check_batch, check_group, check_output, check_rep, check_same_d
+
+
+class GroupAugmentation(nn.Module):
+    """Wrap `model` so that training sees each input in a random group pose.
+
+    In training mode every row $x_i$ of a batch gets its own $g_i \\sim G$ and the
+    wrapper returns $\\rho_{out}(g_i)^{-1}\\,\\text{model}(\\rho_{in}(g_i)x_i)$. For a
+    loss that is invariant under $\\rho_{out}$ (MSE with an orthogonal $\\rho_{out}$)
+    this equals training `model` on the augmented pairs
+    $(\\rho_{in}(g)x, \\rho_{out}(g)y)$ without touching the data pipeline. In eval
+    mode the wrapper returns `model(x)` unchanged. A model that is exactly
+    $G$-equivariant is unchanged by the wrapper in either mode.
+
+    $\\rho_{out}(g)^{-1}$ is computed as $\\rho_{out}(g^{-1})$ (a homomorphism), which
+    also holds for non-orthogonal representations.
+
+    Args:
+        model: Maps `(batch, rep_in.dim)` to `(batch, rep_out.dim)`; registered as a
+            submodule.
+        group: The group to augment with, acting on the same $R^d$ as the reps.
+        rep_in: Input representation (layout; re-bound to `group`).
+        rep_out: Output representation (layout; re-bound to `group`).
+        scale: Lie-algebra sampling scale (bound it for non-compact groups).
+        generator: Source of randomness for the group samples; the global one if
+            None. Pass a seeded generator for reproducible training.
+
+    Shape:
+        Input `(batch, rep_in.dim)`, output `(batch, rep_out.dim)`.
+    """
+
+    def __init__(
+        self,
+        model: Callable[[Tensor], Tensor],
+        group: Group,
+        rep_in: Rep,
+        rep_out: Rep,
+        *,
+        scale: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        who = type(self).__name__
+        if not callable(model):
+            raise ValueError(f"{who}: model must be callable, got {type(model)}")
+        check_rep(rep_in, "rep_in", who)
+        check_rep(rep_out, "rep_out", who)
+        self.group = check_group(group, check_same_d(rep_in, rep_out, who), who)
+        if not scale >= 0:
+            raise ValueError(f"{who}: scale must be >= 0, got {scale}")
+        self.model = model
+        self.rep_in = rep_in.with_group(group)
+        self.rep_out = rep_out.with_group(group)
+        self.scale = float(scale)
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Augmented prediction in training mode, `model(x)` in eval mode.
+
+        Args:
+            x: Inputs, shape `(batch, rep_in.dim)`.
+
+        Returns:
+            Predictions, shape `(batch, rep_out.dim)`.
+        """
+        who = type(self).__name__
+        check_batch(x, self.rep_in, who)
+        if not self.training:
+            return self.model(x)
+        gs = self.group.sample(x.shape[0], scale=self.scale, generator=self.generator)
+        like = {"dtype": x.dtype, "device": x.device}
+        rho_in = self.rep_in.rho(gs).to(**like)
+        rho_out_inv = self.rep_out.rho(torch.linalg.inv(gs)).to(**like)
+        y = self.model((rho_in @ x.unsqueeze(-1)).squeeze(-1))
+        y = check_output(y, self.rep_out, x.shape[0], who)
+        return (rho_out_inv @ y.unsqueeze(-1)).squeeze(-1)
+
+    def extra_repr(self) -> str:
+        return (
+            f"group={self.group.name}, {self.rep_in} -> {self.rep_out}, "
+            f"scale={self.scale}"
+        )

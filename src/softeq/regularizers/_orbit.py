@@ -1,0 +1,168 @@
+"""Sample-based (orbit) equivariance penalty for any model, one term per group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..groups import Group
+from ..reps import Rep
+from ._checks import check_batch, check_group, check_output, check_rep, check_same_d
+
+
+def _check_groups(groups: Sequence[Group], d: int, who: str) -> tuple[Group, ...]:
+    """Validate a non-empty list of groups with distinct names, all on $R^d$."""
+    if isinstance(groups, Group):
+        groups = [groups]
+    groups = tuple(groups)
+    if not groups:
+        raise ValueError(f"{who} needs at least one candidate group, got none")
+    for group in groups:
+        check_group(group, d, who)
+    names = [group.name for group in groups]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{who}: group names must be distinct, got {names}")
+    return groups
+
+
+class OrbitPenalty(nn.Module):
+    """Sampled equivariance penalty of any model $f$, one term per candidate group.
+
+    For each group $G_j$,
+    $R_j = E_x E_{g \\sim G_j} \\|f(\\rho_{in}(g)x) - \\rho_{out}(g)f(x)\\|^2$,
+    estimated by the mean over the rows of a batch `x` and `n_samples` elements
+    sampled per group (the same elements for every row). This is the regularizer
+    for models without structured linear maps (GNNs, transformers, plain MLPs;
+    REMUL-style). It is vectorised: $f(x)$ once, then one batched call of $f$ on the
+    transformed inputs of all groups concatenated.
+
+    `rep_in` and `rep_out` describe a layout; they may be bound to any group acting
+    on the same $R^d$ and are re-bound to each candidate with `Rep.with_group`.
+    Elements are drawn group by group, in the order of `groups`, from the
+    `generator` passed to `forward`.
+
+    `f` is stored but *not* registered as a submodule: the penalty owns no
+    parameters or state, so `penalty.parameters()` is empty and checkpoints of the
+    model are not duplicated. Gradients still flow to `f`'s parameters.
+
+    Args:
+        f: Callable mapping `(batch, rep_in.dim)` to `(batch, rep_out.dim)`.
+        rep_in: Input representation (layout).
+        rep_out: Output representation (layout).
+        groups: Candidate groups with distinct names, all acting on $R^d$.
+        n_samples: Group elements sampled per group and call.
+        scale: Lie-algebra sampling scale (bound it for non-compact groups).
+
+    Shape:
+        Input `x`: `(batch, rep_in.dim)`. Output: `{group.name: scalar tensor}`.
+
+    Example:
+        >>> import torch
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> rep = parse("3*V", get("O3"))
+        >>> penalty = OrbitPenalty(lambda x: 2 * x, rep, rep, [get("O3"), get("O2z")])
+        >>> terms = penalty(torch.randn(8, 9, dtype=torch.float64))
+        >>> sorted(terms), float(terms["O3"]) < 1e-20
+        (['O2z', 'O3'], True)
+    """
+
+    _f: Callable[[Tensor], Tensor]
+
+    def __init__(
+        self,
+        f: Callable[[Tensor], Tensor],
+        rep_in: Rep,
+        rep_out: Rep,
+        groups: Sequence[Group],
+        n_samples: int = 4,
+        *,
+        scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        who = type(self).__name__
+        if not callable(f):
+            raise ValueError(f"{who}: f must be callable, got {type(f).__name__}")
+        check_rep(rep_in, "rep_in", who)
+        check_rep(rep_out, "rep_out", who)
+        d = check_same_d(rep_in, rep_out, who)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int):
+            raise ValueError(f"{who}: n_samples must be an int, got {n_samples!r}")
+        if n_samples < 1:
+            raise ValueError(f"{who}: n_samples must be >= 1, got {n_samples}")
+        if not scale >= 0:
+            raise ValueError(f"{who}: scale must be >= 0, got {scale}")
+        self._groups = _check_groups(groups, d, who)
+        # Bypass nn.Module.__setattr__ so that f is not registered as a submodule.
+        object.__setattr__(self, "_f", f)
+        self.rep_in, self.rep_out = rep_in, rep_out
+        self.n_samples, self.scale = n_samples, float(scale)
+        self._reps = tuple(
+            (rep_in.with_group(G), rep_out.with_group(G)) for G in self._groups
+        )
+
+    @property
+    def f(self) -> Callable[[Tensor], Tensor]:
+        """The regularized model."""
+        return self._f
+
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        """The candidate groups, in the order given."""
+        return self._groups
+
+    def _sample_rhos(
+        self, x: Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor]:
+        """$\\rho_{in}(g)$ and $\\rho_{out}(g)$ for all samples of all groups.
+
+        Returns:
+            `(n_groups, n_samples, rep_in.dim, rep_in.dim)` and
+            `(n_groups, n_samples, rep_out.dim, rep_out.dim)`, in `x`'s dtype/device.
+        """
+        rho_in, rho_out = [], []
+        for group, (r_in, r_out) in zip(self._groups, self._reps, strict=True):
+            gs = group.sample(self.n_samples, scale=self.scale, generator=generator)
+            rho_in.append(r_in.rho(gs))
+            rho_out.append(r_out.rho(gs))
+        like = {"dtype": x.dtype, "device": x.device}
+        return torch.stack(rho_in).to(**like), torch.stack(rho_out).to(**like)
+
+    def forward(
+        self, x: Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
+        """Per-group penalties on the batch `x`.
+
+        Args:
+            x: Inputs, shape `(batch, rep_in.dim)`, floating point.
+            generator: Source of randomness for the group samples.
+
+        Returns:
+            `{group.name: R_j}`, each a scalar tensor in `x`'s dtype.
+        """
+        who = type(self).__name__
+        check_batch(x, self.rep_in, who)
+        if x.shape[0] == 0:
+            raise ValueError(
+                f"{who} expects a non-empty (batch, {self.rep_in.dim}) input, "
+                f"got {tuple(x.shape)}"
+            )
+        batch, n_groups = x.shape[0], len(self._groups)
+        fx = check_output(self._f(x), self.rep_out, batch, who)
+        rho_in, rho_out = self._sample_rhos(x, generator)
+        x_g = torch.einsum("gsij,bj->gsbi", rho_in, x)
+        rows = n_groups * self.n_samples * batch
+        f_gx = check_output(self._f(x_g.reshape(rows, -1)), self.rep_out, rows, who)
+        f_gx = f_gx.reshape(n_groups, self.n_samples, batch, -1)
+        g_fx = torch.einsum("gsij,bj->gsbi", rho_out, fx)
+        terms = (f_gx - g_fx).square().sum(-1).mean(dim=(1, 2))
+        return {group.name: terms[j] for j, group in enumerate(self._groups)}
+
+    def extra_repr(self) -> str:
+        names = ", ".join(group.name for group in self._groups)
+        return (
+            f"{self.rep_in} -> {self.rep_out}, groups=[{names}], "
+            f"n_samples={self.n_samples}, scale={self.scale}"
+        )
