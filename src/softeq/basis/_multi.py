@@ -103,9 +103,10 @@ class MultiProjector(nn.Module):
         return zeros.index_add(0, owner, torch.cat(segments).square())
 
     def _basis(self, name: str, exact: bool, like: Tensor) -> Tensor:
-        if exact:
+        Q = getattr(self, name)
+        if exact or like.dtype == torch.float64:
             return self._exact[name].to(device=like.device)
-        return getattr(self, name).to(like.dtype)
+        return Q.to(like.dtype)
 
     def residuals(
         self, W: Tensor, b: Tensor | None = None, *, exact: bool = False

@@ -90,6 +90,8 @@ class BlockProjector(nn.Module):
         flat_in, flat_out = rep_in.canonical_index(), rep_out.canonical_index()
         # (start, n_rows, n, r, buffer name) per type pair, in the rows layout.
         self._pairs: list[tuple[int, int, int, int, str]] = []
+        # float64 masters that `.to(dtype)` cannot round: used for float64 inputs.
+        self._exact: dict[str, Tensor] = {}
         gathers, start = [], 0
         for o, t_out in enumerate(out_types):
             for i, t_in in enumerate(in_types):
@@ -97,6 +99,7 @@ class BlockProjector(nn.Module):
                 n_rows, n = outs[o][1] * ins[i][1], outs[o][2] * ins[i][2]
                 name = f"_Q_{o}_{i}"
                 self.register_buffer(name, Q.clone(), persistent=False)
+                self._exact[name] = Q
                 self._pairs.append((start, n_rows, n, Q.shape[1], name))
                 gathers.append(_pair_gather(flat_out, flat_in, outs[o], ins[i]))
                 start += n_rows * n
@@ -107,9 +110,9 @@ class BlockProjector(nn.Module):
         self._bias: list[tuple[int, int, int, str]] = []
         for o, t_out in enumerate(out_types):
             name = f"_Qb_{o}"
-            self.register_buffer(
-                name, invariant_basis(group, t_out).clone(), persistent=False
-            )
+            Qb = invariant_basis(group, t_out)
+            self.register_buffer(name, Qb.clone(), persistent=False)
+            self._exact[name] = Qb
             self._bias.append((*outs[o], name))
         self.register_buffer("_bias_gather", flat_out, persistent=False)
         self.register_buffer("_bias_scatter", torch.argsort(flat_out), persistent=False)
@@ -125,6 +128,13 @@ class BlockProjector(nn.Module):
     def bias_rank(self) -> int:
         """Dimension of the space of invariant bias vectors."""
         return sum(m * getattr(self, name).shape[1] for _, m, _, name in self._bias)
+
+    def _basis(self, name: str, like: Tensor) -> Tensor:
+        """Basis `name` in `like`'s dtype; float64 inputs get the float64 master."""
+        Q = getattr(self, name)
+        if like.dtype == torch.float64:
+            return self._exact[name].to(device=like.device)
+        return Q.to(like.dtype)
 
     # -- checks -----------------------------------------------------------------------
 
@@ -159,7 +169,7 @@ class BlockProjector(nn.Module):
             elif r == 0:  # none is
                 pieces.append(torch.zeros_like(seg))
             else:
-                Q = getattr(self, name).to(v.dtype)
+                Q = self._basis(name, v)
                 rows = seg.reshape(*lead, n_rows, n)
                 pieces.append(((rows @ Q) @ Q.T).reshape(*lead, n_rows * n))
         return torch.cat(pieces, dim=-1)
@@ -187,7 +197,7 @@ class BlockProjector(nn.Module):
         bc = b.index_select(-1, self._bias_gather)
         parts = []
         for start, m, k, name in self._bias:
-            Qb = getattr(self, name).to(b.dtype)
+            Qb = self._basis(name, b)
             copies = bc[..., start : start + m * k].reshape(*lead, m, k)
             parts.append(((copies @ Qb) @ Qb.T).reshape(*lead, m * k))
         return torch.cat(parts, dim=-1).index_select(-1, self._bias_scatter)
@@ -205,7 +215,7 @@ class BlockProjector(nn.Module):
             if r == 0:
                 continue
             rows = v[..., start : start + n_rows * n].reshape(*lead, n_rows, n)
-            coeff = rows @ getattr(self, name).to(v.dtype)
+            coeff = rows @ self._basis(name, v)
             pieces.append(coeff.reshape(*lead, n_rows * r))
         if not pieces:
             return v.new_zeros(*lead, 0)
@@ -230,7 +240,7 @@ class BlockProjector(nn.Module):
                 pieces.append(theta.new_zeros(*lead, n_rows * n))
                 continue
             coeff = theta[..., offset : offset + n_rows * r].reshape(*lead, n_rows, r)
-            rows = coeff @ getattr(self, name).to(theta.dtype).T
+            rows = coeff @ self._basis(name, theta).T
             pieces.append(rows.reshape(*lead, n_rows * n))
             offset += n_rows * r
         flat = torch.cat(pieces, dim=-1).index_select(-1, self._scatter)
@@ -244,7 +254,7 @@ class BlockProjector(nn.Module):
         pieces = []
         for start, m, k, name in self._bias:
             copies = bc[..., start : start + m * k].reshape(*lead, m, k)
-            coeff = copies @ getattr(self, name).to(b.dtype)
+            coeff = copies @ self._basis(name, b)
             pieces.append(coeff.reshape(*lead, -1))
         return torch.cat(pieces, dim=-1)
 
@@ -257,7 +267,7 @@ class BlockProjector(nn.Module):
             )
         lead, pieces, offset = theta.shape[:-1], [], 0
         for _, m, k, name in self._bias:
-            Qb = getattr(self, name).to(theta.dtype)
+            Qb = self._basis(name, theta)
             r = Qb.shape[1]
             coeff = theta[..., offset : offset + m * r].reshape(*lead, m, r)
             pieces.append((coeff @ Qb.T).reshape(*lead, m * k))

@@ -63,6 +63,13 @@ class EquivariantLinear(nn.Module):
         self.theta = nn.Parameter(self.projector.coefficients(W))
         self.bias_theta = nn.Parameter(self.projector.bias_coefficients(b))
 
+    @torch.no_grad()
+    def set_from_dense(self, W: Tensor, b: Tensor) -> EquivariantLinear:
+        """Set the parameters to the projection of a dense `W (out, in)`, `b (out,)`."""
+        self.theta.copy_(self.projector.coefficients(W.to(self.theta.dtype)))
+        self.bias_theta.copy_(self.projector.bias_coefficients(b.to(self.theta.dtype)))
+        return self
+
     def weight(self) -> Tensor:
         """The equivariant weight, `(rep_out.dim, rep_in.dim)`."""
         return self.projector.assemble(self.theta)
@@ -203,21 +210,19 @@ class RPPLinear(nn.Module):
     ) -> None:
         super().__init__()
         self.rep_in, self.rep_out = rep_in, rep_out
+        # The reference draws one dense (W, b), uses P_G W for the equivariant path
+        # and 1e-3 (W, b), unprojected, for the free one.
+        W, b = dense_init(rep_out.dim, rep_in.dim, generator=generator)
         self.equivariant = EquivariantLinear(
-            rep_in.with_group(group), rep_out.with_group(group), generator=generator
-        )
-        with torch.no_grad():
-            W, b = 1e-3 * self.equivariant.weight(), 1e-3 * self.equivariant.bias()
+            rep_in.with_group(group), rep_out.with_group(group)
+        ).set_from_dense(W, b)
         self.free: nn.Module
         if free_group is None:
-            self.free = _DenseLinear(W, b)
+            self.free = _DenseLinear(1e-3 * W, 1e-3 * b)
         else:
             self.free = EquivariantLinear(
                 rep_in.with_group(free_group), rep_out.with_group(free_group)
-            )
-            with torch.no_grad():
-                self.free.theta.copy_(self.free.projector.coefficients(W))
-                self.free.bias_theta.copy_(self.free.projector.bias_coefficients(b))
+            ).set_from_dense(1e-3 * W, 1e-3 * b)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input(self, x, self.rep_in)

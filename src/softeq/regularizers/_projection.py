@@ -15,7 +15,8 @@ def soft_layers(model: nn.Module) -> list[SoftLinear]:
 
 class ProjectionPenalty:
     """Per candidate group $j$, the distance of every `SoftLinear` to $G_j$:
-    $R_j = \\sum_l \\tfrac12\\|W_l - P_{l,j}W_l\\|^2 + \\tfrac12\\|b_l - P_{l,j}b_l\\|^2$.
+    $R_j = \\sum_l \\tfrac12\\|W_l - P_{l,j}W_l\\|^2
+    + \\tfrac12\\|b_l - P_{l,j}b_l\\|^2$.
 
     Layers are found by type (never by parameter name) when the penalty is built;
     a group's term sums the layers that list it as a candidate.

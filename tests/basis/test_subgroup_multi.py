@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from softeq.basis import BlockProjector, MultiProjector, is_subgroup
+from softeq.groups import get
+from softeq.reps import parse
+
+
+@pytest.mark.parametrize(
+    "sub, big, expected",
+    [
+        ("O2x", "O3", True), ("O2z", "O3", True), ("SO3", "O3", True),
+        ("SO2z", "O2z", True), ("S3", "O3", True), ("C4", "SO2", True),
+        ("D4", "O2", True), ("SO3", "SO3xScale3", True), ("Scale3", "SO3xScale3", True),
+        ("SL3", "GL3", True), ("O3", "O3", True),
+        ("O3", "SO3", False), ("Scale3", "O3", False), ("O3", "SO3xScale3", False),
+        ("O2x", "O2z", False), ("S3", "SO3", False), ("D4", "SO2", False),
+        ("GL3", "SL3", False), ("S4", "O3", False),
+    ],
+)  # fmt: skip
+def test_is_subgroup(sub, big, expected):
+    assert is_subgroup(get(sub), get(big)) is expected
+
+
+def test_multi_projector_matches_separate_projectors(generator):
+    Gs = [get(n) for n in ["O3", "O2x", "SO2z"]]
+    rep_in, rep_out = parse("2*V0+V+V2", Gs[0]), parse("V+V0+V2", Gs[0])
+    mp = MultiProjector(rep_in, rep_out, Gs)
+    W = torch.randn(rep_out.dim, rep_in.dim, dtype=torch.float64, generator=generator)
+    b = torch.randn(rep_out.dim, dtype=torch.float64, generator=generator)
+    separate = torch.stack(
+        [BlockProjector(rep_in.with_group(G), rep_out.with_group(G)).residual(W, b)
+         for G in Gs]
+    )  # fmt: skip
+    scale = W.square().sum() + b.square().sum()
+    assert (mp.residuals(W, b) - separate).abs().max() < 1e-13 * scale
+    assert (mp.residuals(W) <= mp.residuals(W, b)).all()
+
+
+def test_multi_projector_rejects_bad_input():
+    G = get("O3")
+    with pytest.raises(ValueError, match="at least one"):
+        MultiProjector(parse("V", G), parse("V", G), [])
+    mp = MultiProjector(parse("V", G), parse("V", G), [G])
+    with pytest.raises(ValueError, match="2-D weight"):
+        mp.residuals(torch.zeros(2, 3, 3))

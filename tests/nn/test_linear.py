@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from softeq.basis import bias_projector_matrix, projector_matrix
+from softeq.groups import get
+from softeq.nn import EquivariantLinear, RPPLinear, SoftLinear
+from softeq.reps import parse
+from softeq.testing import assert_equivariant
+from tests.conftest import sample_scale
+
+CANDIDATES = ["O3", "O2x", "O2y", "O2z"]
+
+
+def groups(names=CANDIDATES):
+    return [get(n) for n in names]
+
+
+def soft_layer(generator, rep_in="2*V0+V", rep_out="V+V2", names=CANDIDATES):
+    Gs = groups(names)
+    return SoftLinear(
+        parse(rep_in, Gs[0]), parse(rep_out, Gs[0]), Gs, generator=generator
+    ).double()
+
+
+@pytest.mark.parametrize("name", CANDIDATES)
+def test_projected_soft_linear_has_zero_penalty_and_is_equivariant(name, generator):
+    layer = soft_layer(generator).project_(name)
+    # the fused value is a difference of squared norms: exact to eps * ||w||^2
+    scale = float(
+        layer.weight.detach().square().sum() + layer.bias.detach().square().sum()
+    )
+    assert float(layer.penalty(name, exact=True)) < 1e-14 * scale
+    G = get(name)
+    rep_in, rep_out = layer.rep_in.with_group(G), layer.rep_out.with_group(G)
+    assert_equivariant(layer, rep_in, rep_out, generator=generator)
+
+
+def test_unprojected_soft_linear_is_not_equivariant(generator):
+    layer = soft_layer(generator)
+    G = get("O2z")
+    with pytest.raises(AssertionError, match="not equivariant"):
+        assert_equivariant(
+            layer, layer.rep_in.with_group(G), layer.rep_out.with_group(G),
+            generator=generator,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_penalty_equals_dense_projector_distance(exact, generator):
+    layer = soft_layer(generator)
+    w, b = layer.weight.detach().reshape(-1), layer.bias.detach()
+    for G in groups():
+        rep_in, rep_out = layer.rep_in.with_group(G), layer.rep_out.with_group(G)
+        P, Pb = projector_matrix(rep_in, rep_out), bias_projector_matrix(rep_out)
+        expected = 0.5 * (w - P @ w).square().sum() + 0.5 * (b - Pb @ b).square().sum()
+        got = layer.penalty(G, exact=exact).detach()
+        # a difference of squared norms: exact up to eps * (||w||^2 + ||b||^2)
+        assert abs(got - expected) < 1e-13 * (w.square().sum() + b.square().sum())
+
+
+def test_penalty_gradient_step_shrinks_every_residual(generator):
+    layer = soft_layer(generator)
+    before = layer.penalties(exact=True)
+    total = sum(layer.penalties().values())
+    total.backward()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p -= 0.05 * p.grad
+    after = layer.penalties(exact=True)
+    assert all(after[k] < before[k] for k in before)
+
+
+def test_fused_float32_penalty_matches_exact_up_to_cancellation(generator):
+    Gs = groups()
+    layer = SoftLinear(parse("5*V0+5*V", Gs[0]), parse("V2", Gs[0]), Gs)
+    fast, exact = layer.penalties(), layer.penalties(exact=True)
+    scale = float(
+        layer.weight.detach().square().sum() + layer.bias.detach().square().sum()
+    )
+    for k in exact:
+        assert abs(float(fast[k].detach()) - float(exact[k])) < 1e-5 * scale
+        assert fast[k].requires_grad and not exact[k].requires_grad
+
+
+def test_soft_linear_export_and_errors(generator):
+    layer = soft_layer(generator)
+    x = torch.randn(4, layer.rep_in.dim, dtype=torch.float64, generator=generator)
+    torch.testing.assert_close(layer.export()(x), layer(x))
+    with pytest.raises(ValueError, match="expects last dim 5"):
+        layer(torch.zeros(4, 6, dtype=torch.float64))
+    with pytest.raises(ValueError, match="not a candidate group"):
+        layer.penalty("SO3")
+    with pytest.raises(ValueError, match="distinct names"):
+        SoftLinear(layer.rep_in, layer.rep_out, [get("O3"), get("O3")])
+
+
+def test_soft_linear_float32_smoke(generator):
+    Gs = groups()
+    layer = SoftLinear(parse("V", Gs[0]), parse("V", Gs[0]), Gs, generator=generator)
+    layer.project_("O2x")
+    G = get("O2x")
+    assert_equivariant(layer, parse("V", G), parse("V", G), dtype=torch.float32,
+                       generator=generator)  # fmt: skip
+
+
+def test_equivariant_linear_is_exactly_equivariant(group, generator):
+    rep_in, rep_out = parse("V0+V", group), parse("V+V0+V*", group)
+    layer = EquivariantLinear(rep_in, rep_out, generator=generator).double()
+    assert layer.theta.numel() == layer.projector.rank
+    assert_equivariant(layer, rep_in, rep_out, scale=sample_scale(group),
+                       generator=generator)  # fmt: skip
+    x = torch.randn(3, rep_in.dim, dtype=torch.float64, generator=generator)
+    torch.testing.assert_close(layer.export()(x), layer(x))
+
+
+def test_coefficients_round_trip_on_equivariant_weights(generator):
+    G = get("SO3")
+    layer = EquivariantLinear(parse("V0+V+V2", G), parse("V+V2", G)).double()
+    P = layer.projector
+    W = layer.weight().detach()
+    torch.testing.assert_close(P.assemble(P.coefficients(W)), W)
+    b = layer.bias().detach()
+    torch.testing.assert_close(P.assemble_bias(P.bias_coefficients(b)), b)
+    with pytest.raises(ValueError, match=f"\\(\\.\\.\\., {P.rank}\\)"):
+        P.assemble(torch.zeros(P.rank + 1, dtype=torch.float64))
+
+
+def test_rpp_linear_paths(generator):
+    O3, O2z = get("O3"), get("O2z")
+    rep_in, rep_out = parse("V0+V", O3), parse("V2", O3)
+    layer = RPPLinear(rep_in, rep_out, O3, generator=generator).double()
+    assert layer.free.weight.norm() < 1e-2 * layer.equivariant.weight().norm()
+    with pytest.raises(AssertionError):
+        assert_equivariant(layer, rep_in, rep_out, generator=generator)
+    with torch.no_grad():
+        for p in layer.free_parameters():
+            p.zero_()
+    assert_equivariant(layer, rep_in, rep_out, generator=generator)
+    oracle = RPPLinear(
+        rep_in, rep_out, O3, free_group=O2z, generator=generator
+    ).double()
+    assert_equivariant(
+        oracle, parse("V0+V", O2z), parse("V2", O2z), generator=generator
+    )
+    assert {id(p) for p in oracle.free_parameters()}.isdisjoint(
+        {id(p) for p in oracle.equivariant_parameters()}
+    )

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from softeq.groups import get
+from softeq.nn.models import EMLP, MLP, RPPEMLP, SoftEMLP, allocate, build
+from softeq.reps import parse
+from softeq.testing import assert_equivariant
+
+CANDIDATES = ["O3", "O2x", "O2y", "O2z"]
+
+
+def inertia_reps(G):
+    return parse("5*V0+5*V", G), parse("V2", G)
+
+
+def small_soft(generator, names=CANDIDATES, gate="plain"):
+    Gs = [get(n) for n in names]
+    rep_in, rep_out = inertia_reps(Gs[0])
+    return SoftEMLP(rep_in, rep_out, Gs, ch=24, num_layers=2, gate=gate,
+                    generator=generator).double()  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "ch, per, uniform",
+    [
+        (45, "18V0+6V+2V2", "18V0+6V+V2"),
+        (128, "54V0+18V+6V2+2V3", "38V0+12V+3V2+V3"),
+        (384, "108V0+36V+12V2+4V3", "102V0+34V+11V2+3V3"),
+    ],
+)
+def test_allocations_match_the_reference_table(ch, per, uniform):
+    G = get("O3")
+    assert str(allocate(ch, G, "per")) == per
+    assert str(allocate(ch, G, "uniform")) == uniform
+    assert allocate(ch, G, "uniform").dim == ch
+
+
+def test_allocation_rejects_bad_input():
+    with pytest.raises(ValueError, match="allocation"):
+        allocate(10, get("O3"), "nope")
+    with pytest.raises(ValueError, match="ch must be"):
+        allocate(0, get("O3"))
+
+
+def test_reference_parameter_counts():
+    G = get("O3")
+    rep_in, rep_out = inertia_reps(G)
+    assert build("per", rep_in, rep_out, CANDIDATES).num_parameters() == 164959
+    assert build("mlp", rep_in, rep_out, CANDIDATES).num_parameters() == 36873
+
+
+@pytest.mark.parametrize("name", CANDIDATES)
+def test_projected_soft_emlp_is_equivariant_for_that_group_only(name, generator):
+    model = small_soft(generator).project_(name)
+    G = get(name)
+    rep_in, rep_out = inertia_reps(G)
+    assert_equivariant(model, rep_in, rep_out, check="model", generator=generator)
+    if name == "O3":
+        pytest.skip("every other candidate lies inside O3")
+    other = get("O2x" if name != "O2x" else "O2y")
+    with pytest.raises(AssertionError, match="not equivariant"):
+        assert_equivariant(model, *inertia_reps(other), check="model",
+                           generator=generator)  # fmt: skip
+
+
+def test_soft_emlp_with_rpp_gate_needs_zero_gate_paths(generator):
+    model = small_soft(generator, gate="rpp").project_("O3")
+    rep_in, rep_out = inertia_reps(get("O3"))
+    assert len(model.gate_parameters()) == 2
+    with torch.no_grad():
+        for p in model.gate_parameters():
+            p.zero_()
+    assert_equivariant(model, rep_in, rep_out, check="model", generator=generator)
+
+
+@pytest.mark.parametrize("name", ["O3", "O2z", "SO3"])
+def test_emlp_is_exactly_equivariant(name, generator):
+    G = get(name)
+    rep_in, rep_out = inertia_reps(G)
+    model = EMLP(rep_in, rep_out, G, ch=24, num_layers=2, generator=generator).double()
+    assert_equivariant(model, rep_in, rep_out, check="model", generator=generator)
+
+
+def test_cossim_models_for_the_scaling_union(generator):
+    Gs = [get(n) for n in ["SO3xScale3", "SO3", "Scale3"]]
+    rep_in, rep_out = parse("3*V", Gs[0]), parse("V0", Gs[0])
+    model = SoftEMLP(rep_in, rep_out, Gs, ch=24, num_layers=2, gate="plain",
+                     generator=generator).double().project_("SO3xScale3")  # fmt: skip
+    assert_equivariant(model, rep_in, rep_out, check="model", scale=0.3,
+                       generator=generator)  # fmt: skip
+    emlp = EMLP(rep_in, rep_out, Gs[0], ch=24, num_layers=2).double()
+    assert_equivariant(emlp, rep_in, rep_out, check="model", scale=0.3,
+                       generator=generator)  # fmt: skip
+
+
+def test_rpp_models(generator):
+    G = get("O3")
+    rep_in, rep_out = inertia_reps(G)
+    rpp = build("rpp", rep_in, rep_out, CANDIDATES, ch=24, num_layers=2)
+    oracle = build("rpp-oracle", rep_in, rep_out, CANDIDATES, oracle="O2z", ch=24,
+                   num_layers=2)  # fmt: skip
+    assert isinstance(rpp, RPPEMLP) and oracle.free_group == get("O2z")
+    assert len(rpp.rpp_layers()) == 3
+    x = torch.randn(4, 20)
+    assert rpp(x).shape == oracle(x).shape == (4, 9)
+    with pytest.raises(ValueError, match="needs cfg\\['oracle'\\]"):
+        build("rpp-oracle", rep_in, rep_out, CANDIDATES)
+    with pytest.raises(ValueError, match="not inside"):
+        RPPEMLP(rep_in, rep_out, get("O2z"), free_group=get("O2x"), ch=24)
+
+
+def test_mlp_and_factory_errors():
+    G = get("O3")
+    rep_in, rep_out = inertia_reps(G)
+    model = MLP(rep_in, rep_out, ch=16)
+    assert model(torch.randn(3, 20)).shape == (3, 9)
+    with pytest.raises(ValueError, match="expects last dim 20"):
+        model(torch.randn(3, 19))
+    with pytest.raises(ValueError, match="unknown model"):
+        build("transformer", rep_in, rep_out, CANDIDATES)
+    with pytest.raises(ValueError, match="unknown group"):
+        build("per", rep_in, rep_out, ["O3", "O4z"])
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        (["O2z", "O3"], "not a subgroup of O2z"),
+        (["O3", "Scale3"], "not a subgroup of O3"),
+        (["O3", "S4"], "acts on R\\^4"),
+        (["O3", "O3"], "distinct names"),
+        ([], "non-empty"),
+    ],
+)
+def test_soft_emlp_checks_its_candidate_groups(names, message):
+    G = get("O3")
+    rep_in, rep_out = inertia_reps(G)
+    with pytest.raises(ValueError, match=message):
+        SoftEMLP(rep_in, rep_out, [get(n) for n in names], ch=16)
+
+
+def test_same_generator_seed_gives_same_model():
+    G = [get(n) for n in CANDIDATES]
+    rep_in, rep_out = inertia_reps(G[0])
+    a = SoftEMLP(rep_in, rep_out, G, ch=24, generator=torch.Generator().manual_seed(1))
+    b = SoftEMLP(rep_in, rep_out, G, ch=24, generator=torch.Generator().manual_seed(1))
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
