@@ -68,17 +68,57 @@ class MultiProjector(nn.Module):
         self._fuse_bias()
 
     def _fuse_weights(self) -> None:
+        """Stack the bases of all groups, and of all type pairs with one vec size n.
+
+        Type pairs whose copy-pair vectors have the same length n (e.g. V→V2 and
+        V2→V, both 27) share one matmul: their rows are gathered next to each other
+        and multiplied by all their bases side by side. Two small 0/1 matmuls then
+        sum each pair's own squared coefficients per group (`_S_c`, `_M_c`),
+        dropping the cross products (rows of one pair times another's basis).
+        """
         projs = list(self.projectors.values())
-        owners = []
-        for k, (_, n_rows, _) in enumerate(self._shapes):
-            names = [p._pairs[k][4] for p in projs]
-            Qs = [getattr(p, name) for p, name in zip(projs, names, strict=True)]
-            Qall = torch.cat(Qs, dim=1)
-            self.register_buffer(f"_Qall_{k}", Qall, persistent=False)
-            self._exact[f"_Qall_{k}"] = Qall.clone()
-            cols = torch.cat([torch.full((Q.shape[1],), j) for j, Q in enumerate(Qs)])
-            owners.append(cols.repeat(n_rows))
-        self.register_buffer("_owner", torch.cat(owners), persistent=False)
+        first = projs[0]
+        by_n: dict[int, list[int]] = {}
+        for k, (_, _, n) in enumerate(self._shapes):
+            by_n.setdefault(n, []).append(k)
+        gathers, start = [], 0
+        self._classes: list[tuple[int, int, int, int]] = []
+        for c, (n, pairs) in enumerate(sorted(by_n.items())):
+            blocks, col_owner, col_pair = [], [], []
+            for k in pairs:
+                for j, proj in enumerate(projs):
+                    Q = getattr(proj, proj._pairs[k][4])
+                    blocks.append(Q)
+                    col_owner.append(torch.full((Q.shape[1],), j))
+                    col_pair.append(torch.full((Q.shape[1],), k))
+            Q_cls = torch.cat(blocks, dim=1)
+            if Q_cls.shape[1] == 0:
+                continue
+            row_pair = torch.cat([torch.full((self._shapes[k][1],), k) for k in pairs])
+            cols, col_pair_t = torch.cat(col_owner), torch.cat(col_pair)
+            pair_ids = torch.tensor(pairs)
+            # S sums the squared coefficients of each pair's rows; M keeps a pair's
+            # own columns (dropping cross products) and sums them per group.
+            S = (pair_ids[:, None] == row_pair[None, :]).to(Q_cls.dtype)
+            keep = pair_ids[:, None] == col_pair_t[None, :]
+            M = keep[:, :, None] & (cols[None, :, None] == torch.arange(len(projs)))
+            for k in pairs:
+                seg_start, n_rows, _ = self._shapes[k]
+                gathers.append(first._gather[seg_start : seg_start + n_rows * n])
+            n_rows_cls = int(row_pair.numel())
+            name = f"_Qcls_{c}"
+            self.register_buffer(name, Q_cls, persistent=False)
+            self.register_buffer(f"_S_{c}", S, persistent=False)
+            self.register_buffer(
+                f"_M_{c}", M.reshape(-1, len(projs)).to(Q_cls.dtype), persistent=False
+            )
+            self._exact[name] = Q_cls.clone()
+            self._classes.append((start, n_rows_cls, n, c))
+            start += n_rows_cls * n
+        empty = torch.zeros(0, dtype=torch.long)
+        self.register_buffer(
+            "_wgather", torch.cat(gathers) if gathers else empty, persistent=False
+        )
 
     def _fuse_bias(self) -> None:
         projs = list(self.projectors.values())
@@ -96,11 +136,13 @@ class MultiProjector(nn.Module):
     def _projected_sq(
         self, segments: list[Tensor], owner: Tensor, like: Tensor
     ) -> Tensor:
-        """Per-group $\\|Q_j^T x\\|^2$ from the fused coefficient segments."""
-        zeros = like.new_zeros(len(self.groups))
+        """Per-group $\\|Q_j^T x\\|^2$ from the fused coefficient segments; entries
+        owned by bucket `n_groups` (cross products) are dropped."""
+        n_groups = len(self.groups)
+        zeros = like.new_zeros(n_groups + 1)
         if not segments:
-            return zeros
-        return zeros.index_add(0, owner, torch.cat(segments).square())
+            return zeros[:n_groups]
+        return zeros.index_add(0, owner, torch.cat(segments).square())[:n_groups]
 
     def _basis(self, name: str, exact: bool, like: Tensor) -> Tensor:
         Q = getattr(self, name)
@@ -126,14 +168,18 @@ class MultiProjector(nn.Module):
                 f"MultiProjector expects a 2-D weight, got {tuple(W.shape)}"
             )
         dtype = torch.float64 if exact else W.dtype
-        v = first._rows(W).to(dtype)
-        segments = []
-        for k, (start, n_rows, n) in enumerate(self._shapes):
-            Qa = self._basis(f"_Qall_{k}", exact, v)
-            if Qa.shape[1]:
-                rows = v[start : start + n_rows * n].reshape(n_rows, n)
-                segments.append((rows @ Qa).reshape(-1))
-        total = v.square().sum() - self._projected_sq(segments, self._owner, v)
+        flat = W.reshape(-1)
+        # every entry of W appears exactly once in the rows layout: same norm
+        flat_d = flat.to(dtype)
+        total = torch.dot(flat_d, flat_d)
+        v = flat.index_select(0, self._wgather).to(dtype)
+        # split (one backward op) rather than slicing (a full-size zero fill each)
+        pieces = v.split([n_rows * n for _, n_rows, n, _ in self._classes])
+        for (_, n_rows, n, c), piece in zip(self._classes, pieces, strict=True):
+            rows = piece.reshape(n_rows, n)
+            coeff_sq = (rows @ self._basis(f"_Qcls_{c}", exact, v)).square()
+            per_pair = getattr(self, f"_S_{c}").to(dtype) @ coeff_sq
+            total = total - per_pair.reshape(-1) @ getattr(self, f"_M_{c}").to(dtype)
         if b is not None:
             first._check_bias(b)
             bc = b.index_select(-1, first._bias_gather).to(dtype)

@@ -162,8 +162,8 @@ class BlockProjector(nn.Module):
     def _project_rows(self, v: Tensor) -> Tensor:
         lead = v.shape[:-1]
         pieces = []
-        for start, n_rows, n, r, name in self._pairs:
-            seg = v[..., start : start + n_rows * n]
+        segments = v.split([n_rows * n for _, n_rows, n, _, _ in self._pairs], dim=-1)
+        for (_, n_rows, n, r, name), seg in zip(self._pairs, segments, strict=True):
             if r == n:  # every map between these types is equivariant
                 pieces.append(seg)
             elif r == 0:  # none is

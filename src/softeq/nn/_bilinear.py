@@ -33,8 +33,10 @@ class EquivariantBilinear(nn.Module):
     $x$: the sub-block of $W$ between output copy $a$ (type $T_o$) and input copy
     $b$ (type $T_i$) transforms like $T_o \\otimes T_i^*$, so it may be any learned
     combination of the copies of $x$ that transform the same way,
-    $W_{ab}(x) = \\sum_m \\theta_{abm} X_m$ with $X_m$ one of $n = \\min(m_T, \\dim T)$
-    fixed copies (as in Finzi et al. 2021, EMLP's BiLinear). Blocks with no
+    $W_{ab}(x) = \\sum_m \\theta_{abm} X_m$ over the first $n = \\min(m_T, \\dim T)$
+    copies $X_m$ of that type (EMLP's BiLinear, Finzi et al. 2021, picks a random
+    subset; the copies are exchangeable at initialisation, and a fixed slice
+    avoids a gather). Blocks with no
     matching type in $x$ are zero. Equivariant for the group it is built for and
     every subgroup.
 
@@ -46,7 +48,7 @@ class EquivariantBilinear(nn.Module):
     Args:
         rep: The representation of both input and output (PER: the gated hidden
             representation of the largest candidate group).
-        generator: Randomness for the parameters and the copy selection.
+        generator: Randomness for the parameters.
 
     Shape:
         Input `(*, rep.dim)`, output `(*, rep.dim)`.
@@ -73,8 +75,6 @@ class EquivariantBilinear(nn.Module):
                 if k is None:
                     continue
                 n = min(mults[k], types[k].dim(d))
-                choice = torch.randperm(mults[k], generator=generator)[:n]
-                self.register_buffer(f"_sel_{len(params)}", choice, persistent=False)
                 shape = (mults[o], mults[i] * n)  # theta[a, b, m]
                 params.append(nn.Parameter(torch.randn(shape, generator=generator)))
                 self._pairs.append((o, i, k, n))
@@ -99,9 +99,11 @@ class EquivariantBilinear(nn.Module):
         `theta` `(mo, mi, n)`; returns `(mo, do, B)`."""
         n, do, di, B = X.shape
         mi, mo = xi.shape[0], theta.shape[0]
-        Y = X[:, None, :, 0, :] * xi[None, :, 0, None, :]  # (n, mi, do, B)
+        # unbind (one backward op) instead of indexing in the loop (one each)
+        Xs, xs = X.unbind(2), xi.unbind(1)
+        Y = Xs[0][:, None] * xs[0][None, :, None]  # (n, mi, do, B)
         for c in range(1, di):
-            Y = Y + X[:, None, :, c, :] * xi[None, :, c, None, :]
+            Y = Y + Xs[c][:, None] * xs[c][None, :, None]
         w = theta.permute(0, 2, 1).reshape(mo, n * mi)  # [a, (m, b)]
         return (w @ Y.reshape(n * mi, do * B)).reshape(mo, do, B)
 
@@ -112,26 +114,26 @@ class EquivariantBilinear(nn.Module):
         n, do, di, B = X.shape
         mi, mo = xi.shape[0], theta.shape[0]
         w = theta.permute(0, 2, 1).reshape(mo * n, mi)  # [(a, m), b]
-        Z = (w @ xi.reshape(mi, di * B)).reshape(mo, n, di, B)
-        y = Z[:, None, 0, 0, :] * X[None, 0, :, 0, :]
-        for m in range(n):
-            for c in range(di):
-                if m or c:
-                    y = y + Z[:, None, m, c, :] * X[None, m, :, c, :]
+        Zs = (w @ xi.reshape(mi, di * B)).reshape(mo, n * di, B).unbind(1)
+        Xs = X.transpose(1, 2).reshape(n * di, do, B).unbind(0)
+        y = Zs[0][:, None] * Xs[0][None]
+        for j in range(1, n * di):
+            y = y + Zs[j][:, None] * Xs[j][None]
         return y
 
     @staticmethod
     def _strategy(n: int, do: int, di: int) -> str:
         """Which contraction order and layout is fastest for one type pair.
 
-        Measured on CPU (fwd+bwd, batch 500, the ch=128 reference network): scalar
-        inputs or few $(m, l)$ terms favour contracting $\\theta$ first in the
-        batch-last layout; scalar outputs with small inputs favour batch-last
-        products; everything else one batched matmul.
+        Measured on CPU (fwd+bwd, batch 500, the ch=128 reference network,
+        `benchmarks/bench_step.py`): scalar inputs or few $(m, l)$ terms favour
+        contracting $\\theta$ first in the batch-last layout; scalar outputs with
+        inputs up to rank 2 favour batch-last products; everything else one batched
+        matmul.
         """
         if di == 1 or n * di <= 6:
             return "theta_first"
-        if do == 1 and di <= 3:
+        if do == 1 and di <= 9:
             return "x_first"
         return "x_first_batched"
 
@@ -145,19 +147,27 @@ class EquivariantBilinear(nn.Module):
         xb = x.reshape(-1, x.shape[-1]).index_select(-1, self._idx)
         B = xb.shape[0]
         xt = xb.T.contiguous()
-        last = [xt[s : s + m * k].reshape(m, k, B) for s, m, k in self._slices]
-        first = [xb[:, s : s + m * k].reshape(B, m, k) for s, m, k in self._slices]
+        sizes = [m * k for _, m, k in self._slices]
+        last = [
+            part.reshape(m, k, B)
+            for part, (_, m, k) in zip(xt.split(sizes), self._slices, strict=True)
+        ]
+        first = [
+            part.reshape(B, m, k)
+            for part, (_, m, k) in zip(
+                xb.split(sizes, dim=1), self._slices, strict=True
+            )
+        ]
         outs: list[Tensor | None] = [None] * len(self._slices)
         for p, (o, i, k, n) in enumerate(self._pairs):
             (_, mo, do), (_, mi, di) = self._slices[o], self._slices[i]
-            sel = getattr(self, f"_sel_{p}")
             theta = self.weights[p].reshape(mo, mi, n)
             strategy = self._strategy(n, do, di)
             if strategy == "x_first_batched":
-                X = first[k].index_select(1, sel).reshape(B, n, do, di)
+                X = first[k][:, :n].reshape(B, n, do, di)
                 y = self._x_first_batched(X, first[i], theta)
             else:
-                X = last[k].index_select(0, sel).reshape(n, do, di, B)
+                X = last[k][:n].reshape(n, do, di, B)
                 y = getattr(self, f"_{strategy}")(X, last[i], theta)
             outs[o] = y if outs[o] is None else outs[o] + y
         pieces = [

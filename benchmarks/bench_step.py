@@ -1,0 +1,96 @@
+"""Training-step cost of every model on the inertia shapes (batch 500, ch=128).
+
+One Adam step = forward, MSE, penalties (if any), weight decay, backward, update.
+Reports the median ms/step over blocks of steps, parameter counts, and the ratios
+that SPEC §6 and issue #3 target, measured in one run. Never asserts.
+
+    python benchmarks/bench_step.py [--steps 20] [--blocks 5] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from softeq.groups import get
+from softeq.nn.models import MLP, build
+from softeq.regularizers import ProjectionPenalty
+from softeq.reps import parse
+
+CANDIDATES = ["O3", "O2x", "O2y", "O2z"]
+
+
+def make_step(model: nn.Module, penalised: bool, x: Tensor, y: Tensor) -> Callable:
+    """A closure doing one full training step of `model`."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
+    penalty = ProjectionPenalty(model) if penalised else None
+    strengths = {name: 100.0 for name in CANDIDATES[1:]}  # reference: G0 gets 0
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = (model(x) - y).square().mean()
+        if penalty is not None:
+            terms = penalty()
+            loss = loss + sum(strengths[k] * terms[k] for k in strengths)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def median_ms(step: Callable, steps: int, blocks: int) -> float:
+    step()
+    times = []
+    for _ in range(blocks):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - start) / steps)
+    return 1e3 * sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(0)
+    G = get("O3")
+    rep_in, rep_out = parse("5*V0+5*V", G), parse("V2", G)
+    x = torch.randn(500, rep_in.dim, generator=gen)
+    y = torch.randn(500, rep_out.dim, generator=gen)
+
+    models = {
+        "MLP (ch 128)": (MLP(rep_in, rep_out, ch=128), False),
+        "MLP (width 242, as SoftEMLP)": (MLP(rep_in, rep_out, ch=242), False),
+        "EMLP O3 (ch 128)": (build("emlp", rep_in, rep_out, CANDIDATES), False),
+        "RPP O3 (ch 89)": (build("rpp", rep_in, rep_out, CANDIDATES), False),
+        "SoftEMLP, no penalty": (build("per", rep_in, rep_out, CANDIDATES), False),
+        "SoftEMLP + 4 group penalties": (
+            build("per", rep_in, rep_out, CANDIDATES), True,
+        ),
+    }  # fmt: skip
+    rows = []
+    for name, (model, penalised) in models.items():
+        ms = median_ms(make_step(model, penalised, x, y), args.steps, args.blocks)
+        rows.append((name, model.num_parameters(), ms))
+    times = {name: ms for name, _, ms in rows}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch 500")
+    print("| model | parameters | ms/step |")
+    print("|---|---|---|")
+    for name, n, ms in rows:
+        print(f"| {name} | {n:,} | {ms:.1f} |")
+    pen = times["SoftEMLP + 4 group penalties"] / times["SoftEMLP, no penalty"]
+    wide = times["SoftEMLP, no penalty"] / times["MLP (width 242, as SoftEMLP)"]
+    print(f"\npenalised / unpenalised SoftEMLP: {pen:.2f} (target <= 1.15)")
+    print(f"SoftEMLP / MLP of the same width: {wide:.2f} (target <= 3)")
+
+
+if __name__ == "__main__":
+    main()
