@@ -31,9 +31,11 @@ format: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_basis.py
+	$(BIN)/python benchmarks/bench_step.py
 
 demo: setup
 	$(BIN)/python examples/symmetry_core_demo.py
+	$(BIN)/python examples/soft_penalty_training.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

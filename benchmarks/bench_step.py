@@ -1,7 +1,8 @@
 """Training-step cost of every model on the inertia shapes (batch 500, ch=128).
 
 One Adam step = forward, MSE, penalties (if any), weight decay, backward, update.
-Reports the median ms/step over blocks of steps, parameter counts, and the ratios
+Reports the median ms/step over blocks of steps (blocks of all models interleaved),
+parameter counts, and the ratios
 that SPEC §6 and issue #3 target, measured in one run. Never asserts.
 
     python benchmarks/bench_step.py [--steps 20] [--blocks 5] [--threads N]
@@ -42,15 +43,21 @@ def make_step(model: nn.Module, penalised: bool, x: Tensor, y: Tensor) -> Callab
     return step
 
 
-def median_ms(step: Callable, steps: int, blocks: int) -> float:
-    step()
-    times = []
+def interleaved_medians(
+    steps: dict[str, Callable], n_steps: int, blocks: int
+) -> dict[str, float]:
+    """Median ms/step of every closure, timing blocks round-robin so that drift in
+    machine speed affects every model alike (ratios stay honest)."""
+    for step in steps.values():
+        step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(blocks):
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - start) / steps)
-    return 1e3 * sorted(times)[len(times) // 2]
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(n_steps):
+                step()
+            times[name].append((time.perf_counter() - start) / n_steps)
+    return {name: 1e3 * sorted(ts)[len(ts) // 2] for name, ts in times.items()}
 
 
 def main() -> None:
@@ -76,11 +83,15 @@ def main() -> None:
             build("per", rep_in, rep_out, CANDIDATES), True,
         ),
     }  # fmt: skip
-    rows = []
-    for name, (model, penalised) in models.items():
-        ms = median_ms(make_step(model, penalised, x, y), args.steps, args.blocks)
-        rows.append((name, model.num_parameters(), ms))
-    times = {name: ms for name, _, ms in rows}
+    steps = {
+        name: make_step(model, penalised, x, y)
+        for name, (model, penalised) in models.items()
+    }
+    times = interleaved_medians(steps, args.steps, args.blocks)
+    rows = [
+        (name, model.num_parameters(), times[name])
+        for name, (model, _) in models.items()
+    ]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch 500")
     print("| model | parameters | ms/step |")
     print("|---|---|---|")

@@ -5,12 +5,24 @@ The symmetry core lives in three layered subpackages:
 * `softeq.groups` — matrix groups given by Lie-algebra and discrete generators;
 * `softeq.reps` — tensor representations and their direct sums and products;
 * `softeq.basis` — exact equivariant bases and block-structured projectors.
+
+On top of it: `softeq.nn` (soft, hard and residual-pathway layers; `softeq.nn.models`),
+`softeq.regularizers` (per-group penalties and baseline wrappers) and
+`softeq.metrics` (equivariance errors and weight residuals).
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import basis, groups, reps
+from . import basis, groups, metrics, nn, regularizers, reps
 
-__all__ = ["__version__", "basis", "groups", "reps"]
+__all__ = [
+    "__version__",
+    "basis",
+    "groups",
+    "metrics",
+    "nn",
+    "regularizers",
+    "reps",
+]
