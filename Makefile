@@ -33,9 +33,10 @@ bench: setup
 	$(BIN)/python benchmarks/bench_basis.py
 	$(BIN)/python benchmarks/bench_step.py
 
+# The main job: PER and the MLP on inertia with O(2)_z symmetry, fast preset.
 demo: setup
-	$(BIN)/python examples/symmetry_core_demo.py
-	$(BIN)/python examples/soft_penalty_training.py
+	$(BIN)/softeq train --task inertia:o2z --model per --seed 0 --out runs/demo-per
+	$(BIN)/softeq train --task inertia:o2z --model mlp --seed 0 --out runs/demo-mlp
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

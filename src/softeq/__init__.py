@@ -7,22 +7,25 @@ The symmetry core lives in three layered subpackages:
 * `softeq.basis` — exact equivariant bases and block-structured projectors.
 
 On top of it: `softeq.nn` (soft, hard and residual-pathway layers; `softeq.nn.models`),
-`softeq.regularizers` (per-group penalties and baseline wrappers) and
-`softeq.metrics` (equivariance errors and weight residuals).
+`softeq.regularizers` (per-group penalties, strength tuners and baseline wrappers),
+`softeq.metrics` (equivariance errors and weight residuals), `softeq.data` (tasks
+with known symmetries) and `softeq.train` (the trainer and run folders).
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import basis, groups, metrics, nn, regularizers, reps
+from . import basis, data, groups, metrics, nn, regularizers, reps, train
 
 __all__ = [
     "__version__",
     "basis",
+    "data",
     "groups",
     "metrics",
     "nn",
     "regularizers",
     "reps",
+    "train",
 ]

@@ -9,8 +9,10 @@ from ._augment import GroupAugmentation
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
 from ._projection import ProjectionPenalty, soft_layers
+from ._tuners import ConstantTuner
 
 __all__ = [
+    "ConstantTuner",
     "FrameAveraged",
     "GroupAugmentation",
     "OrbitPenalty",

@@ -1,0 +1,57 @@
+"""The `softeq` command line: `softeq train | eval | list`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ._list import run_list
+from ._train import add_train_arguments, run_eval, run_train
+
+EXAMPLES = """examples:
+  softeq list
+  softeq train --task inertia:o2z --model per --seed 0 --out runs/per
+  softeq train --task cossim:so3 --model mlp --preset paper --epochs 500
+  softeq train --config my_run.toml --resume
+  softeq eval runs/per
+"""
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `softeq` command."""
+    parser = argparse.ArgumentParser(
+        prog="softeq",
+        description="Soft equivariance under mixed symmetries.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
+    train = sub.add_parser(
+        "train", help="train one model on one task", epilog=EXAMPLES,
+        formatter_class=raw,
+    )  # fmt: skip
+    add_train_arguments(train)
+    train.set_defaults(run=run_train)
+    ev = sub.add_parser("eval", help="re-evaluate the selected model of a run folder")
+    ev.add_argument("run_dir", type=Path)
+    ev.set_defaults(run=run_eval)
+    ls = sub.add_parser("list", help="list tasks, models and groups")
+    ls.set_defaults(run=run_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run, and turn bad input into a one-line error (exit 2)."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as err:
+        print(f"softeq: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

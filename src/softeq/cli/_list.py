@@ -1,0 +1,17 @@
+"""`softeq list`: what can be trained."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..data import task_names
+from ..groups import names
+from ..train import MODELS, PRESETS
+
+
+def run_list(args: argparse.Namespace) -> int:
+    print("tasks:   " + ", ".join(task_names()))
+    print("models:  " + ", ".join(MODELS))
+    print("presets: " + ", ".join(PRESETS))
+    print("groups:  " + ", ".join(names()) + " (any n in O<n>, SO<n>, S<n>, ...)")
+    return 0

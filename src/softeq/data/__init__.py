@@ -1,0 +1,47 @@
+"""Synthetic and user tasks whose symmetries are stated, so discovery can be scored.
+
+A `Task` holds float32 train/val/test splits, the rep strings, the candidate groups
+and, per group, whether the target is ``exact``-ly, ``approximate``-ly or not at all
+(``broken``) equivariant. Built-in tasks:
+
+* `inertia` — PER's modified inertia: O(3) and the three embedded O(2)'s;
+* `cossim` — PER's cosine similarity: SO(3) x scaling, SO(3), scaling;
+* `emlp_inertia`, `o5_synthetic`, `particle_interaction` — the EMLP suite
+  (Finzi et al. 2021) under O(3), O(5) and O(1,3);
+* `from_file` — a user's ``.npz`` or ``.csv`` with unknown truth.
+
+`get_task` builds any of them from a spec string such as ``"inertia:o2z"``.
+"""
+
+from ._cossim import cosine_similarity_target, cossim
+from ._emlp_suite import (
+    electron_muon_amplitude,
+    emlp_inertia,
+    o5_function,
+    o5_synthetic,
+    particle_interaction,
+    rigid_inertia,
+)
+from ._files import from_file
+from ._inertia import inertia, inertia_tensor, modified_inertia
+from ._registry import get_task, task_names
+from ._task import TRUTH_LABELS, Task
+
+__all__ = [
+    "TRUTH_LABELS",
+    "Task",
+    "cosine_similarity_target",
+    "cossim",
+    "electron_muon_amplitude",
+    "emlp_inertia",
+    "from_file",
+    "get_task",
+    "inertia",
+    "inertia_tensor",
+    "modified_inertia",
+    "o5_function",
+    "o5_synthetic",
+    "particle_interaction",
+    "rigid_inertia",
+    "task_names",
+]

@@ -1,0 +1,232 @@
+"""The `Task` record: splits, representations, candidate groups and their truth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from ..groups import Group, get
+from ..metrics import equivariance_error, gaussian_inputs
+from ..reps import Rep, parse
+
+#: Labels a task may give a candidate group.
+TRUTH_LABELS = ("exact", "approximate", "broken", "unknown")
+_SPLITS = ("train", "val", "test")
+_F64 = torch.float64
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A regression task with candidate symmetry groups and their known status.
+
+    The target is $y = f(x)$ for a ground-truth $f$ (`true_fn`) that is exactly
+    equivariant, approximately equivariant or broken under each candidate group
+    $G$: $f(\\rho_{in}(g)x) = \\rho_{out}(g)f(x)$ for all $g \\in G$ when "exact".
+    `truth` states which, so that symmetry discovery can be scored.
+
+    Tasks compare by identity (`eq=False`): they hold tensors.
+
+    Args:
+        name: Registry spec, e.g. ``"inertia:o2z"``.
+        rep_in: Input representation string for `softeq.reps.parse`.
+        rep_out: Output representation string.
+        groups: Candidate group names (`softeq.groups.get`), largest first.
+        truth: One label per candidate: ``"exact"``, ``"approximate"``,
+            ``"broken"`` or ``"unknown"`` (user data).
+        x_train: Training inputs, float32 `(n_train, rep_in.dim)`.
+        y_train: Training targets, float32 `(n_train, rep_out.dim)`.
+        x_val: Validation inputs, `(n_val, rep_in.dim)`.
+        y_val: Validation targets, `(n_val, rep_out.dim)`.
+        x_test: Test inputs, `(n_test, rep_in.dim)`.
+        y_test: Test targets, `(n_test, rep_out.dim)`.
+        true_fn: Vectorised ground truth mapping `(batch, rep_in.dim)` to
+            `(batch, rep_out.dim)` in the input's float dtype; None if unknown.
+
+    Raises:
+        ValueError: For empty or unknown groups, a `truth` that does not label
+            exactly the candidates, or tensors whose shapes disagree with the
+            representations or with each other.
+    """
+
+    name: str
+    rep_in: str
+    rep_out: str
+    groups: tuple[str, ...]
+    truth: dict[str, str]
+    x_train: Tensor = field(repr=False)
+    y_train: Tensor = field(repr=False)
+    x_val: Tensor = field(repr=False)
+    y_val: Tensor = field(repr=False)
+    x_test: Tensor = field(repr=False)
+    y_test: Tensor = field(repr=False)
+    true_fn: Callable[[Tensor], Tensor] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "truth", dict(self.truth))
+        if not self.groups:
+            raise ValueError(f"task {self.name!r}: expected at least one group")
+        if set(self.truth) != set(self.groups):
+            raise ValueError(
+                f"task {self.name!r}: truth must label exactly the groups "
+                f"{list(self.groups)}, got keys {sorted(self.truth)}"
+            )
+        bad = {k: v for k, v in self.truth.items() if v not in TRUTH_LABELS}
+        if bad:
+            raise ValueError(
+                f"task {self.name!r}: truth labels must be one of {TRUTH_LABELS}, "
+                f"got {bad}"
+            )
+        for group_name in self.groups:
+            self._check_shapes(*self.reps(group_name))
+
+    def _check_shapes(self, rep_in: Rep, rep_out: Rep) -> None:
+        for split in _SPLITS:
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            want_x, want_y = ("n", rep_in.dim), ("n", rep_out.dim)
+            if (
+                not isinstance(x, Tensor)
+                or not isinstance(y, Tensor)
+                or x.ndim != 2
+                or y.ndim != 2
+                or x.shape[0] != y.shape[0]
+                or x.shape[1] != rep_in.dim
+                or y.shape[1] != rep_out.dim
+            ):
+                got_x = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+                got_y = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
+                raise ValueError(
+                    f"task {self.name!r}: {split} split must be x {want_x}, "
+                    f"y {want_y} for {rep_in} -> {rep_out} ({rep_in.group.name}), "
+                    f"got x {got_x}, y {got_y}"
+                )
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        """Number of train, validation and test samples."""
+        return (len(self.x_train), len(self.x_val), len(self.x_test))
+
+    def reps(self, group_name: str | None = None) -> tuple[Rep, Rep]:
+        """Parse `rep_in` and `rep_out` for a group.
+
+        Args:
+            group_name: Any registry name; the first candidate if None.
+
+        Returns:
+            `(rep_in, rep_out)` bound to that group.
+
+        Raises:
+            ValueError: For an unknown group name or a malformed rep string.
+        """
+        group = get(self.groups[0] if group_name is None else group_name)
+        return parse(self.rep_in, group), parse(self.rep_out, group)
+
+    def true_errors(
+        self,
+        n_inputs: int = 16,
+        n_samples: int = 16,
+        *,
+        generator: torch.Generator | None = None,
+        scale: float | None = None,
+    ) -> dict[str, float]:
+        """Relative equivariance error of `true_fn` for every candidate group.
+
+        For each candidate $G$: `softeq.metrics.equivariance_error` of `true_fn`
+        on `n_inputs` standard normal float64 inputs (as the reference measures
+        it) with `n_samples` elements of $G$. Near 0 (round-off) for "exact".
+
+        Args:
+            n_inputs: Number of Gaussian inputs per group.
+            n_samples: Number of group elements per group.
+            generator: Source of inputs and elements; a fresh generator seeded
+                0 if None, so the result is reproducible.
+            scale: Lie-algebra sampling scale; if None, 1.0 for compact groups
+                and 0.3 (bounded samples) for non-compact ones.
+
+        Returns:
+            `{group_name: error}` in candidate order.
+
+        Raises:
+            ValueError: If the task has no `true_fn` (user data).
+        """
+        if self.true_fn is None:
+            raise ValueError(
+                f"task {self.name!r} has no true_fn (e.g. data from a file); "
+                "true errors need the ground-truth function"
+            )
+        if generator is None:
+            generator = torch.Generator().manual_seed(0)
+        errors = {}
+        for group_name in self.groups:
+            group = get(group_name)
+            rep_in, rep_out = self.reps(group_name)
+            x = gaussian_inputs(rep_in, n_inputs, generator=generator, dtype=_F64)
+            g_scale = scale if scale is not None else _default_scale(group)
+            errors[group_name] = equivariance_error(
+                self.true_fn, rep_in, rep_out, group, x, n_samples,
+                generator=generator, scale=g_scale,
+            )  # fmt: skip
+        return errors
+
+    def describe(self) -> str:
+        """One line: name, representations, split sizes and candidate truth."""
+        n_train, n_val, n_test = self.sizes
+        truth = ", ".join(f"{g}={self.truth[g]}" for g in self.groups)
+        return (
+            f"{self.name}: {self.rep_in} -> {self.rep_out}, "
+            f"train/val/test {n_train}/{n_val}/{n_test}, groups {truth}"
+        )
+
+
+def _default_scale(group: Group) -> float:
+    # Non-compact groups (Scaling, Lorentz) are sampled with bounded norm.
+    return 1.0 if group.is_compact else 0.3
+
+
+def split_pool(
+    x: Tensor, y: Tensor, sizes: tuple[int, int, int], generator: torch.Generator
+) -> dict[str, Tensor]:
+    """Randomly split a pool of samples into train, validation and test.
+
+    Args:
+        x: Pooled inputs, shape `(n, d_in)`.
+        y: Pooled targets, shape `(n, d_out)`.
+        sizes: `(n_train, n_val, n_test)`, summing to at most `n`.
+        generator: Source of the permutation.
+
+    Returns:
+        `{"x_train": ..., "y_train": ..., "x_val": ..., ...}` as float32.
+    """
+    perm = torch.randperm(x.shape[0], generator=generator)
+    out, start = {}, 0
+    for split, size in zip(_SPLITS, sizes, strict=True):
+        index = perm[start : start + size]
+        out[f"x_{split}"] = x[index].to(torch.float32).contiguous()
+        out[f"y_{split}"] = y[index].to(torch.float32).contiguous()
+        start += size
+    return out
+
+
+def check_seed(seed: int, who: str) -> int:
+    """Return `seed` if it is an int >= 0, else raise a ValueError naming `who`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"{who}: seed must be an int >= 0, got {seed!r}")
+    return seed
+
+
+def seeded(seed: int) -> torch.Generator:
+    """A fresh CPU `torch.Generator` seeded with `seed`."""
+    return torch.Generator().manual_seed(seed)
+
+
+def targets(true_fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """Float64 targets of the float32-rounded inputs, so stored `y` matches
+    `true_fn(x)` up to float32 rounding of `y` alone.
+
+    Shape:
+        `x`: `(n, d_in)`; returns `(n, d_out)` float64.
+    """
+    return true_fn(x.to(torch.float32).to(torch.float64))

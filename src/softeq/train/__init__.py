@@ -1,0 +1,26 @@
+"""Training: configs and presets, the `Trainer` loop, checkpoints and run folders."""
+
+from ._checkpoint import load_checkpoint, save_atomic
+from ._config import (
+    MODELS,
+    PRESETS,
+    TrainConfig,
+    config_from_dict,
+    load_config,
+    resolve_config,
+)
+from ._trainer import NonFiniteLossError, Trainer, cosine_lr
+
+__all__ = [
+    "MODELS",
+    "PRESETS",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "Trainer",
+    "config_from_dict",
+    "cosine_lr",
+    "load_checkpoint",
+    "load_config",
+    "resolve_config",
+    "save_atomic",
+]

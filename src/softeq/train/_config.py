@@ -1,0 +1,201 @@
+"""`TrainConfig`: one frozen, validated description of a training run, and presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from . import _toml
+
+MODELS = ("mlp", "mlp-aug", "emlp", "rpp", "rpp-oracle", "per")
+PRESETS = ("fast", "paper")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; `resolve_config` fills the `None` fields
+    from a preset.
+
+    Args:
+        task: Task spec, e.g. ``"inertia:o2z"`` (see `softeq list`).
+        model: One of ``mlp, mlp-aug, emlp, rpp, rpp-oracle, per``.
+        preset: ``"fast"`` (minutes) or ``"paper"`` (the reference protocol).
+        seed: Seeds the data split, the initialisation and the batch order.
+        epochs: Training epochs.
+        batch_size: Mini-batch size.
+        lr: Peak learning rate; cosine-decayed to 0 per epoch (as the reference).
+        weight_decay: $\\tfrac{wd}{2}\\sum\\|W\\|^2 + \\|b\\|^2$ on the linear maps.
+        strength: Initial penalty strength of every candidate but the largest
+            (which gets 0, as in the reference).
+        ch: Channel budget of hidden layers.
+        num_layers: Number of hidden blocks.
+        allocation: ``"per"`` or ``"uniform"`` hidden representation.
+        gate: ``"rpp"`` or ``"plain"`` gated nonlinearity (EMLP-family models).
+        select_after: Model selection (best validation MSE) and early stopping
+            start after this many epochs (reference: twice the tuning epoch).
+        patience: Early-stopping patience in epochs; 0 disables early stopping.
+        gated_wd: Decay of the element-wise gate paths (reference: 1, no ½).
+        basic_wd: RPP decay of the free path (reference: 1).
+        equiv_wd: RPP decay of the equivariant path (reference: 1e-5).
+        group: Group of `emlp` / `mlp-aug` (default: the task's exact subgroup,
+            else its first candidate).
+        oracle: Free-path group of `rpp-oracle` (default: the task's exact subgroup).
+        eval_inputs: Inputs used for equivariance errors.
+        eval_transforms: Group elements per input for equivariance errors.
+        checkpoint_every: Epochs between checkpoints (0: about 100 per run).
+        fast_dev_run: One batch of one epoch, then evaluate (smoke test).
+        device: ``"cpu"`` or ``"cuda"``.
+    """
+
+    task: str = "inertia:o2z"
+    model: str = "per"
+    preset: str = "fast"
+    seed: int = 0
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    strength: float | None = None
+    ch: int | None = None
+    num_layers: int | None = None
+    allocation: str | None = None
+    gate: str | None = None
+    select_after: int | None = None
+    patience: int | None = None
+    gated_wd: float = 1.0
+    basic_wd: float = 1.0
+    equiv_wd: float = 1e-5
+    group: str | None = None
+    oracle: str | None = None
+    eval_inputs: int = 16
+    eval_transforms: int = 16
+    checkpoint_every: int = 0
+    fast_dev_run: bool = False
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field."""
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        """The config as TOML (None fields omitted)."""
+        return _toml.dumps(self.to_dict())
+
+
+def _family(task: str) -> str:
+    head = task.split(":", 1)[0]
+    if head in ("inertia", "cossim"):
+        return head
+    return "file" if head.endswith((".npz", ".csv")) else "emlp"
+
+
+# Per task family and preset: the reference protocol ("paper") and a short one.
+_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
+    ("inertia", "paper"): dict(epochs=8000, batch_size=500, lr=1e-3, weight_decay=2e-4,
+                               strength=100.0, select_after=4000, patience=50),
+    ("cossim", "paper"): dict(epochs=2000, batch_size=200, lr=1e-3, weight_decay=2e-5,
+                              strength=0.01, select_after=1000, patience=50),
+    ("emlp", "paper"): dict(epochs=2000, batch_size=500, lr=1e-3, weight_decay=2e-5,
+                            strength=1.0, select_after=1000, patience=50),
+    ("inertia", "fast"): dict(epochs=300, batch_size=250, lr=3e-3, weight_decay=2e-4,
+                              strength=0.1, select_after=150, patience=50),
+    ("cossim", "fast"): dict(epochs=300, batch_size=200, lr=3e-3, weight_decay=2e-5,
+                             strength=0.01, select_after=150, patience=50),
+    ("emlp", "fast"): dict(epochs=300, batch_size=250, lr=3e-3, weight_decay=2e-5,
+                           strength=0.1, select_after=150, patience=50),
+}  # fmt: skip
+_PRESETS[("file", "paper")] = _PRESETS[("emlp", "paper")]
+_PRESETS[("file", "fast")] = _PRESETS[("emlp", "fast")]
+
+
+def _model_defaults(model: str, family: str) -> dict[str, Any]:
+    """Reference widths: RPP gets fewer channels (89, or 45 on cossim)."""
+    if model in ("rpp", "rpp-oracle"):
+        ch = 45 if family == "cossim" else 89
+        return dict(ch=ch, allocation="per", gate="rpp")
+    if model == "emlp":
+        return dict(ch=128, allocation="uniform", gate="plain")
+    return dict(ch=128, allocation="per", gate="rpp")
+
+
+def resolve_config(config: TrainConfig) -> TrainConfig:
+    """Fill `None` fields from the preset and validate.
+
+    When `epochs` is given but `select_after` is not, the preset's selection epoch
+    is scaled by `epochs / preset epochs`, so a shortened run still selects and
+    evaluates a model.
+
+    Raises:
+        ValueError: naming the bad field and what was expected.
+    """
+    if config.preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {config.preset!r}")
+    if config.model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {config.model!r}")
+    family = _family(config.task)
+    base = {**_PRESETS[(family, config.preset)], "num_layers": 3}
+    base.update(_model_defaults(config.model, family))
+    values = {k: v for k, v in config.to_dict().items() if v is not None}
+    if "epochs" in values and "select_after" not in values:
+        scale = values["epochs"] / base["epochs"]
+        values["select_after"] = int(round(base["select_after"] * scale))
+    resolved = dataclasses.replace(config, **{**base, **values})
+    validate(resolved)
+    return resolved
+
+
+def _check_ints(config: TrainConfig, names: list[str], minimum: int) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_choice(config: TrainConfig, name: str, choices: tuple[str, ...]) -> None:
+    value = getattr(config, name)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def validate(config: TrainConfig) -> None:
+    """Check ranges and types of a resolved config."""
+    _check_ints(config, ["epochs", "batch_size", "ch", "num_layers", "eval_inputs",
+                         "eval_transforms"], 1)  # fmt: skip
+    _check_ints(config, ["select_after", "patience", "checkpoint_every", "seed"], 0)
+    for name in ["lr", "weight_decay", "strength", "gated_wd", "basic_wd", "equiv_wd"]:
+        value = getattr(config, name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    if config.lr <= 0:
+        raise ValueError(f"lr must be > 0, got {config.lr}")
+    _check_choice(config, "allocation", ("per", "uniform"))
+    _check_choice(config, "gate", ("rpp", "plain"))
+    _check_choice(config, "device", ("cpu", "cuda"))
+    for name in ["task", "group", "oracle"]:
+        value = getattr(config, name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be a string, got {value!r}")
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Build a `TrainConfig` from a dict, rejecting unknown keys by name."""
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown config keys {unknown}; expected some of {sorted(known)}"
+        )
+    return TrainConfig(**data)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a TOML config file (flat `key = value`, or a `[train]` table)."""
+    data = _toml.load(path)
+    if set(data) == {"train"} and isinstance(data["train"], dict):
+        data = data["train"]
+    try:
+        return config_from_dict(data)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None

@@ -1,0 +1,88 @@
+"""Build the model, parameter groups and penalty of a run from its config."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..data import Task
+from ..groups import get
+from ..nn import EquivariantLinear, RPPGatedNonlinearity, RPPLinear, SoftLinear
+from ..nn.models import MLP, build
+from ..regularizers import ConstantTuner, GroupAugmentation, ProjectionPenalty
+from ._config import TrainConfig
+
+
+def exact_subgroup(task: Task) -> str | None:
+    """The task's symmetry: its first candidate if that holds exactly, else the
+    first other candidate that does, else None."""
+    if task.truth.get(task.groups[0]) == "exact":
+        return task.groups[0]
+    return next((g for g in task.groups[1:] if task.truth.get(g) == "exact"), None)
+
+
+def build_model(
+    config: TrainConfig, task: Task, generator: torch.Generator
+) -> nn.Module:
+    """The model named by `config.model`, for the task's reps and candidates."""
+    rep_in, rep_out = task.reps()
+    common = dict(ch=config.ch, num_layers=config.num_layers, generator=generator)
+    if config.model in ("mlp", "mlp-aug"):
+        mlp = MLP(rep_in, rep_out, **common)
+        if config.model == "mlp":
+            return mlp
+        group = get(config.group or exact_subgroup(task) or task.groups[0])
+        return GroupAugmentation(mlp, group, rep_in, rep_out, generator=generator)
+    common.update(allocation=config.allocation, gate=config.gate)
+    if config.model == "emlp":
+        group = config.group or exact_subgroup(task) or task.groups[0]
+        return build("emlp", rep_in, rep_out, task.groups, group=group, **common)
+    if config.model == "rpp-oracle":
+        oracle = config.oracle or next(
+            (g for g in task.groups[1:] if task.truth.get(g) == "exact"), None
+        )
+        if oracle is None:
+            raise ValueError(
+                f"task {task.name} has no exact subgroup among {task.groups[1:]}: "
+                "give rpp-oracle an explicit oracle group"
+            )
+        return build(
+            "rpp-oracle", rep_in, rep_out, task.groups, oracle=oracle, **common
+        )
+    return build(config.model, rep_in, rep_out, task.groups, **common)
+
+
+def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """Adam parameter groups carrying the reference's decays as L2 gradients.
+
+    Linear maps get $\\tfrac{wd}{2}\\|\\cdot\\|^2$ (gradient $wd\\cdot w$); RPP paths
+    and gate paths are decayed without the ½ (gradient $2\\lambda w$), as in the
+    reference; everything else (bilinear weights) is not decayed.
+    """
+    decays: dict[int, float] = {}
+    for module in model.modules():
+        if isinstance(module, RPPLinear):
+            for p in module.equivariant_parameters():
+                decays[id(p)] = 2 * config.equiv_wd
+            for p in module.free_parameters():
+                decays[id(p)] = 2 * config.basic_wd
+        elif isinstance(module, RPPGatedNonlinearity):
+            decays[id(module.w_gated)] = 2 * config.gated_wd
+        elif isinstance(module, SoftLinear | EquivariantLinear | nn.Linear):
+            for p in module.parameters(recurse=False):
+                decays.setdefault(id(p), config.weight_decay)
+    groups: dict[float, list[nn.Parameter]] = {}
+    for p in model.parameters():
+        groups.setdefault(decays.get(id(p), 0.0), []).append(p)
+    return [{"params": ps, "weight_decay": wd} for wd, ps in sorted(groups.items())]
+
+
+def make_penalty(model: nn.Module) -> ProjectionPenalty | None:
+    """The projection penalty of a model with soft layers, else None."""
+    has_soft = any(isinstance(m, SoftLinear) for m in model.modules())
+    return ProjectionPenalty(model) if has_soft else None
+
+
+def make_tuner(config: TrainConfig, task: Task) -> ConstantTuner:
+    """Constant strengths: `config.strength` for every candidate but the largest."""
+    return ConstantTuner(task.groups, init=config.strength)

@@ -1,0 +1,308 @@
+"""`Trainer`: the training loop, readable top to bottom."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..data import Task, get_task
+from ..groups import get
+from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
+from ._checkpoint import load_checkpoint, save_atomic
+from ._config import TrainConfig, resolve_config
+from ._setup import build_model, make_penalty, make_tuner, parameter_groups
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
+
+
+def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
+    """Per-epoch cosine decay from `lr` to 0 (the reference's schedule)."""
+    return lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+
+def _mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> float:
+    model.eval()
+    with torch.no_grad():
+        total = sum(
+            float((model(xb) - yb).square().sum())
+            for xb, yb in zip(x.split(batch), y.split(batch), strict=True)
+        )
+    model.train()
+    return total / y.numel()
+
+
+class Trainer:
+    """Train one model on one task, writing a run folder.
+
+    The run folder (`out`) receives `config.toml`, `metrics.jsonl` (one JSON line per
+    epoch), `checkpoint.pt` (written atomically; loaded with `weights_only=True`),
+    `summary.json` and, when matplotlib is installed, PNG plots.
+
+    Args:
+        config: The run's config; `None` fields are filled from its preset.
+        out: Run folder, or None to keep nothing on disk.
+        progress: Show a progress bar over epochs (needs tqdm).
+        task: A ready task (otherwise built from `config.task` and `config.seed`).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out: str | Path | None = None,
+        *,
+        progress: bool = False,
+        task: Task | None = None,
+    ) -> None:
+        self.config = resolve_config(config)
+        self.out = Path(out) if out is not None else None
+        self.progress = progress
+        self.task = task or get_task(self.config.task, seed=self.config.seed)
+        torch.manual_seed(self.config.seed)  # modules that draw from the global RNG
+        init = torch.Generator().manual_seed(self.config.seed)
+        self.model = build_model(self.config, self.task, init).to(self.config.device)
+        self.penalty = make_penalty(self.model)
+        self.tuner = make_tuner(self.config, self.task)
+        self.optimizer = torch.optim.Adam(
+            parameter_groups(self.model, self.config), lr=self.config.lr
+        )
+        self.shuffle = torch.Generator().manual_seed(self.config.seed + 1)
+        self.epoch = 0
+        self.best: dict[str, Any] | None = None
+        self.bad_epochs = 0
+        self.metrics_lines = 0
+        dev = self.config.device
+        self.data = {
+            k: getattr(self.task, k).to(dev)
+            for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+        }
+
+    # -- one epoch --------------------------------------------------------------------
+
+    def _loss(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+        mse = (self.model(xb) - yb).square().mean()
+        loss = mse
+        if self.penalty is not None:
+            terms = self.penalty()
+            for name, strength in self.tuner.strengths.items():
+                if strength:
+                    loss = loss + strength * terms[name]
+        return loss, mse
+
+    def _train_epoch(self) -> dict[str, float]:
+        x, y = self.data["x_train"], self.data["y_train"]
+        lr = cosine_lr(self.config.lr, self.epoch, self.config.epochs)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        order = torch.randperm(len(x), generator=self.shuffle).to(x.device)
+        batches = order.split(self.config.batch_size)
+        if self.config.fast_dev_run:
+            batches = batches[:1]
+        total, total_mse = 0.0, 0.0
+        for step, idx in enumerate(batches):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss, mse = self._loss(x[idx], y[idx])
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"non-finite loss {float(loss.detach())} at epoch {self.epoch}, "
+                    f"step {step}; "
+                    "the last good checkpoint is kept"
+                )
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach())
+            total_mse += float(mse.detach())
+        return {"lr": lr, "train/loss": total / len(batches),
+                "train/mse": total_mse / len(batches)}  # fmt: skip
+
+    def _symmetry_metrics(self) -> dict[str, float]:
+        if self.penalty is None:
+            return {}
+        row: dict[str, float] = {}
+        penalties = {k: float(v) for k, v in self.penalty(exact=True).items()}
+        for name, entry in weight_residuals(self.model).items():
+            row[f"reg/penalty/{name}"] = penalties[name]
+            row[f"reg/strength/{name}"] = self.tuner.strengths[name]
+            row[f"reg/residual/{name}"] = float(entry["total"])
+        self.tuner.step(self.epoch, penalties, self.model)
+        return row
+
+    # -- selection, checkpoints -------------------------------------------------------
+
+    def _select(self, val: float) -> bool:
+        """Keep the best validation model after `select_after`; True to stop early."""
+        last = self.config.epochs - 1
+        if self.epoch + 1 <= min(self.config.select_after, last):
+            return False
+        if self.best is None or val < self.best["val"]:
+            state = copy.deepcopy(self.model.state_dict())
+            self.best = {"epoch": self.epoch, "val": val, "model": state}
+            self.bad_epochs = 0
+            return False
+        self.bad_epochs += 1
+        return 0 < self.config.patience <= self.bad_epochs
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "tuner": self.tuner.state_dict(),
+            "shuffle": self.shuffle.get_state(),
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "metrics_lines": self.metrics_lines,
+            "config": self.config.to_dict(),
+        }
+
+    def save_checkpoint(self) -> None:
+        """Write `checkpoint.pt` atomically (no-op without a run folder)."""
+        if self.out is not None:
+            save_atomic(self._state(), self.out / "checkpoint.pt")
+
+    def resume(self) -> bool:
+        """Continue from `out/checkpoint.pt` if present; True when resumed."""
+        if self.out is None or not (self.out / "checkpoint.pt").is_file():
+            return False
+        state = load_checkpoint(self.out / "checkpoint.pt")
+        saved = {k: v for k, v in state["config"].items() if k != "fast_dev_run"}
+        current = {
+            k: v for k, v in self.config.to_dict().items() if k != "fast_dev_run"
+        }
+        if saved != current:
+            diff = sorted(k for k in current if saved.get(k) != current[k])
+            raise ValueError(f"cannot resume {self.out}: config differs in {diff}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.tuner.load_state_dict(state["tuner"])
+        self.shuffle.set_state(state["shuffle"])
+        self.epoch, self.best = int(state["epoch"]), state["best"]
+        self.bad_epochs = int(state["bad_epochs"])
+        self.metrics_lines = int(state["metrics_lines"])
+        self._truncate_metrics()
+        return True
+
+    def _truncate_metrics(self) -> None:
+        path = self.out / "metrics.jsonl"
+        if path.is_file():
+            lines = path.read_text().splitlines(keepends=True)
+            path.write_text("".join(lines[: self.metrics_lines]))
+
+    def _log(self, row: dict[str, Any]) -> None:
+        if self.out is None:
+            return
+        with (self.out / "metrics.jsonl").open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        self.metrics_lines += 1
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def fit(self, *, resume: bool = False) -> dict[str, Any]:
+        """Train, select the best validation model, evaluate it; return the summary."""
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.toml").write_text(self.config.to_toml())
+            if not resume:
+                (self.out / "metrics.jsonl").write_text("")
+        if resume:
+            self.resume()
+        every = self.config.checkpoint_every or max(1, self.config.epochs // 100)
+        bar = self._progress_bar()
+        stop = False
+        while self.epoch < self.config.epochs and not stop:
+            row = {"epoch": self.epoch, **self._train_epoch()}
+            row["val/mse"] = _mse(self.model, self.data["x_val"], self.data["y_val"])
+            row.update(self._symmetry_metrics())
+            stop = self._select(row["val/mse"]) or self.config.fast_dev_run
+            self._log(row)
+            self.epoch += 1
+            if self.epoch % every == 0 or stop or self.epoch == self.config.epochs:
+                self.save_checkpoint()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(val_mse=f"{row['val/mse']:.4g}")
+        if bar is not None:
+            bar.close()
+        return self.evaluate()
+
+    def _progress_bar(self):
+        if not self.progress:
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # progress bars are an optional extra
+            return None
+        name = f"{self.config.model} on {self.config.task}"
+        return tqdm(
+            total=self.config.epochs, initial=self.epoch, desc=name, leave=False
+        )
+
+    # -- evaluation -------------------------------------------------------------------
+
+    def evaluate(self) -> dict[str, Any]:
+        """Test MSE and per-group equivariance errors of the selected model."""
+        if self.best is not None:
+            self.model.load_state_dict(self.best["model"])
+        cfg, task = self.config, self.task
+        summary: dict[str, Any] = {
+            "task": task.name, "model": cfg.model, "seed": cfg.seed,
+            "epochs_run": self.epoch,
+            "best_epoch": None if self.best is None else self.best["epoch"],
+            "val_mse": _mse(self.model, self.data["x_val"], self.data["y_val"]),
+            "test_mse": _mse(self.model, self.data["x_test"], self.data["y_test"]),
+            "num_parameters": sum(p.numel() for p in self.model.parameters()),
+            "strengths": dict(self.tuner.strengths),
+            "groups": self._group_errors(),
+        }  # fmt: skip
+        if self.out is not None:
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            self._plots()
+        return summary
+
+    def _group_errors(self) -> dict[str, dict[str, float | str | None]]:
+        cfg, task = self.config, self.task
+        rep_in, rep_out = task.reps()
+        held_out = self.data["x_test"][: cfg.eval_inputs]
+        gen = torch.Generator().manual_seed(2022)
+        gaussian = gaussian_inputs(rep_in, cfg.eval_inputs, generator=gen).to(
+            held_out.device
+        )
+        true = (
+            task.true_errors(cfg.eval_inputs, cfg.eval_transforms)
+            if task.true_fn
+            else {}
+        )
+        self.model.eval()
+        out: dict[str, dict[str, float | str | None]] = {}
+        for name in task.groups:
+            G = get(name)
+            scale = 1.0 if G.is_compact else 0.3
+            errs = [
+                equivariance_error(
+                    self.model, rep_in, rep_out, G, x, cfg.eval_transforms,
+                    generator=torch.Generator().manual_seed(0), scale=scale,
+                )
+                for x in (held_out, gaussian)
+            ]  # fmt: skip
+            out[name] = {
+                "equivariance_error": errs[0],
+                "equivariance_error_gaussian": errs[1],
+                "true_error": true.get(name),
+                "truth": task.truth.get(name),
+            }
+        self.model.train()
+        return out
+
+    def _plots(self) -> None:
+        try:
+            from ._plots import plot_run
+        except ImportError:  # plots are an optional extra (matplotlib)
+            return
+        plot_run(self.out)

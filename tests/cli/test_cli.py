@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from softeq.cli import main
+
+FAST = ["--ch", "8", "--num-layers", "1", "--epochs", "3", "--select-after", "1",
+        "--eval-inputs", "4", "--eval-transforms", "2"]  # fmt: skip
+
+
+def test_list_names_tasks_models_and_groups(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "inertia:o2z" in out and "rpp-oracle" in out and "O2z" in out
+
+
+def test_train_then_eval(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--task", "inertia:o2z", "--model", "per", "--out", str(out),
+                 *FAST])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "test MSE" in printed and "O2z" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert main(["eval", str(out)]) == 0
+    assert f"{summary['test_mse']:.5g}" in capsys.readouterr().out
+
+
+def test_config_file_with_flag_override(tmp_path, capsys):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('task = "cossim:so3"\nmodel = "mlp"\nepochs = 50\n')
+    assert (
+        main(["train", "--config", str(cfg), "--out", str(tmp_path / "r"), *FAST]) == 0
+    )
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["task"] == "cossim:so3" and summary["epochs_run"] == 3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--task", "inertia:o7"], "inertia"),
+        (["train", "--preset", "slow"], "preset must be one of"),
+        (["train", "--epochs", "-2"], "epochs must be an integer >= 1"),
+        (["train", "--model", "emlp", "--group", "O9z"], "unknown group 'O9z'"),
+    ],
+)
+def test_bad_input_is_a_one_line_error_with_exit_code_2(
+    argv, message, tmp_path, capsys
+):
+    code = main([*argv, "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("softeq: error:") and message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_malformed_config_file_is_a_clean_error(tmp_path, capsys):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("epochs = [\n")
+    assert main(["train", "--config", str(cfg)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err

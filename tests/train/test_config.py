@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+
+from softeq.train import TrainConfig, config_from_dict, load_config, resolve_config
+
+
+def test_presets_fill_every_field():
+    cfg = resolve_config(TrainConfig(task="inertia:o2z", model="per", preset="paper"))
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.weight_decay) == (
+        8000,
+        500,
+        1e-3,
+        2e-4,
+    )
+    assert (cfg.strength, cfg.select_after, cfg.ch, cfg.allocation) == (
+        100.0,
+        4000,
+        128,
+        "per",
+    )
+    cossim = resolve_config(TrainConfig(task="cossim:so3", model="rpp", preset="paper"))
+    assert (cossim.epochs, cossim.batch_size, cossim.ch) == (2000, 200, 45)
+    assert resolve_config(TrainConfig(model="emlp")).allocation == "uniform"
+
+
+def test_epoch_override_scales_the_selection_epoch():
+    cfg = resolve_config(TrainConfig(task="inertia:o2z", preset="paper", epochs=800))
+    assert cfg.select_after == 400
+    explicit = resolve_config(TrainConfig(preset="paper", epochs=800, select_after=10))
+    assert explicit.select_after == 10
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"batch_size": -3}, "batch_size"),
+        ({"lr": 0.0}, "lr must be > 0"),
+        ({"lr": "fast"}, "lr must be a number"),
+        ({"strength": -1.0}, "strength"),
+        ({"preset": "slow"}, "preset must be one of"),
+        ({"model": "resnet"}, "model must be one of"),
+        ({"allocation": "random"}, "allocation must be one of"),
+        ({"device": "tpu"}, "device"),
+        ({"patience": 1.5}, "patience"),
+    ],
+)
+def test_bad_values_raise_naming_the_field(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_config(TrainConfig(**kwargs))
+
+
+def test_toml_round_trip_and_errors(tmp_path):
+    cfg = resolve_config(TrainConfig(task="cossim:none", model="mlp", seed=3))
+    path = tmp_path / "run.toml"
+    path.write_text(cfg.to_toml())
+    assert load_config(path) == cfg
+    nested = tmp_path / "nested.toml"
+    nested.write_text('[train]\ntask = "inertia:o3"\nepochs = 5\n')
+    assert load_config(nested).epochs == 5
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochs = = 3\n")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_config(bad)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("epochz = 3\n")
+    with pytest.raises(ValueError, match="unknown config keys \\['epochz'\\]"):
+        load_config(unknown)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        config_from_dict({"tasks": "x"})

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from softeq.train import NonFiniteLossError, TrainConfig, Trainer, load_checkpoint
+
+SMALL = dict(task="inertia:o2z", ch=8, num_layers=1, epochs=6, batch_size=500,
+             select_after=2, eval_inputs=4, eval_transforms=2)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "model", ["mlp", "mlp-aug", "emlp", "rpp", "rpp-oracle", "per"]
+)
+def test_every_model_trains_one_fast_dev_step(model, tmp_path):
+    cfg = TrainConfig(**{**SMALL, "model": model, "fast_dev_run": True})
+    summary = Trainer(cfg, tmp_path).fit()
+    assert summary["epochs_run"] == 1 and summary["test_mse"] > 0
+    assert set(summary["groups"]) == {"O3", "O2x", "O2y", "O2z"}
+    for name in ["config.toml", "metrics.jsonl", "checkpoint.pt", "summary.json"]:
+        assert (tmp_path / name).is_file()
+
+
+def test_run_folder_contents_and_selection(tmp_path):
+    summary = Trainer(TrainConfig(**SMALL, model="per"), tmp_path).fit()
+    rows = [
+        json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r["epoch"] for r in rows] == list(range(6))
+    assert {"train/mse", "val/mse", "reg/penalty/O2z", "reg/strength/O2x"} <= set(
+        rows[0]
+    )
+    assert rows[0]["reg/strength/O3"] == 0.0
+    assert summary["best_epoch"] >= 2
+    assert summary["groups"]["O2z"]["truth"] == "exact"
+    assert summary["groups"]["O2z"]["true_error"] < 1e-6
+    assert (tmp_path / "learning_curves.png").is_file()
+    assert (tmp_path / "symmetry.png").is_file()
+
+
+def test_same_seed_same_numbers(tmp_path):
+    a = Trainer(TrainConfig(**SMALL, model="per"), tmp_path / "a").fit()
+    b = Trainer(TrainConfig(**SMALL, model="per"), tmp_path / "b").fit()
+    c = Trainer(TrainConfig(**SMALL, model="per", seed=1), tmp_path / "c").fit()
+    assert a == b
+    assert a["test_mse"] != c["test_mse"]
+
+
+class _InterruptedError(Exception):
+    pass
+
+
+class _CrashAfterEpoch3(Trainer):
+    def save_checkpoint(self) -> None:
+        super().save_checkpoint()
+        if self.epoch == 3:
+            raise _InterruptedError
+
+
+def test_resume_is_bit_identical(tmp_path):
+    cfg = TrainConfig(**SMALL, model="per", checkpoint_every=1)
+    full = Trainer(cfg, tmp_path / "full")
+    expected = full.fit()
+    with pytest.raises(_InterruptedError):
+        _CrashAfterEpoch3(cfg, tmp_path / "cut").fit()
+    resumed = Trainer(cfg, tmp_path / "cut")
+    assert resumed.fit(resume=True) == expected
+    for pa, pb in zip(full.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    lines = (tmp_path / "cut" / "metrics.jsonl").read_text()
+    assert lines == (tmp_path / "full" / "metrics.jsonl").read_text()
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    Trainer(TrainConfig(**SMALL, model="mlp"), tmp_path).fit()
+    other = Trainer(TrainConfig(**{**SMALL, "lr": 0.5}, model="mlp"), tmp_path)
+    with pytest.raises(ValueError, match="config differs in \\['lr'\\]"):
+        other.fit(resume=True)
+
+
+class _NaNAtEpoch2(Trainer):
+    def _train_epoch(self):
+        if self.epoch == 2:
+            self.data["y_train"][0, 0] = float("nan")
+        return super()._train_epoch()
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
+    cfg = TrainConfig(**SMALL, model="mlp", checkpoint_every=1)
+    with pytest.raises(NonFiniteLossError, match="at epoch 2, step"):
+        _NaNAtEpoch2(cfg, tmp_path).fit()
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["epoch"] == 2
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_crafted_pickle_checkpoint_is_refused_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(pickle.dumps({"model": Payload()}))
+    with pytest.raises(ValueError, match="refusing to load"):
+        load_checkpoint(path)
+    assert not marker.exists()
