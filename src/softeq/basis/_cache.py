@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from .._atomic import save_atomic
 from ..groups import Group
 from ..reps import TensorType
 from ._solve import hom_type, solve_invariants
@@ -47,20 +47,6 @@ def _load(path: Path) -> Tensor | None:
     return Q
 
 
-def _save(path: Path, Q: Tensor) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(Q, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def invariant_basis(group: Group, ttype: TensorType) -> Tensor:
     """Cached orthonormal basis of the G-invariant vectors of `ttype`.
 
@@ -76,7 +62,7 @@ def invariant_basis(group: Group, ttype: TensorType) -> Tensor:
     if Q is None or Q.shape[0] != ttype.dim(group.d):
         Q = solve_invariants(group, ttype)
         if path:
-            _save(path, Q)
+            save_atomic(Q, path)
     _MEMORY[key] = Q
     return Q
 
