@@ -71,3 +71,12 @@ def test_toml_round_trip_and_errors(tmp_path):
         load_config(tmp_path / "missing.toml")
     with pytest.raises(ValueError, match="unknown config keys"):
         config_from_dict({"tasks": "x"})
+
+
+def test_tuner_presets_and_scaling():
+    cfg = resolve_config(TrainConfig(task="inertia:o2z", preset="paper"))
+    assert (cfg.tuner, cfg.adjust_at, cfg.adjust_power) == ("per", 2000, 2.0)
+    short = resolve_config(TrainConfig(task="inertia:o2z", preset="paper", epochs=800))
+    assert (short.adjust_at, short.select_after) == (200, 400)
+    with pytest.raises(ValueError, match="tuner must be one of"):
+        resolve_config(TrainConfig(tuner="evidence2"))

@@ -6,12 +6,13 @@ import argparse
 
 from ..data import task_names
 from ..groups import names
-from ..train import MODELS, PRESETS
+from ..train import MODELS, PRESETS, TUNERS
 
 
 def run_list(args: argparse.Namespace) -> int:
     print("tasks:   " + ", ".join(task_names()))
     print("models:  " + ", ".join(MODELS))
     print("presets: " + ", ".join(PRESETS))
+    print("tuners:  " + ", ".join(TUNERS))
     print("groups:  " + ", ".join(names()) + " (any n in O<n>, SO<n>, S<n>, ...)")
     return 0

@@ -9,13 +9,14 @@ from ._augment import GroupAugmentation
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
 from ._projection import ProjectionPenalty, soft_layers
-from ._tuners import ConstantTuner
+from ._tuners import ConstantTuner, PERTuner
 
 __all__ = [
     "ConstantTuner",
     "FrameAveraged",
     "GroupAugmentation",
     "OrbitPenalty",
+    "PERTuner",
     "ProjectionPenalty",
     "soft_layers",
 ]

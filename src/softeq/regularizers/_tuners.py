@@ -60,3 +60,105 @@ class ConstantTuner:
                 f"expected {sorted(self.strengths)}"
             )
         self.strengths = {k: float(v) for k, v in strengths.items()}
+
+
+class PERTuner(ConstantTuner):
+    """The reference's one-shot rescaling (Kim et al. 2023, `AdjustEquiv`).
+
+    The largest group `groups[0]` gets strength 0; the others start at `init`. Exact
+    per-group penalties $R_j$ (summed over layers) are collected every epoch — or,
+    with ``window=True`` (most reference scripts), only in the 101 epochs up to
+    `adjust_at` — the first `warmup` collections are ignored, and whenever *any*
+    component drops below the stored minimum the *whole* stored vector is replaced
+    (so it is effectively the latest $R$). At epoch `adjust_at` (1-based), once:
+
+    $\\lambda_j \\leftarrow \\lambda_j\\,(R_{min}/R_j)^{p}$, with $R_{min}$ the smallest
+    stored $R_j$ among groups with $\\lambda_j \\ne 0$.
+
+    Groups the data respect keep a large strength; violated ones are down-weighted.
+    Nothing happens if fewer than `warmup` + 1 collections preceded `adjust_at`.
+
+    Args:
+        groups: Candidate group names, the largest first.
+        init: Initial strength of every group but the largest.
+        adjust_at: The 1-based epoch at which strengths are rescaled.
+        power: The exponent p (reference: 2 synthetic, 5 motion).
+        warmup: Collections ignored at first (reference: 50).
+        window: Collect only in the 101 epochs before `adjust_at`.
+
+    Example:
+        >>> tuner = PERTuner(["O3", "O2x", "O2z"], init=100.0, adjust_at=52, warmup=50)
+        >>> for epoch in range(52):
+        ...     tuner.step(epoch, {"O3": 1.0, "O2x": 0.4, "O2z": 0.1})
+        >>> tuner.strengths
+        {'O3': 0.0, 'O2x': 6.25, 'O2z': 100.0}
+    """
+
+    def __init__(
+        self,
+        groups: Sequence[str],
+        init: float = 100.0,
+        *,
+        adjust_at: int = 2000,
+        power: float = 2.0,
+        warmup: int = 50,
+        window: bool = False,
+    ) -> None:
+        super().__init__(groups, init)
+        if adjust_at < 1 or warmup < 0 or power < 0:
+            raise ValueError(
+                f"need adjust_at >= 1, warmup >= 0, power >= 0; got {adjust_at}, "
+                f"{warmup}, {power}"
+            )
+        self.groups = list(groups)
+        self.adjust_at, self.power, self.warmup, self.window = (
+            adjust_at, power, warmup, window,
+        )  # fmt: skip
+        self.min_penalties: list[float] | None = None
+        self.calls = 0
+        self.fired = False
+
+    def _collects(self, e1: int) -> bool:
+        return not self.window or self.adjust_at - 100 < e1 <= self.adjust_at + 1
+
+    def step(
+        self, epoch: int, penalties: Mapping[str, float], model: nn.Module | None = None
+    ) -> None:
+        """Collect this epoch's penalties and rescale once at `adjust_at`."""
+        e1 = epoch + 1
+        if self._collects(e1):
+            self.calls += 1
+            if self.calls > self.warmup:
+                current = [float(penalties[g]) for g in self.groups]
+                stored = self.min_penalties
+                if stored is None or any(
+                    c < s for c, s in zip(current, stored, strict=True)
+                ):
+                    self.min_penalties = current
+        if e1 == self.adjust_at and self.min_penalties is not None and not self.fired:
+            self._rescale(self.min_penalties)
+            self.fired = True
+
+    def _rescale(self, R: list[float]) -> None:
+        active = [r for g, r in zip(self.groups, R, strict=True) if self.strengths[g]]
+        if not active:
+            return
+        r_min = min(active)
+        for g, r in zip(self.groups, R, strict=True):
+            if self.strengths[g] and r > 0:
+                self.strengths[g] *= (r_min / r) ** self.power
+
+    def state_dict(self) -> dict[str, Any]:
+        """Strengths and the collection state."""
+        return {
+            **super().state_dict(),
+            "min_penalties": self.min_penalties,
+            "calls": self.calls,
+            "fired": self.fired,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a state saved by `state_dict`."""
+        super().load_state_dict(state)
+        self.min_penalties = state["min_penalties"]
+        self.calls, self.fired = int(state["calls"]), bool(state["fired"])

@@ -4,6 +4,7 @@ from ._checkpoint import load_checkpoint, save_atomic
 from ._config import (
     MODELS,
     PRESETS,
+    TUNERS,
     TrainConfig,
     config_from_dict,
     load_config,
@@ -14,6 +15,7 @@ from ._trainer import NonFiniteLossError, Trainer, cosine_lr
 __all__ = [
     "MODELS",
     "PRESETS",
+    "TUNERS",
     "NonFiniteLossError",
     "TrainConfig",
     "Trainer",

@@ -10,6 +10,7 @@ from typing import Any
 from . import _toml
 
 MODELS = ("mlp", "mlp-aug", "emlp", "rpp", "rpp-oracle", "per")
+TUNERS = ("constant", "per")
 PRESETS = ("fast", "paper")
 
 
@@ -36,6 +37,9 @@ class TrainConfig:
         select_after: Model selection (best validation MSE) and early stopping
             start after this many epochs (reference: twice the tuning epoch).
         patience: Early-stopping patience in epochs; 0 disables early stopping.
+        tuner: ``"per"`` (the reference's one-shot rescaling) or ``"constant"``.
+        adjust_at: Epoch (1-based) at which the ``"per"`` tuner rescales strengths.
+        adjust_power: Exponent p of the ``"per"`` tuner.
         gated_wd: Decay of the element-wise gate paths (reference: 1, no ½).
         basic_wd: RPP decay of the free path (reference: 1).
         equiv_wd: RPP decay of the equivariant path (reference: 1e-5).
@@ -64,6 +68,9 @@ class TrainConfig:
     gate: str | None = None
     select_after: int | None = None
     patience: int | None = None
+    tuner: str | None = None
+    adjust_at: int | None = None
+    adjust_power: float | None = None
     gated_wd: float = 1.0
     basic_wd: float = 1.0
     equiv_wd: float = 1e-5
@@ -94,17 +101,23 @@ def _family(task: str) -> str:
 # Per task family and preset: the reference protocol ("paper") and a short one.
 _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("inertia", "paper"): dict(epochs=8000, batch_size=500, lr=1e-3, weight_decay=2e-4,
-                               strength=100.0, select_after=4000, patience=50),
+                               strength=100.0, select_after=4000, patience=50,
+                               tuner="per", adjust_at=2000, adjust_power=2.0),
     ("cossim", "paper"): dict(epochs=2000, batch_size=200, lr=1e-3, weight_decay=2e-5,
-                              strength=0.01, select_after=1000, patience=50),
+                              strength=0.01, select_after=1000, patience=50,
+                              tuner="per", adjust_at=500, adjust_power=2.0),
     ("emlp", "paper"): dict(epochs=2000, batch_size=500, lr=1e-3, weight_decay=2e-5,
-                            strength=1.0, select_after=1000, patience=50),
+                            strength=1.0, select_after=1000, patience=50,
+                            tuner="per", adjust_at=500, adjust_power=2.0),
     ("inertia", "fast"): dict(epochs=300, batch_size=250, lr=3e-3, weight_decay=2e-4,
-                              strength=0.1, select_after=150, patience=50),
+                              strength=0.1, select_after=150, patience=50,
+                              tuner="per", adjust_at=75, adjust_power=2.0),
     ("cossim", "fast"): dict(epochs=300, batch_size=200, lr=3e-3, weight_decay=2e-5,
-                             strength=0.01, select_after=150, patience=50),
+                             strength=0.01, select_after=150, patience=50,
+                             tuner="per", adjust_at=75, adjust_power=2.0),
     ("emlp", "fast"): dict(epochs=300, batch_size=250, lr=3e-3, weight_decay=2e-5,
-                           strength=0.1, select_after=150, patience=50),
+                           strength=0.1, select_after=150, patience=50,
+                           tuner="per", adjust_at=75, adjust_power=2.0),
 }  # fmt: skip
 _PRESETS[("file", "paper")] = _PRESETS[("emlp", "paper")]
 _PRESETS[("file", "fast")] = _PRESETS[("emlp", "fast")]
@@ -123,9 +136,9 @@ def _model_defaults(model: str, family: str) -> dict[str, Any]:
 def resolve_config(config: TrainConfig) -> TrainConfig:
     """Fill `None` fields from the preset and validate.
 
-    When `epochs` is given but `select_after` is not, the preset's selection epoch
-    is scaled by `epochs / preset epochs`, so a shortened run still selects and
-    evaluates a model.
+    When `epochs` is given, the preset's selection and tuning epochs (unless also
+    given) are scaled by `epochs / preset epochs`, so a shortened run still tunes,
+    selects and evaluates a model.
 
     Raises:
         ValueError: naming the bad field and what was expected.
@@ -138,9 +151,11 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     base = {**_PRESETS[(family, config.preset)], "num_layers": 3}
     base.update(_model_defaults(config.model, family))
     values = {k: v for k, v in config.to_dict().items() if v is not None}
-    if "epochs" in values and "select_after" not in values:
+    if "epochs" in values:
         scale = values["epochs"] / base["epochs"]
-        values["select_after"] = int(round(base["select_after"] * scale))
+        for name in ("select_after", "adjust_at"):
+            if name not in values:
+                values[name] = max(1, int(round(base[name] * scale)))
     resolved = dataclasses.replace(config, **{**base, **values})
     validate(resolved)
     return resolved
@@ -164,7 +179,11 @@ def validate(config: TrainConfig) -> None:
     _check_ints(config, ["epochs", "batch_size", "ch", "num_layers", "eval_inputs",
                          "eval_transforms"], 1)  # fmt: skip
     _check_ints(config, ["select_after", "patience", "checkpoint_every", "seed"], 0)
-    for name in ["lr", "weight_decay", "strength", "gated_wd", "basic_wd", "equiv_wd"]:
+    _check_ints(config, ["adjust_at"], 1)
+    _check_choice(config, "tuner", TUNERS)
+    numbers = ["lr", "weight_decay", "strength", "gated_wd", "basic_wd", "equiv_wd",
+               "adjust_power"]  # fmt: skip
+    for name in numbers:
         value = getattr(config, name)
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be a number >= 0, got {value!r}")

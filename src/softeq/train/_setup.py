@@ -9,7 +9,12 @@ from ..data import Task
 from ..groups import get
 from ..nn import EquivariantLinear, RPPGatedNonlinearity, RPPLinear, SoftLinear
 from ..nn.models import MLP, build
-from ..regularizers import ConstantTuner, GroupAugmentation, ProjectionPenalty
+from ..regularizers import (
+    ConstantTuner,
+    GroupAugmentation,
+    PERTuner,
+    ProjectionPenalty,
+)
 from ._config import TrainConfig
 
 
@@ -84,5 +89,8 @@ def make_penalty(model: nn.Module) -> ProjectionPenalty | None:
 
 
 def make_tuner(config: TrainConfig, task: Task) -> ConstantTuner:
-    """Constant strengths: `config.strength` for every candidate but the largest."""
+    """The configured tuner; `config.strength` for every candidate but the largest."""
+    if config.tuner == "per":
+        return PERTuner(task.groups, init=config.strength, adjust_at=config.adjust_at,
+                        power=config.adjust_power)  # fmt: skip
     return ConstantTuner(task.groups, init=config.strength)
