@@ -109,3 +109,12 @@ def test_crafted_pickle_checkpoint_is_refused_not_executed(tmp_path):
     with pytest.raises(ValueError, match="refusing to load"):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("tuner", ["constant", "per", "evidence"])
+def test_tuners_run_in_the_trainer(tuner, tmp_path):
+    cfg = TrainConfig(**{**SMALL, "epochs": 4}, model="per", tuner=tuner, tuner_every=2,
+                      adjust_at=2)  # fmt: skip
+    summary = Trainer(cfg, tmp_path).fit()
+    assert set(summary["strengths"]) == {"O3", "O2x", "O2y", "O2z"}
+    assert all(v >= 0 for v in summary["strengths"].values())

@@ -5,6 +5,7 @@ on disk under `SOFTEQ_CACHE_DIR` when set); `BlockProjector` applies them block-
 """
 
 from ._cache import cache_dir, cache_size, clear_cache, hom_basis, invariant_basis
+from ._evidence import prior_traces
 from ._multi import MultiProjector
 from ._projector import (
     DENSE_MAX_DIM,
@@ -30,6 +31,7 @@ __all__ = [
     "hom_type",
     "invariant_basis",
     "is_subgroup",
+    "prior_traces",
     "projector_matrix",
     "solve_invariants",
 ]

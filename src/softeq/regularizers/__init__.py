@@ -6,6 +6,7 @@
 """
 
 from ._augment import GroupAugmentation
+from ._evidence import EvidenceTuner
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
 from ._projection import ProjectionPenalty, soft_layers
@@ -13,6 +14,7 @@ from ._tuners import ConstantTuner, PERTuner
 
 __all__ = [
     "ConstantTuner",
+    "EvidenceTuner",
     "FrameAveraged",
     "GroupAugmentation",
     "OrbitPenalty",

@@ -43,7 +43,11 @@ class ConstantTuner:
             self.strengths[groups[0]] = float(largest)
 
     def step(
-        self, epoch: int, penalties: Mapping[str, float], model: nn.Module | None = None
+        self,
+        epoch: int,
+        penalties: Mapping[str, float],
+        model: nn.Module | None = None,
+        **info: float,
     ) -> None:
         """Called once per epoch; constant strengths do not change."""
 
@@ -122,7 +126,11 @@ class PERTuner(ConstantTuner):
         return not self.window or self.adjust_at - 100 < e1 <= self.adjust_at + 1
 
     def step(
-        self, epoch: int, penalties: Mapping[str, float], model: nn.Module | None = None
+        self,
+        epoch: int,
+        penalties: Mapping[str, float],
+        model: nn.Module | None = None,
+        **info: float,
     ) -> None:
         """Collect this epoch's penalties and rescale once at `adjust_at`."""
         e1 = epoch + 1

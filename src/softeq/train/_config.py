@@ -10,7 +10,7 @@ from typing import Any
 from . import _toml
 
 MODELS = ("mlp", "mlp-aug", "emlp", "rpp", "rpp-oracle", "per")
-TUNERS = ("constant", "per")
+TUNERS = ("constant", "per", "evidence")
 PRESETS = ("fast", "paper")
 
 
@@ -37,9 +37,12 @@ class TrainConfig:
         select_after: Model selection (best validation MSE) and early stopping
             start after this many epochs (reference: twice the tuning epoch).
         patience: Early-stopping patience in epochs; 0 disables early stopping.
-        tuner: ``"per"`` (the reference's one-shot rescaling) or ``"constant"``.
+        tuner: ``"per"`` (the reference's one-shot rescaling), ``"evidence"``
+            (type-II maximum likelihood every `tuner_every` epochs) or
+            ``"constant"``.
         adjust_at: Epoch (1-based) at which the ``"per"`` tuner rescales strengths.
         adjust_power: Exponent p of the ``"per"`` tuner.
+        tuner_every: Epochs between ``"evidence"`` updates.
         gated_wd: Decay of the element-wise gate paths (reference: 1, no ½).
         basic_wd: RPP decay of the free path (reference: 1).
         equiv_wd: RPP decay of the equivariant path (reference: 1e-5).
@@ -71,6 +74,7 @@ class TrainConfig:
     tuner: str | None = None
     adjust_at: int | None = None
     adjust_power: float | None = None
+    tuner_every: int = 10
     gated_wd: float = 1.0
     basic_wd: float = 1.0
     equiv_wd: float = 1e-5
@@ -179,7 +183,7 @@ def validate(config: TrainConfig) -> None:
     _check_ints(config, ["epochs", "batch_size", "ch", "num_layers", "eval_inputs",
                          "eval_transforms"], 1)  # fmt: skip
     _check_ints(config, ["select_after", "patience", "checkpoint_every", "seed"], 0)
-    _check_ints(config, ["adjust_at"], 1)
+    _check_ints(config, ["adjust_at", "tuner_every"], 1)
     _check_choice(config, "tuner", TUNERS)
     numbers = ["lr", "weight_decay", "strength", "gated_wd", "basic_wd", "equiv_wd",
                "adjust_power"]  # fmt: skip

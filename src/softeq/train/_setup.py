@@ -11,6 +11,7 @@ from ..nn import EquivariantLinear, RPPGatedNonlinearity, RPPLinear, SoftLinear
 from ..nn.models import MLP, build
 from ..regularizers import (
     ConstantTuner,
+    EvidenceTuner,
     GroupAugmentation,
     PERTuner,
     ProjectionPenalty,
@@ -90,6 +91,11 @@ def make_penalty(model: nn.Module) -> ProjectionPenalty | None:
 
 def make_tuner(config: TrainConfig, task: Task) -> ConstantTuner:
     """The configured tuner; `config.strength` for every candidate but the largest."""
+    if config.tuner == "evidence":
+        n_targets = task.y_train.numel()
+        return EvidenceTuner(task.groups, init=config.strength or 1.0,
+                             weight_decay=config.weight_decay, n_targets=n_targets,
+                             every=config.tuner_every)  # fmt: skip
     if config.tuner == "per":
         return PERTuner(task.groups, init=config.strength, adjust_at=config.adjust_at,
                         power=config.adjust_power)  # fmt: skip

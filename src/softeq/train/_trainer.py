@@ -122,7 +122,7 @@ class Trainer:
         return {"lr": lr, "train/loss": total / len(batches),
                 "train/mse": total_mse / len(batches)}  # fmt: skip
 
-    def _symmetry_metrics(self) -> dict[str, float]:
+    def _symmetry_metrics(self, train_mse: float) -> dict[str, float]:
         if self.penalty is None:
             return {}
         row: dict[str, float] = {}
@@ -131,7 +131,7 @@ class Trainer:
             row[f"reg/penalty/{name}"] = penalties[name]
             row[f"reg/strength/{name}"] = self.tuner.strengths[name]
             row[f"reg/residual/{name}"] = float(entry["total"])
-        self.tuner.step(self.epoch, penalties, self.model)
+        self.tuner.step(self.epoch, penalties, self.model, train_mse=train_mse)
         return row
 
     # -- selection, checkpoints -------------------------------------------------------
@@ -219,7 +219,7 @@ class Trainer:
         while self.epoch < self.config.epochs and not stop:
             row = {"epoch": self.epoch, **self._train_epoch()}
             row["val/mse"] = _mse(self.model, self.data["x_val"], self.data["y_val"])
-            row.update(self._symmetry_metrics())
+            row.update(self._symmetry_metrics(row["train/mse"]))
             stop = self._select(row["val/mse"]) or self.config.fast_dev_run
             self._log(row)
             self.epoch += 1
