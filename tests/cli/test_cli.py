@@ -62,3 +62,51 @@ def test_malformed_config_file_is_a_clean_error(tmp_path, capsys):
     cfg.write_text("epochs = [\n")
     assert main(["train", "--config", str(cfg)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+@pytest.fixture
+def o2x_npz(tmp_path):
+    import numpy as np
+
+    from softeq.data import get_task
+
+    t = get_task("inertia:o2x")
+    path = tmp_path / "o2x.npz"
+    np.savez(path, x=t.x_train[:300].numpy(), y=t.y_train[:300].numpy())
+    return path
+
+
+def test_discover_json_ranks_groups(o2x_npz, tmp_path, capsys):
+    argv = ["discover", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--epochs", "3", "--json", "--out", str(tmp_path / "run")]  # fmt: skip
+    code = main(argv)
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [g["rank"] for g in result["groups"]] == [1, 2, 3, 4]
+    assert {g["name"] for g in result["groups"]} == {"O3", "O2x", "O2y", "O2z"}
+    assert {"strength", "residual", "equivariance_error", "verdict"} <= set(
+        result["groups"][0]
+    )
+    assert result["test_mse"] > 0
+    for name in ["report.md", "report.json", "report.png", "report_orbits.png"]:
+        assert (tmp_path / "run" / name).is_file()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--rep-in", "4*V", "--rep-out", "V2"], "rep_in"),
+        (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--groups", "O3,O9"], "O9"),
+        (["--rep-in", "5*V0+5*W", "--rep-out", "V2"], "W"),
+    ],
+)
+def test_discover_bad_input_exits_2(o2x_npz, extra, message, capsys):
+    assert main(["discover", str(o2x_npz), *extra, "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("softeq: error:") and message in err
+
+
+def test_discover_missing_file_exits_2(tmp_path, capsys):
+    assert main(["discover", str(tmp_path / "none.npz"), "--rep-in", "V",
+                 "--rep-out", "V"]) == 2  # fmt: skip
+    assert "softeq: error:" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The `softeq` command line: `softeq train | eval | list`."""
+"""The `softeq` command line: `softeq train | eval | discover | list`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._discover import add_discover_arguments, run_discover
 from ._list import run_list
 from ._train import add_train_arguments, run_eval, run_train
 
@@ -15,6 +16,7 @@ EXAMPLES = """examples:
   softeq train --task cossim:so3 --model mlp --preset paper --epochs 500
   softeq train --config my_run.toml --resume
   softeq eval runs/per
+  softeq discover data.npz --rep-in "5*V0+5*V" --rep-out V2 --groups O3,O2x,O2y,O2z
 """
 
 
@@ -37,6 +39,11 @@ def make_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="re-evaluate the selected model of a run folder")
     ev.add_argument("run_dir", type=Path)
     ev.set_defaults(run=run_eval)
+    disc = sub.add_parser(
+        "discover", help="fit PER to your data; print the symmetry report"
+    )
+    add_discover_arguments(disc)
+    disc.set_defaults(run=run_discover)
     ls = sub.add_parser("list", help="list tasks, models and groups")
     ls.set_defaults(run=run_list)
     return parser

@@ -52,3 +52,46 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         plt.close(fig)
         written.append(run_dir / "symmetry.png")
     return written
+
+
+def plot_report(report: dict, path: str | Path) -> Path:
+    """Bar chart: each group's model equivariance error (and the truth's), ranked."""
+    entries = report["groups"]
+    names = [e["name"] for e in entries]
+    model = [e["equivariance_error"] for e in entries]
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 3.5))
+    xs = range(len(names))
+    has_truth = any(e["true_error"] is not None for e in entries)
+    width = 0.4 if has_truth else 0.7
+    ax.bar([x - width / 2 * has_truth for x in xs], model, width, label="trained model")
+    if has_truth:
+        truth = [e["true_error"] or 0.0 for e in entries]
+        ax.bar([x + width / 2 for x in xs], truth, width, label="ground truth")
+    for x, e in zip(xs, entries, strict=True):
+        ax.text(x, max(model) * 1.02, e["verdict"], ha="center", fontsize=8)
+    ax.set_xticks(list(xs), names)
+    ax.set(ylabel="relative equivariance error", title="symmetry report (ranked)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_orbits(curves: dict[str, dict], path: str | Path) -> Path:
+    """One panel per group: error along the orbit of its first Lie generator $A_1$
+    (for O3 and SO3 that is the rotation about z), model and ground truth."""
+    n = len(curves)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3), squeeze=False)
+    for ax, (name, c) in zip(axes[0], curves.items(), strict=True):
+        ax.plot(c["t"], c["model"], label="model")
+        if c.get("truth") is not None:
+            ax.plot(c["t"], c["truth"], "--", label="ground truth")
+        ax.set(title=f"{name}: g = exp(t A1)", xlabel=c["label"],
+               ylabel="equivariance error")  # fmt: skip
+        ax.set_ylim(bottom=0)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

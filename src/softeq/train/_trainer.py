@@ -16,6 +16,7 @@ from ..groups import get
 from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import TrainConfig, resolve_config
+from ._report import write_report
 from ._setup import build_model, make_penalty, make_tuner, parameter_groups
 
 
@@ -263,6 +264,7 @@ class Trainer:
         }  # fmt: skip
         if self.out is not None:
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            write_report(self, summary)
             self._plots()
         return summary
 

@@ -1,0 +1,75 @@
+"""Write the symmetry report of a trained run: Markdown, JSON and PNG."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ..groups import get
+from ..metrics import orbit_errors, orbit_parameters, render_markdown, symmetry_report
+
+if TYPE_CHECKING:
+    from ._trainer import Trainer
+
+
+def build_report(trainer: Trainer, summary: dict[str, Any]) -> dict[str, Any]:
+    """The run's symmetry report (the `softeq discover --json` schema)."""
+    task, cfg = trainer.task, trainer.config
+    rep_in, rep_out = task.reps()
+    x = trainer.data["x_test"][: max(cfg.eval_inputs, 64)]
+    report = symmetry_report(
+        trainer.model.eval(), rep_in, rep_out, task.groups, x,
+        strengths=trainer.tuner.strengths if trainer.penalty is not None else None,
+        true_fn=task.true_fn, truth=task.truth, n_samples=cfg.eval_transforms,
+    )  # fmt: skip
+    trainer.model.train()
+    report.update(task=task.name, model=cfg.model, seed=cfg.seed,
+                  test_mse=summary["test_mse"])  # fmt: skip
+    return report
+
+
+def orbit_curves(trainer: Trainer, n_points: int = 48) -> dict[str, dict]:
+    """Per group with a Lie algebra: model (and truth) error along its orbit."""
+    task = trainer.task
+    rep_in, rep_out = task.reps()
+    x = trainer.data["x_test"][:32]
+    curves = {}
+    trainer.model.eval()
+    for name in task.groups:
+        G = get(name)
+        grid = orbit_parameters(G, n_points)
+        if grid is None:
+            continue
+        ts, label = grid
+        model = orbit_errors(trainer.model, rep_in, rep_out, G, x, ts)
+        truth = None
+        if task.true_fn is not None:
+            truth = orbit_errors(task.true_fn, rep_in, rep_out, G, x, ts)
+        curves[name] = {
+            "t": ts.tolist(), "label": label,
+            "model": model["equivariance_error"].tolist(),
+            "truth": None if truth is None else truth["equivariance_error"].tolist(),
+        }  # fmt: skip
+    trainer.model.train()
+    return curves
+
+
+def write_report(trainer: Trainer, summary: dict[str, Any]) -> dict[str, Any]:
+    """Write `report.md`, `report.json` and, with matplotlib, `report.png` and
+    `report_orbits.png` into the run folder."""
+    out = trainer.out
+    report = build_report(trainer, summary)
+    title = f"Symmetry report: {report['model']} on {report['task']}"
+    (out / "report.md").write_text(
+        render_markdown(report, title) + f"\nTest MSE: {report['test_mse']:.5g}\n"
+    )
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        from ._plots import plot_orbits, plot_report
+    except ImportError:  # plots are an optional extra (matplotlib)
+        return report
+    plot_report(report, out / "report.png")
+    curves = orbit_curves(trainer)
+    if curves:
+        plot_orbits(curves, out / "report_orbits.png")
+    return report
