@@ -79,17 +79,25 @@ def plot_report(report: dict, path: str | Path) -> Path:
 
 
 def plot_orbits(curves: dict[str, dict], path: str | Path) -> Path:
-    """One panel per group: error along the orbit of its first Lie generator $A_1$
-    (for O3 and SO3 that is the rotation about z), model and ground truth."""
+    """Per group, along the orbit of its first Lie generator $A_1$ (for O3 and SO3
+    that is the rotation about z): the model's relative equivariance error next to
+    the ground truth's (top) and, when the truth is known, the model's task MSE on
+    the transformed inputs (bottom)."""
     n = len(curves)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3), squeeze=False)
-    for ax, (name, c) in zip(axes[0], curves.items(), strict=True):
+    has_task = any(c.get("task_mse") is not None for c in curves.values())
+    rows = 2 if has_task else 1
+    fig, axes = plt.subplots(rows, n, figsize=(3.2 * n, 2.8 * rows), squeeze=False)
+    for k, (name, c) in enumerate(curves.items()):
+        ax = axes[0][k]
         ax.plot(c["t"], c["model"], label="model")
         if c.get("truth") is not None:
             ax.plot(c["t"], c["truth"], "--", label="ground truth")
-        ax.set(title=f"{name}: g = exp(t A1)", xlabel=c["label"],
-               ylabel="equivariance error")  # fmt: skip
+        ax.set(title=f"{name}: g = exp(t A1)", ylabel="equivariance error")
         ax.set_ylim(bottom=0)
+        if has_task:
+            axes[1][k].plot(c["t"], c["task_mse"] or [], color="C2")
+            axes[1][k].set(ylabel="task MSE", yscale="log")
+        axes[rows - 1][k].set_xlabel(c["label"])
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -41,7 +41,8 @@ def orbit_curves(trainer: Trainer, n_points: int = 48) -> dict[str, dict]:
         if grid is None:
             continue
         ts, label = grid
-        model = orbit_errors(trainer.model, rep_in, rep_out, G, x, ts)
+        model = orbit_errors(trainer.model, rep_in, rep_out, G, x, ts,
+                             target=task.true_fn)  # fmt: skip
         truth = None
         if task.true_fn is not None:
             truth = orbit_errors(task.true_fn, rep_in, rep_out, G, x, ts)
@@ -49,6 +50,7 @@ def orbit_curves(trainer: Trainer, n_points: int = 48) -> dict[str, dict]:
             "t": ts.tolist(), "label": label,
             "model": model["equivariance_error"].tolist(),
             "truth": None if truth is None else truth["equivariance_error"].tolist(),
+            "task_mse": model["task_mse"].tolist() if "task_mse" in model else None,
         }  # fmt: skip
     trainer.model.train()
     return curves
