@@ -77,3 +77,14 @@ def test_per_tuner_state_round_trip_mid_run():
     assert a.strengths == b.strengths and a.state_dict() == b.state_dict()
     with pytest.raises(ValueError, match="adjust_at"):
         PERTuner(GROUPS, adjust_at=0)
+
+
+def test_orbit_tuner_uses_the_ratio_rule_on_orbit_errors():
+    from softeq.regularizers import OrbitTuner
+
+    tuner = OrbitTuner(GROUPS, init=1.0, adjust_at=2, power=1, warmup=0)
+    for epoch in range(2):
+        tuner.step(epoch, {"O3": 4.0, "O2x": 2.0, "O2y": 8.0, "O2z": 1.0})
+    assert tuner.strengths == pytest.approx(
+        {"O3": 0.0, "O2x": 0.5, "O2y": 0.125, "O2z": 1.0}
+    )

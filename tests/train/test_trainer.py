@@ -118,3 +118,20 @@ def test_tuners_run_in_the_trainer(tuner, tmp_path):
     summary = Trainer(cfg, tmp_path).fit()
     assert set(summary["strengths"]) == {"O3", "O2x", "O2y", "O2z"}
     assert all(v >= 0 for v in summary["strengths"].values())
+
+
+def test_orbit_penalty_model_tunes_and_resumes(tmp_path):
+    cfg = TrainConfig(**SMALL, model="mlp-orbit", adjust_at=3, checkpoint_every=1)
+    full = Trainer(cfg, tmp_path / "full")
+    expected = full.fit()
+    rows = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text()
+            .splitlines()]  # fmt: skip
+    assert rows[0]["reg/orbit/O2z"] > 0 and "reg/strength/O2x" in rows[0]
+    with pytest.raises(_InterruptedError):
+        _CrashAfterEpoch3(cfg, tmp_path / "cut").fit()
+    assert Trainer(cfg, tmp_path / "cut").fit(resume=True) == expected
+
+
+def test_evidence_tuner_needs_soft_layers():
+    with pytest.raises(ValueError, match="needs soft layers"):
+        Trainer(TrainConfig(**SMALL, model="mlp-orbit", tuner="evidence"))

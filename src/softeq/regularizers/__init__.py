@@ -10,7 +10,7 @@ from ._evidence import EvidenceTuner
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
 from ._projection import ProjectionPenalty, soft_layers
-from ._tuners import ConstantTuner, PERTuner
+from ._tuners import ConstantTuner, OrbitTuner, PERTuner
 
 __all__ = [
     "ConstantTuner",
@@ -18,6 +18,7 @@ __all__ = [
     "FrameAveraged",
     "GroupAugmentation",
     "OrbitPenalty",
+    "OrbitTuner",
     "PERTuner",
     "ProjectionPenalty",
     "soft_layers",

@@ -170,3 +170,15 @@ class PERTuner(ConstantTuner):
         super().load_state_dict(state)
         self.min_penalties = state["min_penalties"]
         self.calls, self.fired = int(state["calls"]), bool(state["fired"])
+
+
+class OrbitTuner(PERTuner):
+    """`PERTuner`'s rule applied to sample-based (`OrbitPenalty`) terms.
+
+    The values passed to `step` are each group's orbit penalty averaged over the
+    epoch's batches, $\\bar R_j = \\mathrm{mean}\\,\\|f(\\rho_{in}(g)x) -
+    \\rho_{out}(g)f(x)\\|^2$; at `adjust_at` the strengths become
+    $\\lambda_j (\\bar R_{min}/\\bar R_j)^p$, so symmetries the model keeps cheaply
+    keep their strength and those the data fight are relaxed. Same arguments and
+    state as `PERTuner`.
+    """

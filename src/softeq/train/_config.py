@@ -9,7 +9,7 @@ from typing import Any
 
 from . import _toml
 
-MODELS = ("mlp", "mlp-aug", "emlp", "rpp", "rpp-oracle", "per")
+MODELS = ("mlp", "mlp-aug", "mlp-orbit", "emlp", "rpp", "rpp-oracle", "per")
 TUNERS = ("constant", "per", "evidence")
 PRESETS = ("fast", "paper")
 
@@ -21,7 +21,8 @@ class TrainConfig:
 
     Args:
         task: Task spec, e.g. ``"inertia:o2z"`` (see `softeq list`).
-        model: One of ``mlp, mlp-aug, emlp, rpp, rpp-oracle, per``.
+        model: One of ``mlp, mlp-aug, mlp-orbit, emlp, rpp, rpp-oracle, per``
+            (``mlp-orbit``: an MLP with the sample-based orbit penalty).
         preset: ``"fast"`` (minutes) or ``"paper"`` (the reference protocol).
         seed: Seeds the data split, the initialisation and the batch order.
         epochs: Training epochs.

@@ -13,6 +13,8 @@ from ..regularizers import (
     ConstantTuner,
     EvidenceTuner,
     GroupAugmentation,
+    OrbitPenalty,
+    OrbitTuner,
     PERTuner,
     ProjectionPenalty,
 )
@@ -33,9 +35,9 @@ def build_model(
     """The model named by `config.model`, for the task's reps and candidates."""
     rep_in, rep_out = task.reps()
     common = dict(ch=config.ch, num_layers=config.num_layers, generator=generator)
-    if config.model in ("mlp", "mlp-aug"):
+    if config.model in ("mlp", "mlp-aug", "mlp-orbit"):
         mlp = MLP(rep_in, rep_out, **common)
-        if config.model == "mlp":
+        if config.model != "mlp-aug":
             return mlp
         group = get(config.group or exact_subgroup(task) or task.groups[0])
         return GroupAugmentation(mlp, group, rep_in, rep_out, generator=generator)
@@ -89,8 +91,22 @@ def make_penalty(model: nn.Module) -> ProjectionPenalty | None:
     return ProjectionPenalty(model) if has_soft else None
 
 
+def make_orbit_penalty(config: TrainConfig, task: Task, model: nn.Module):
+    """`mlp-orbit`'s sample-based penalty (4 group elements per input), else None."""
+    if config.model != "mlp-orbit":
+        return None
+    rep_in, rep_out = task.reps()
+    groups = [get(g) for g in task.groups]
+    return OrbitPenalty(model, rep_in, rep_out, groups, n_samples=4)
+
+
 def make_tuner(config: TrainConfig, task: Task) -> ConstantTuner:
     """The configured tuner; `config.strength` for every candidate but the largest."""
+    if config.model == "mlp-orbit" and config.tuner != "constant":
+        if config.tuner == "evidence":
+            raise ValueError("the evidence tuner needs soft layers: use model 'per'")
+        return OrbitTuner(task.groups, init=config.strength, adjust_at=config.adjust_at,
+                          power=config.adjust_power)  # fmt: skip
     if config.tuner == "evidence":
         n_targets = task.y_train.numel()
         return EvidenceTuner(task.groups, init=config.strength or 1.0,

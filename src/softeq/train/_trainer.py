@@ -17,7 +17,13 @@ from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import TrainConfig, resolve_config
 from ._report import write_report
-from ._setup import build_model, make_penalty, make_tuner, parameter_groups
+from ._setup import (
+    build_model,
+    make_orbit_penalty,
+    make_penalty,
+    make_tuner,
+    parameter_groups,
+)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -70,6 +76,9 @@ class Trainer:
         init = torch.Generator().manual_seed(self.config.seed)
         self.model = build_model(self.config, self.task, init).to(self.config.device)
         self.penalty = make_penalty(self.model)
+        self.orbit = make_orbit_penalty(self.config, self.task, self.model)
+        self.orbit_samples = torch.Generator().manual_seed(self.config.seed + 2)
+        self.orbit_sums: dict[str, float] = {}
         self.tuner = make_tuner(self.config, self.task)
         self.optimizer = torch.optim.Adam(
             parameter_groups(self.model, self.config), lr=self.config.lr
@@ -90,11 +99,16 @@ class Trainer:
     def _loss(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
         mse = (self.model(xb) - yb).square().mean()
         loss = mse
+        terms = {}
         if self.penalty is not None:
             terms = self.penalty()
-            for name, strength in self.tuner.strengths.items():
-                if strength:
-                    loss = loss + strength * terms[name]
+        elif self.orbit is not None:
+            terms = self.orbit(xb, generator=self.orbit_samples)
+            for name, value in terms.items():
+                self.orbit_sums[name] = self.orbit_sums.get(name, 0.0) + float(value)
+        for name, strength in self.tuner.strengths.items():
+            if strength and name in terms:
+                loss = loss + strength * terms[name]
         return loss, mse
 
     def _train_epoch(self) -> dict[str, float]:
@@ -120,10 +134,20 @@ class Trainer:
             self.optimizer.step()
             total += float(loss.detach())
             total_mse += float(mse.detach())
-        return {"lr": lr, "train/loss": total / len(batches),
-                "train/mse": total_mse / len(batches)}  # fmt: skip
+        n = len(batches)
+        return {"lr": lr, "train/loss": total / n, "train/mse": total_mse / n,
+                "batches": n}  # fmt: skip
 
-    def _symmetry_metrics(self, train_mse: float) -> dict[str, float]:
+    def _symmetry_metrics(self, train_mse: float, n_batches: int) -> dict[str, float]:
+        if self.orbit is not None:
+            means = {k: v / n_batches for k, v in self.orbit_sums.items()}
+            self.orbit_sums = {}
+            row = {f"reg/orbit/{k}": v for k, v in means.items()}
+            row.update(
+                {f"reg/strength/{k}": v for k, v in self.tuner.strengths.items()}
+            )
+            self.tuner.step(self.epoch, means, self.model, train_mse=train_mse)
+            return row
         if self.penalty is None:
             return {}
         row: dict[str, float] = {}
@@ -157,6 +181,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "tuner": self.tuner.state_dict(),
             "shuffle": self.shuffle.get_state(),
+            "orbit_samples": self.orbit_samples.get_state(),
             "best": self.best,
             "bad_epochs": self.bad_epochs,
             "metrics_lines": self.metrics_lines,
@@ -184,6 +209,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.tuner.load_state_dict(state["tuner"])
         self.shuffle.set_state(state["shuffle"])
+        self.orbit_samples.set_state(state["orbit_samples"])
         self.epoch, self.best = int(state["epoch"]), state["best"]
         self.bad_epochs = int(state["bad_epochs"])
         self.metrics_lines = int(state["metrics_lines"])
@@ -220,7 +246,7 @@ class Trainer:
         while self.epoch < self.config.epochs and not stop:
             row = {"epoch": self.epoch, **self._train_epoch()}
             row["val/mse"] = _mse(self.model, self.data["x_val"], self.data["y_val"])
-            row.update(self._symmetry_metrics(row["train/mse"]))
+            row.update(self._symmetry_metrics(row["train/mse"], row.pop("batches")))
             stop = self._select(row["val/mse"]) or self.config.fast_dev_run
             self._log(row)
             self.epoch += 1
