@@ -105,7 +105,8 @@ class Trainer:
         elif self.orbit is not None:
             terms = self.orbit(xb, generator=self.orbit_samples)
             for name, value in terms.items():
-                self.orbit_sums[name] = self.orbit_sums.get(name, 0.0) + float(value)
+                total = self.orbit_sums.get(name, 0.0) + float(value.detach())
+                self.orbit_sums[name] = total
         for name, strength in self.tuner.strengths.items():
             if strength and name in terms:
                 loss = loss + strength * terms[name]
