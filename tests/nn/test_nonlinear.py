@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -11,8 +13,8 @@ from softeq.nn import (
     gate_index,
     gated,
 )
-from softeq.reps import Scalar, Vector, parse
-from softeq.testing import assert_equivariant
+from softeq.reps import Rep, Scalar, Vector, parse
+from softeq.testing import TOL, assert_equivariant, relative_error
 from tests.conftest import sample_scale
 
 
@@ -92,3 +94,79 @@ def test_bilinear_is_a_quadratic_form(generator):
     torch.testing.assert_close(layer(x[0]), layer(x[:1])[0])
     with pytest.raises(ValueError, match="expects last dim"):
         layer(torch.zeros(2, rep.dim + 1))
+
+
+def _plain_bilinear(layer: EquivariantBilinear, x: torch.Tensor) -> torch.Tensor:
+    """Reference: $y_a = 0.1\\sum_{b,m}\\theta_{abm}X_m x_b$ per type pair, one
+    einsum each on the canonical layout, differentiated by autograd."""
+    rep, idx = layer.rep, layer.rep.canonical_index()
+    sizes = [(m, t.dim(rep.group.d)) for t, m in rep.canonical_types()]
+    parts = x[:, idx].split([m * d for m, d in sizes], dim=1)
+    copies = [p.reshape(len(x), m, d) for p, (m, d) in zip(parts, sizes, strict=True)]
+    outs = [torch.zeros_like(c) for c in copies]
+    for p in (
+        p for group in layer._plan.x_first + layer._plan.theta_first for p in group
+    ):
+        theta = layer.weights[p.p].reshape(p.mo, p.mi, p.n)
+        X = copies[p.k][:, : p.n].reshape(len(x), p.n, p.do, p.di)
+        outs[p.o] = outs[p.o] + torch.einsum("abm,Bmkl,Bbl->Bak", theta, X, copies[p.i])
+    y = torch.empty_like(x)
+    y[:, idx] = torch.cat([o.reshape(len(x), -1) for o in outs], dim=1)
+    return 0.1 * y
+
+
+def _bilinear_cases() -> list[tuple[str, Rep]]:
+    O3, SO3 = get("O3"), get("SO3")
+    return [
+        ("O3", gated(parse("3*V0+2*V+2*V2+V3", O3))),  # both contraction orders
+        ("SO3xScale3", gated(parse("2*V0+V+V2", get("SO3xScale3")))),
+        ("Lorentz", gated(parse("3*V0+2*V+V2", get("Lorentz")))),
+        ("permuted", (Scalar(SO3) + Vector(SO3)) * (Scalar(SO3) + Vector(SO3))),
+    ]
+
+
+@pytest.mark.parametrize("case", _bilinear_cases(), ids=lambda c: c[0])
+def test_bilinear_matches_the_plain_formulation(case, generator):
+    """Output and hand-written gradients equal autograd of the plain einsums."""
+    layer = EquivariantBilinear(case[1], generator=generator).double()
+    x = torch.randn(4, case[1].dim, dtype=torch.float64, generator=generator)
+    x.requires_grad_(True)
+    gy = torch.randn(4, case[1].dim, dtype=torch.float64, generator=generator)
+    params = [x, *layer.parameters()]
+    got = torch.autograd.grad(layer(x), params, gy)
+    want = torch.autograd.grad(_plain_bilinear(layer, x), params, gy)
+    assert (
+        relative_error(layer(x), _plain_bilinear(layer, x))
+        <= TOL["layer"][torch.float64]
+    )
+    for g, w in zip(got, want, strict=True):
+        assert relative_error(g, w) <= TOL["layer"][torch.float64]
+
+
+@pytest.mark.parametrize("case", _bilinear_cases()[::3], ids=lambda c: c[0])
+def test_bilinear_backward_passes_gradcheck(case, generator):
+    layer = EquivariantBilinear(case[1], generator=generator).double()
+    names = [name for name, _ in layer.named_parameters()]
+
+    def f(x: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+        params = dict(zip(names, weights, strict=True))
+        return torch.func.functional_call(layer, params, (x,))
+
+    x = torch.randn(3, case[1].dim, dtype=torch.float64, generator=generator)
+    weights = [p.detach().requires_grad_(True) for p in layer.parameters()]
+    assert torch.autograd.gradcheck(f, (x.requires_grad_(True), *weights))
+
+
+def test_bilinear_float32_and_batch_shapes(generator):
+    rep = gated(parse("3*V0+2*V+V2", get("O3")))
+    layer = EquivariantBilinear(rep, generator=generator)
+    x = torch.randn(2, 3, rep.dim, generator=generator)
+    y = layer(x)
+    assert y.shape == x.shape and y.dtype == torch.float32 and y.is_contiguous()
+    y.sum().backward()
+    assert all(p.grad is not None for p in layer.parameters())
+    want = _plain_bilinear(copy.deepcopy(layer).double(), x.double().reshape(6, -1))
+    assert (
+        relative_error(y.double().reshape(6, -1), want) <= TOL["layer"][torch.float32]
+    )
+    assert layer(torch.zeros(0, rep.dim)).shape == (0, rep.dim)

@@ -3,13 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from ..groups import Group
 from ..reps import Rep
 from ._projector import BlockProjector
+
+# One block: (rows, vec size n, buffer name of its bases Q (n, columns)).
+_Block = tuple[int, int, str]
+
+
+class _FusedResiduals(torch.autograd.Function):
+    """$R_j = \\tfrac12(\\|u\\|^2 - \\|Q_j^T u\\|^2)$ for every group j.
+
+    `u` is permuted into the rows layout (`gather`, inverted by `inverse`) and
+    split into blocks `(rows, n)`, each with the bases of all groups side by side,
+    `Q` `(n, cols)`; `owner` `(sum cols, n_groups)` marks each column's group. The
+    backward, $\\sum_j g_j (I - P_j)u$, reuses the forward's coefficients: one GEMM
+    per block instead of differentiating the squares.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, u: Tensor, gather: Tensor, inverse: Tensor, owner: Tensor,
+        blocks: list[tuple[int, int, Tensor]]
+    ) -> Tensor:  # fmt: skip
+        v = u.index_select(0, gather)
+        segments = v.split([rows * n for rows, n, _ in blocks])
+        coeffs = [
+            seg.view(rows, n) @ Q
+            for (rows, n, Q), seg in zip(blocks, segments, strict=True)
+        ]
+        col_sq = torch.cat([(C * C).sum(0) for C in coeffs])
+        ctx.blocks = blocks
+        ctx.save_for_backward(v, inverse, owner, *coeffs)
+        return 0.5 * (u.dot(u) - col_sq @ owner)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
+        blocks = ctx.blocks
+        v, inverse, owner, *coeffs = ctx.saved_tensors
+        gv = v * g.sum()
+        g_cols = (owner @ g).split([Q.shape[1] for _, _, Q in blocks])
+        segments = gv.split([rows * n for rows, n, _ in blocks])
+        for (rows, n, Q), C, seg, gc in zip(
+            blocks, coeffs, segments, g_cols, strict=True
+        ):
+            seg.view(rows, n).addmm_(C * gc, Q.T, alpha=-1.0)
+        return gv.index_select(0, inverse), None, None, None, None
 
 
 class MultiProjector(nn.Module):
@@ -26,9 +72,10 @@ class MultiProjector(nn.Module):
     + \\tfrac12(\\|b\\|^2 - \\|Q_{b,j}^T b\\|^2)$
 
     since each $P_j = Q_jQ_j^T$ is an orthogonal projector. Its gradient is exactly
-    $(I - P_j)w$. The difference of squared norms cancels when $R_j \\ll \\|w\\|^2$:
-    in float32 the *value* is then accurate only to about $10^{-7}\\|w\\|^2$; pass
-    ``exact=True`` (float64) wherever the value itself matters (logging, tuners).
+    $(I - P_j)w$; the backward computes it from the forward's coefficients. The
+    difference of squared norms cancels when $R_j \\ll \\|w\\|^2$: in float32 the
+    *value* is then accurate only to about $10^{-7}\\|w\\|^2$; pass ``exact=True``
+    (float64) wherever the value itself matters (logging, tuners).
 
     Args:
         rep_in: Input layout (its group is irrelevant; the layout is re-bound).
@@ -60,95 +107,53 @@ class MultiProjector(nn.Module):
                 for g in groups
             }
         )
-        first = self.projectors[names[0]]
-        self._shapes = [(s, n_rows, n) for s, n_rows, n, _, _ in first._pairs]
         # float64 copies that `.to(dtype)` does not touch, for ``exact=True``.
         self._exact: dict[str, Tensor] = {}
-        self._fuse_weights()
-        self._fuse_bias()
-
-    def _fuse_weights(self) -> None:
-        """Stack the bases of all groups, and of all type pairs with one vec size n.
-
-        Type pairs whose copy-pair vectors have the same length n (e.g. V→V2 and
-        V2→V, both 27) share one matmul: their rows are gathered next to each other
-        and multiplied by all their bases side by side. Two small 0/1 matmuls then
-        sum each pair's own squared coefficients per group (`_S_c`, `_M_c`),
-        dropping the cross products (rows of one pair times another's basis).
-        """
         projs = list(self.projectors.values())
         first = projs[0]
-        by_n: dict[int, list[int]] = {}
-        for k, (_, _, n) in enumerate(self._shapes):
-            by_n.setdefault(n, []).append(k)
-        gathers, start = [], 0
-        self._classes: list[tuple[int, int, int, int]] = []
-        for c, (n, pairs) in enumerate(sorted(by_n.items())):
-            blocks, col_owner, col_pair = [], [], []
-            for k in pairs:
-                for j, proj in enumerate(projs):
-                    Q = getattr(proj, proj._pairs[k][4])
-                    blocks.append(Q)
-                    col_owner.append(torch.full((Q.shape[1],), j))
-                    col_pair.append(torch.full((Q.shape[1],), k))
-            Q_cls = torch.cat(blocks, dim=1)
-            if Q_cls.shape[1] == 0:
-                continue
-            row_pair = torch.cat([torch.full((self._shapes[k][1],), k) for k in pairs])
-            cols, col_pair_t = torch.cat(col_owner), torch.cat(col_pair)
-            pair_ids = torch.tensor(pairs)
-            # S sums the squared coefficients of each pair's rows; M keeps a pair's
-            # own columns (dropping cross products) and sums them per group.
-            S = (pair_ids[:, None] == row_pair[None, :]).to(Q_cls.dtype)
-            keep = pair_ids[:, None] == col_pair_t[None, :]
-            M = keep[:, :, None] & (cols[None, :, None] == torch.arange(len(projs)))
-            for k in pairs:
-                seg_start, n_rows, _ = self._shapes[k]
-                gathers.append(first._gather[seg_start : seg_start + n_rows * n])
-            n_rows_cls = int(row_pair.numel())
-            name = f"_Qcls_{c}"
-            self.register_buffer(name, Q_cls, persistent=False)
-            self.register_buffer(f"_S_{c}", S, persistent=False)
-            self.register_buffer(
-                f"_M_{c}", M.reshape(-1, len(projs)).to(Q_cls.dtype), persistent=False
+        # The projectors' rows layout: one block per type pair, then per output type.
+        col_groups: list[int] = []  # the group of every block column
+        w_blocks = [
+            self._add_block(
+                rows, [getattr(p, p._pairs[k][4]) for p in projs], col_groups
             )
-            self._exact[name] = Q_cls.clone()
-            self._classes.append((start, n_rows_cls, n, c))
-            start += n_rows_cls * n
-        empty = torch.zeros(0, dtype=torch.long)
-        self.register_buffer(
-            "_wgather", torch.cat(gathers) if gathers else empty, persistent=False
-        )
+            for k, (_, rows, _, _, _) in enumerate(first._pairs)
+        ]
+        n_w_cols = len(col_groups)
+        b_blocks = [
+            self._add_block(m, [getattr(p, p._bias[o][3]) for p in projs], col_groups)
+            for o, (_, m, _, _) in enumerate(first._bias)
+        ]
+        self._blocks = {"w": w_blocks, "wb": w_blocks + b_blocks}
+        owner = torch.zeros(len(col_groups), len(groups), dtype=torch.float64)
+        owner[torch.arange(len(col_groups)), torch.tensor(col_groups).long()] = 1.0
+        n_w = first.rep_out.dim * first.rep_in.dim
+        for key, gather, n_cols in (
+            ("w", first._gather, n_w_cols),
+            ("wb", torch.cat([first._gather, first._bias_gather + n_w]), len(owner)),
+        ):
+            self.register_buffer(f"_gather_{key}", gather, persistent=False)
+            self.register_buffer(f"_inverse_{key}", gather.argsort(), persistent=False)
+            self.register_buffer(
+                f"_owner_{key}", owner[:n_cols].clone(), persistent=False
+            )
 
-    def _fuse_bias(self) -> None:
-        projs = list(self.projectors.values())
-        owners = []
-        self._bias_shapes = [(s, m, k) for s, m, k, _ in projs[0]._bias]
-        for o, (_, m, _) in enumerate(self._bias_shapes):
-            Qs = [getattr(p, p._bias[o][3]) for p in projs]
-            Qball = torch.cat(Qs, dim=1)
-            self.register_buffer(f"_Qball_{o}", Qball, persistent=False)
-            self._exact[f"_Qball_{o}"] = Qball.clone()
-            cols = torch.cat([torch.full((Q.shape[1],), j) for j, Q in enumerate(Qs)])
-            owners.append(cols.repeat(m))
-        self.register_buffer("_bias_owner", torch.cat(owners), persistent=False)
+    def _add_block(self, rows: int, Qs: list[Tensor], col_groups: list[int]) -> _Block:
+        """Register the bases `Qs` (one per group) side by side as one block, and
+        append the group of each of its columns to `col_groups`."""
+        name = f"_Qblock_{len(self._exact)}"
+        Q = torch.cat(Qs, dim=1)
+        self.register_buffer(name, Q, persistent=False)
+        self._exact[name] = Q.clone()
+        col_groups += [j for j, Qj in enumerate(Qs) for _ in range(Qj.shape[1])]
+        return rows, Q.shape[0], name
 
-    def _projected_sq(
-        self, segments: list[Tensor], owner: Tensor, like: Tensor
-    ) -> Tensor:
-        """Per-group $\\|Q_j^T x\\|^2$ from the fused coefficient segments; entries
-        owned by bucket `n_groups` (cross products) are dropped."""
-        n_groups = len(self.groups)
-        zeros = like.new_zeros(n_groups + 1)
-        if not segments:
-            return zeros[:n_groups]
-        return zeros.index_add(0, owner, torch.cat(segments).square())[:n_groups]
-
-    def _basis(self, name: str, exact: bool, like: Tensor) -> Tensor:
-        Q = getattr(self, name)
-        if exact or like.dtype == torch.float64:
-            return self._exact[name].to(device=like.device)
-        return Q.to(like.dtype)
+    def _basis(self, name: str, dtype: torch.dtype) -> Tensor:
+        """A block's bases in `dtype`; float64 comes from the float64 master."""
+        Q = cast(Tensor, self._buffers[name])  # plain dict lookup: called per block
+        if dtype == torch.float64:
+            return self._exact[name].to(device=Q.device)
+        return Q if Q.dtype == dtype else Q.to(dtype)
 
     def residuals(
         self, W: Tensor, b: Tensor | None = None, *, exact: bool = False
@@ -167,31 +172,25 @@ class MultiProjector(nn.Module):
             raise ValueError(
                 f"MultiProjector expects a 2-D weight, got {tuple(W.shape)}"
             )
-        dtype = torch.float64 if exact else W.dtype
-        flat = W.reshape(-1)
-        # every entry of W appears exactly once in the rows layout: same norm
-        flat_d = flat.to(dtype)
-        total = torch.dot(flat_d, flat_d)
-        v = flat.index_select(0, self._wgather).to(dtype)
-        # split (one backward op) rather than slicing (a full-size zero fill each)
-        pieces = v.split([n_rows * n for _, n_rows, n, _ in self._classes])
-        for (_, n_rows, n, c), piece in zip(self._classes, pieces, strict=True):
-            rows = piece.reshape(n_rows, n)
-            coeff_sq = (rows @ self._basis(f"_Qcls_{c}", exact, v)).square()
-            per_pair = getattr(self, f"_S_{c}").to(dtype) @ coeff_sq
-            total = total - per_pair.reshape(-1) @ getattr(self, f"_M_{c}").to(dtype)
+        u = W.reshape(-1)
         if b is not None:
             first._check_bias(b)
-            bc = b.index_select(-1, first._bias_gather).to(dtype)
-            bias_segments = []
-            for o, (start, m, k) in enumerate(self._bias_shapes):
-                Qb = self._basis(f"_Qball_{o}", exact, v)
-                if Qb.shape[1]:
-                    copies = bc[start : start + m * k].reshape(m, k)
-                    bias_segments.append((copies @ Qb).reshape(-1))
-            total = total + bc.square().sum()
-            total = total - self._projected_sq(bias_segments, self._bias_owner, v)
-        return (0.5 * total).clamp_min(0.0)
+            if b.ndim != 1:
+                raise ValueError(
+                    f"MultiProjector expects a 1-D bias, got {tuple(b.shape)}"
+                )
+            u = torch.cat([u, b.to(W.dtype)])
+        dtype = torch.float64 if exact else W.dtype
+        key = "w" if b is None else "wb"
+        blocks = [(r, n, self._basis(name, dtype)) for r, n, name in self._blocks[key]]
+        residuals = _FusedResiduals.apply(
+            u.to(dtype),
+            self.get_buffer(f"_gather_{key}"),
+            self.get_buffer(f"_inverse_{key}"),
+            self.get_buffer(f"_owner_{key}").to(dtype),
+            blocks,
+        )
+        return residuals.clamp_min(0.0)
 
     def forward(self, W: Tensor, b: Tensor | None = None) -> Tensor:
         """Same as `residuals(W, b)`."""

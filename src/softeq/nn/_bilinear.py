@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from ..reps import Rep, TensorType
+
+_SCALE = 0.1
+# Cost of one multiply-add of a batch-last product-and-sum relative to one of a
+# GEMM (CPU, batch 500); used to pick each pair's contraction order statically.
+_PRODUCT_COST = 4
+# `_dot` forms the full product only for sums over more than `_MAX_TERMS` terms
+# whose product has at most `_MAX_PRODUCT` entries (measured, CPU, batch 500).
+_MAX_TERMS = 6
+_MAX_PRODUCT = 2**17
 
 
 def _match(word: TensorType, types: list[TensorType], orthogonal: bool) -> int | None:
@@ -26,6 +39,296 @@ def _match(word: TensorType, types: list[TensorType], orthogonal: bool) -> int |
     return None
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """One weight block: output type `o` (mo copies of dim do), input type `i`
+    (mi copies of dim di), the first `n` copies of type `k` as selected copies,
+    and its parameter `theta` of shape `(mo, mi * n)` (index `p`)."""
+
+    p: int
+    o: int
+    i: int
+    k: int
+    n: int
+    mo: int
+    do: int
+    mi: int
+    di: int
+
+    @property
+    def is_x_first(self) -> bool:
+        """Contract copies first ($Y = X x$) rather than $\\theta$ first ($Z =
+        \\theta x$): the order with fewer estimated multiply-adds. The GEMM with
+        $\\theta$ costs $n\\,m_o m_i$ times $d_o$ (x first) or $d_i$ ($\\theta$
+        first); the batch-last products $n\\,m_i d_o d_i$ or $n\\,m_o d_o d_i$,
+        weighted by `_PRODUCT_COST`. One-dimensional outputs always go x first and
+        one-dimensional inputs $\\theta$ first, so such types only meet GEMMs."""
+        c, n, mo, do, mi, di = _PRODUCT_COST, self.n, self.mo, self.do, self.mi, self.di
+        if do == 1 or di == 1:  # keeps one-dimensional types out of the products
+            return do == 1
+        return n * do * mi * (c * di + mo) <= n * di * mo * (c * do + mi)
+
+    def copies(self, xs: list[Tensor]) -> Tensor:
+        """The selected copies as `(n, do, di, B)` from per-type `(m, d, B)` views."""
+        X = xs[self.k]
+        return X[: self.n].view(self.n, self.do, self.di, X.shape[-1])
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Static contraction plan and layout.
+
+    x-first pairs are grouped by output type and $\\theta$-first pairs by input
+    type: one GEMM per group. Types that take part in products live batch-last in
+    a `slab` `(S, B)` (products vectorise over the batch); one-dimensional types
+    that only meet GEMMs stay batch-first in `flat` `(B, F)`, which GEMMs read and
+    write through transposed views, so they are never transposed. `slab_run` and
+    `flat_run` hold the columns of each part as one run `(start, stop)`, else None.
+    """
+
+    sizes: tuple[tuple[int, int], ...]  # (copies, dim) per canonical type
+    in_slab: tuple[bool, ...]
+    x_first: tuple[tuple[_Pair, ...], ...]
+    theta_first: tuple[tuple[_Pair, ...], ...]
+    slab_run: tuple[int, int] | None
+    flat_run: tuple[int, int] | None
+
+    def split(self, slab: Tensor, flat: Tensor) -> list[Tensor]:
+        """Per-type views `(m, d, B)` of a `slab` `(S, B)` and a `flat` `(B, F)`."""
+        B, views, s, f = slab.shape[1], [], 0, 0
+        for (m, d), in_slab in zip(self.sizes, self.in_slab, strict=True):
+            if in_slab:
+                views.append(slab[s : s + m * d].view(m, d, B))
+                s += m * d
+            else:
+                views.append(flat[:, f : f + m * d].T.view(m, d, B))
+                f += m * d
+        return views
+
+
+def _make_plan(
+    pairs: list[_Pair], sizes: tuple[tuple[int, int], ...], idx: Tensor
+) -> tuple[_Plan, Tensor, Tensor]:
+    """The `_Plan` of `pairs`, and the columns of its slab and flat parts (from
+    the canonical index `idx`)."""
+    in_products = {p.k for p in pairs} | {p.i if p.is_x_first else p.o for p in pairs}
+    in_slab = tuple(t in in_products or d > 1 for t, (_, d) in enumerate(sizes))
+    col_in_slab = torch.repeat_interleave(
+        torch.tensor(in_slab, dtype=torch.bool),
+        torch.tensor([m * d for m, d in sizes], dtype=torch.long),
+    )
+    slab, flat = idx[col_in_slab], idx[~col_in_slab]
+    n_types = len(sizes)
+    plan = _Plan(
+        sizes,
+        in_slab,
+        tuple(g for o in range(n_types) if (g := _group(pairs, o=o, x=True))),
+        tuple(g for i in range(n_types) if (g := _group(pairs, i=i, x=False))),
+        _run(slab),
+        _run(flat),
+    )
+    return plan, slab, flat
+
+
+def _run(cols: Tensor) -> tuple[int, int] | None:
+    """`(start, stop)` if `cols` is `start, start + 1, ..., stop - 1`, else None."""
+    start = int(cols[0]) if len(cols) else 0
+    run = torch.arange(start, start + len(cols))
+    return (start, start + len(cols)) if torch.equal(cols, run) else None
+
+
+def _group(
+    pairs: list[_Pair], *, o: int | None = None, i: int | None = None, x: bool
+) -> tuple[_Pair, ...]:
+    """The pairs with output type `o` (or input type `i`) and order `x`."""
+    return tuple(
+        p for p in pairs if p.is_x_first == x and (p.o == o if i is None else p.i == i)
+    )
+
+
+def _take(x: Tensor, cols: Tensor, run: tuple[int, int] | None) -> Tensor:
+    """Columns `cols` of `x` `(B, dim)`: a view when they form a run."""
+    return x[:, run[0] : run[1]] if run else x.index_select(1, cols)
+
+
+def _to_slab(x: Tensor, cols: Tensor, run: tuple[int, int] | None) -> Tensor:
+    """Columns `cols` of `x` `(B, dim)` as a new batch-last `(len(cols), B)`."""
+    return _take(x, cols, run).T.clone(memory_format=torch.contiguous_format)
+
+
+def _put(out: Tensor, cols: Tensor, run: tuple[int, int] | None, src: Tensor) -> None:
+    """`out[:, cols] = src` for `out` `(B, dim)`."""
+    if run:
+        out[:, run[0] : run[1]].copy_(src)
+    else:
+        out.index_copy_(1, cols, src)
+
+
+def _theta_rows(theta: Tensor, p: _Pair) -> Tensor:
+    """$\\theta_{abm}$ as rows $(a, m)$, columns $b$: `(mo * n, mi)`."""
+    return theta.view(p.mo, p.mi, p.n).transpose(1, 2).reshape(p.mo * p.n, p.mi)
+
+
+def _dot(
+    a: Tensor, b: Tensor, dim: int, out: Tensor, *, accumulate: bool, scale: float = 1.0
+) -> None:
+    """`out (+)= scale * (a * b).sum(dim)` for broadcastable `a`, `b`.
+
+    A long `dim` whose full product stays small is formed and reduced in two ops;
+    otherwise `dim` is summed term by term into `out` (one fused multiply-add per
+    term and no temporary: large temporaries cost page faults on every call).
+    """
+    terms = max(a.shape[dim], b.shape[dim])
+    if terms > _MAX_TERMS and out.numel() * terms <= _MAX_PRODUCT:
+        total = (a * b).sum(dim)
+        if not accumulate:
+            out.copy_(total)
+        else:
+            out.add_(total, alpha=scale)
+        return
+    pairs = zip(a.unbind(dim), b.unbind(dim), strict=True)
+    if not accumulate:
+        if scale != 1.0:
+            raise ValueError("_dot scales only when accumulating")
+        a0, b0 = next(pairs)
+        torch.mul(a0, b0, out=out)
+    for ak, bk in pairs:
+        out.addcmul_(ak, bk, value=scale)
+
+
+def _x_first_forward(
+    group: tuple[_Pair, ...], xs: list[Tensor], ys: list[Tensor], thetas: list[Tensor]
+) -> tuple[Tensor, Tensor]:
+    """$Y_{bmk} = \\sum_l x_{bl} X_{mkl}$ per pair (batch-last products), stacked
+    over the group, then $y_o \\mathrel{+}= 0.1\\,W Y$ with one GEMM; returns the
+    stacked `Y` `(sum mi * n, do * B)` and `W` `(mo, sum mi * n)`, the group's
+    $\\theta$ side by side."""
+    B, first = xs[0].shape[-1], group[0]
+    Y = xs[0].new_empty(sum(p.mi * p.n for p in group), first.do * B)
+    for p, Yp in zip(group, Y.split([p.mi * p.n for p in group]), strict=True):
+        X = p.copies(xs).view(1, p.n * p.do, p.di, B)
+        xi = xs[p.i].view(p.mi, 1, p.di, B)
+        _dot(xi, X, 2, Yp.view(p.mi, p.n * p.do, B), accumulate=False)
+    W = torch.cat([thetas[p.p] for p in group], dim=1)
+    ys[first.o].view(first.mo, first.do * B).addmm_(W, Y, alpha=_SCALE)
+    return Y, W
+
+
+def _theta_first_forward(
+    group: tuple[_Pair, ...], xs: list[Tensor], ys: list[Tensor], thetas: list[Tensor]
+) -> tuple[Tensor, Tensor]:
+    """$Z_{aml} = \\sum_b \\theta_{abm} x_{bl}$ for the whole group with one GEMM,
+    then $y_{ak} \\mathrel{+}= 0.1\\sum_{m,l} Z_{aml} X_{mkl}$ per pair; returns
+    `Z` `(sum mo * n, di * B)` and `W` `(sum mo * n, mi)`, the group's $\\theta$
+    as rows $(a, m)$."""
+    B, first = xs[0].shape[-1], group[0]
+    W = torch.cat([_theta_rows(thetas[p.p], p) for p in group])
+    Z = W @ xs[first.i].view(first.mi, first.di * B)
+    for p, Zp in zip(group, Z.split([p.mo * p.n for p in group]), strict=True):
+        # X as [k, (m, l)]: one summed dimension
+        Xk = p.copies(xs).transpose(0, 1).reshape(1, p.do, p.n * p.di, B)
+        Zp = Zp.view(p.mo, 1, p.n * p.di, B)
+        _dot(Zp, Xk, 2, ys[p.o], accumulate=True, scale=_SCALE)
+    return Z, W
+
+
+def _x_first_backward(
+    group: tuple[_Pair, ...], xs: list[Tensor], gys: list[Tensor], gxs: list[Tensor],
+    Y: Tensor, W: Tensor
+) -> list[Tensor]:  # fmt: skip
+    """Backward of `_x_first_forward`, with `gys` the output gradients times 0.1:
+    $\\partial\\theta = g_y Y^T$ and $g_Y = W^T g_y$ by GEMM, then $g_Y$ back to
+    $x_i$ and $X$ by products (accumulated into `gxs`); returns the group's
+    $\\theta$ gradients."""
+    B, first = xs[0].shape[-1], group[0]
+    gy = gys[first.o].view(first.mo, first.do * B)
+    gW = gy @ Y.T
+    gY = W.T @ gy
+    sizes = [p.mi * p.n for p in group]
+    for p, gYp in zip(group, gY.split(sizes), strict=True):
+        g = gYp.view(p.mi, p.n * p.do, 1, B)
+        X = p.copies(xs).view(1, p.n * p.do, p.di, B)
+        _dot(g, X, 1, gxs[p.i], accumulate=True)
+        xi = xs[p.i].view(p.mi, 1, p.di, B)
+        gX = p.copies(gxs).view(p.n * p.do, p.di, B)
+        _dot(g, xi, 0, gX, accumulate=True)
+    return list(gW.split(sizes, dim=1))
+
+
+def _theta_first_backward(
+    group: tuple[_Pair, ...], xs: list[Tensor], gys: list[Tensor], gxs: list[Tensor],
+    Z: Tensor, W: Tensor
+) -> list[Tensor]:  # fmt: skip
+    """Backward of `_theta_first_forward`, with `gys` the output gradients times
+    0.1: $g_Z$ and $\\partial X$ by products, then $\\partial\\theta = g_Z x_i^T$
+    and $\\partial x_i = W^T g_Z$ by GEMM (accumulated into `gxs`); returns the
+    group's $\\theta$ gradients."""
+    B, first = xs[0].shape[-1], group[0]
+    gZ = torch.empty_like(Z)
+    sizes = [p.mo * p.n for p in group]
+    for p, Zp, gZp in zip(group, Z.split(sizes), gZ.split(sizes), strict=True):
+        gy = gys[p.o].view(p.mo, 1, 1, p.do, B)
+        X = p.copies(xs).transpose(1, 2).unsqueeze(0)  # [., m, l, k]
+        _dot(gy, X, 3, gZp.view(p.mo, p.n, p.di, B), accumulate=False)
+        Zp = Zp.view(p.mo, p.n, 1, p.di, B)
+        _dot(Zp, gy.view(p.mo, 1, p.do, 1, B), 0, p.copies(gxs), accumulate=True)
+    xi = xs[first.i].view(first.mi, first.di * B)
+    gW = gZ @ xi.T
+    gxs[first.i].view(first.mi, first.di * B).addmm_(W.T, gZ)
+    return [
+        gWp.view(p.mo, p.n, p.mi).transpose(1, 2).reshape(p.mo, p.mi * p.n)
+        for p, gWp in zip(group, gW.split(sizes), strict=True)
+    ]
+
+
+class _BilinearFunction(torch.autograd.Function):
+    """$y = 0.1\\,W(x)\\,x$ for `x` `(B, rep.dim)` (see `_Plan` for the layout),
+    with a hand-written backward that reuses the forward's GEMM layouts."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: Tensor, slab: Tensor, flat: Tensor, plan: _Plan,
+        *thetas: Tensor
+    ) -> Tensor:  # fmt: skip
+        x_slab, x_flat = _to_slab(x, slab, plan.slab_run), _take(x, flat, plan.flat_run)
+        y_slab, y_flat = torch.zeros_like(x_slab), x.new_zeros(x_flat.shape)
+        xs, ys = plan.split(x_slab, x_flat), plan.split(y_slab, y_flat)
+        saved = []
+        for group in plan.x_first:
+            saved += _x_first_forward(group, xs, ys, list(thetas))
+        for group in plan.theta_first:
+            saved += _theta_first_forward(group, xs, ys, list(thetas))
+        ctx.plan, ctx.n_thetas = plan, len(thetas)
+        ctx.save_for_backward(x_slab, x_flat, slab, flat, *saved)
+        y = x.new_empty(x.shape)
+        _put(y, slab, plan.slab_run, y_slab.T)
+        _put(y, flat, plan.flat_run, y_flat)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, gy: Tensor) -> tuple[Tensor | None, ...]:
+        plan: _Plan = ctx.plan
+        x_slab, x_flat, slab, flat, *saved = ctx.saved_tensors
+        # gradients w.r.t. the unscaled products: the steps need no 0.1
+        gy_slab = _to_slab(gy, slab, plan.slab_run).mul_(_SCALE)
+        gy_flat = _take(gy, flat, plan.flat_run) * _SCALE
+        gx_slab, gx_flat = torch.zeros_like(x_slab), torch.zeros_like(x_flat)
+        xs, gys = plan.split(x_slab, x_flat), plan.split(gy_slab, gy_flat)
+        gxs = plan.split(gx_slab, gx_flat)
+        steps = [(g, _x_first_backward) for g in plan.x_first]
+        steps += [(g, _theta_first_backward) for g in plan.theta_first]
+        grads: list[Tensor | None] = [None] * ctx.n_thetas
+        for j, (group, step) in enumerate(steps):
+            group_grads = step(group, xs, gys, gxs, *saved[2 * j : 2 * j + 2])
+            for p, g in zip(group, group_grads, strict=True):
+                grads[p.p] = g
+        gx = gy.new_empty(gy.shape)
+        _put(gx, slab, plan.slab_run, gx_slab.T)
+        _put(gx, flat, plan.flat_run, gx_flat)
+        return (gx, None, None, None, *grads)
+
+
 class EquivariantBilinear(nn.Module):
     """Equivariant bilinear map $y = 0.1\\,W(x)\\,x$ on one representation.
 
@@ -40,10 +343,14 @@ class EquivariantBilinear(nn.Module):
     matching type in $x$ are zero. Equivariant for the group it is built for and
     every subgroup.
 
-    Speed: $W(x)$ is never formed. Per type pair, one batched matmul contracts the
-    selected copies with the input copies and one matmul applies $\\theta$:
-    $y_a = 0.1\\sum_{b,m}\\theta_{abm}X_m x_b$, i.e. about
-    $B\\,n\\,d_o d_i m_i (1 + m_o/d_i)$ multiply-adds per pair.
+    Speed: $W(x)$ is never formed. Each type pair of
+    $y_a = 0.1\\sum_{b,m}\\theta_{abm}X_m x_b$ either contracts copies first,
+    $Y_{bm} = X_m x_b$ (products over the batch-last layout, then one GEMM with
+    $\\theta$ shared by all pairs with the same output type), or $\\theta$ first,
+    $Z_{am} = \\sum_b \\theta_{abm} x_b$ (one GEMM shared by all pairs with the same
+    input type, then products), whichever costs fewer multiply-adds; the order
+    is fixed at construction. A custom backward reuses these layouts instead of
+    differentiating many small ops.
 
     Args:
         rep: The representation of both input and output (PER: the gated hidden
@@ -59,83 +366,22 @@ class EquivariantBilinear(nn.Module):
         self.rep = rep
         d = rep.group.d
         types = [t for t, _ in rep.canonical_types()]
-        mults = [m for _, m in rep.canonical_types()]
-        starts = torch.tensor([0, *[m * t.dim(d) for t, m in rep.canonical_types()]])
-        starts = starts.cumsum(0).tolist()
-        self._slices = [(starts[k], mults[k], t.dim(d)) for k, t in enumerate(types)]
-        idx = rep.canonical_index()
-        self.register_buffer("_idx", idx, persistent=False)
-        self.register_buffer("_inv", torch.argsort(idx), persistent=False)
+        sizes = tuple((m, t.dim(d)) for t, m in rep.canonical_types())
         orthogonal = rep.group.is_orthogonal()
-        self._pairs: list[tuple[int, int, int, int]] = []  # (o, i, x type, n)
-        params = []
+        pairs, params = [], []
         for o, t_out in enumerate(types):
             for i, t_in in enumerate(types):
                 k = _match(t_out * t_in.dual(), types, orthogonal)
                 if k is None:
                     continue
-                n = min(mults[k], types[k].dim(d))
-                shape = (mults[o], mults[i] * n)  # theta[a, b, m]
+                n = min(sizes[k][0], sizes[k][1])
+                shape = (sizes[o][0], sizes[i][0] * n)  # theta[a, b, m]
                 params.append(nn.Parameter(torch.randn(shape, generator=generator)))
-                self._pairs.append((o, i, k, n))
+                pairs.append(_Pair(len(pairs), o, i, k, n, *sizes[o], *sizes[i]))
         self.weights = nn.ParameterList(params)
-
-    @staticmethod
-    def _x_first_batched(X: Tensor, xi: Tensor, theta: Tensor) -> Tensor:
-        """Batch-first: one batched matmul $Y_{kmb} = \\sum_l X_{mkl} x_{bl}$, one
-        matmul with $\\theta$. `X` `(B, n, do, di)`, `xi` `(B, mi, di)`, `theta`
-        `(mo, mi, n)`; returns `(mo, do, B)`."""
-        B, n, do, di = X.shape
-        mi, mo = xi.shape[1], theta.shape[0]
-        Xk = X.transpose(1, 2).reshape(B, do * n, di)  # [B, k, m, l]
-        Y = (Xk @ xi.transpose(1, 2)).reshape(B * do, n * mi)  # [B, k, (m, b)]
-        w = theta.permute(2, 1, 0).reshape(n * mi, mo)  # [(m, b), a]
-        return (Y @ w).reshape(B, do, mo).permute(2, 1, 0)
-
-    @staticmethod
-    def _x_first(X: Tensor, xi: Tensor, theta: Tensor) -> Tensor:
-        """Batch-last: $Y_{mbk} = \\sum_l X_{mkl} x_{bl}$ as `di` broadcast products,
-        then one matmul with $\\theta$. `X` `(n, do, di, B)`, `xi` `(mi, di, B)`,
-        `theta` `(mo, mi, n)`; returns `(mo, do, B)`."""
-        n, do, di, B = X.shape
-        mi, mo = xi.shape[0], theta.shape[0]
-        # unbind (one backward op) instead of indexing in the loop (one each)
-        Xs, xs = X.unbind(2), xi.unbind(1)
-        Y = Xs[0][:, None] * xs[0][None, :, None]  # (n, mi, do, B)
-        for c in range(1, di):
-            Y = Y + Xs[c][:, None] * xs[c][None, :, None]
-        w = theta.permute(0, 2, 1).reshape(mo, n * mi)  # [a, (m, b)]
-        return (w @ Y.reshape(n * mi, do * B)).reshape(mo, do, B)
-
-    @staticmethod
-    def _theta_first(X: Tensor, xi: Tensor, theta: Tensor) -> Tensor:
-        """Batch-last: $Z_{aml} = \\sum_b \\theta_{abm} x_{bl}$ with one matmul, then
-        one broadcast product per $(m, l)$. Same shapes as `_x_first`."""
-        n, do, di, B = X.shape
-        mi, mo = xi.shape[0], theta.shape[0]
-        w = theta.permute(0, 2, 1).reshape(mo * n, mi)  # [(a, m), b]
-        Zs = (w @ xi.reshape(mi, di * B)).reshape(mo, n * di, B).unbind(1)
-        Xs = X.transpose(1, 2).reshape(n * di, do, B).unbind(0)
-        y = Zs[0][:, None] * Xs[0][None]
-        for j in range(1, n * di):
-            y = y + Zs[j][:, None] * Xs[j][None]
-        return y
-
-    @staticmethod
-    def _strategy(n: int, do: int, di: int) -> str:
-        """Which contraction order and layout is fastest for one type pair.
-
-        Measured on CPU (fwd+bwd, batch 500, the ch=128 reference network,
-        `benchmarks/bench_step.py`): scalar inputs or few $(m, l)$ terms favour
-        contracting $\\theta$ first in the batch-last layout; scalar outputs with
-        inputs up to rank 2 favour batch-last products; everything else one batched
-        matmul.
-        """
-        if di == 1 or n * di <= 6:
-            return "theta_first"
-        if do == 1 and di <= 9:
-            return "x_first"
-        return "x_first_batched"
+        self._plan, slab, flat = _make_plan(pairs, sizes, rep.canonical_index())
+        self.register_buffer("_slab", slab, persistent=False)
+        self.register_buffer("_flat", flat, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.rep.dim:
@@ -143,36 +389,8 @@ class EquivariantBilinear(nn.Module):
                 f"EquivariantBilinear expects last dim {self.rep.dim} ({self.rep}), "
                 f"got input of shape {tuple(x.shape)}"
             )
-        lead = x.shape[:-1]
-        xb = x.reshape(-1, x.shape[-1]).index_select(-1, self._idx)
-        B = xb.shape[0]
-        xt = xb.T.contiguous()
-        sizes = [m * k for _, m, k in self._slices]
-        last = [
-            part.reshape(m, k, B)
-            for part, (_, m, k) in zip(xt.split(sizes), self._slices, strict=True)
-        ]
-        first = [
-            part.reshape(B, m, k)
-            for part, (_, m, k) in zip(
-                xb.split(sizes, dim=1), self._slices, strict=True
-            )
-        ]
-        outs: list[Tensor | None] = [None] * len(self._slices)
-        for p, (o, i, k, n) in enumerate(self._pairs):
-            (_, mo, do), (_, mi, di) = self._slices[o], self._slices[i]
-            theta = self.weights[p].reshape(mo, mi, n)
-            strategy = self._strategy(n, do, di)
-            if strategy == "x_first_batched":
-                X = first[k][:, :n].reshape(B, n, do, di)
-                y = self._x_first_batched(X, first[i], theta)
-            else:
-                X = last[k][:n].reshape(n, do, di, B)
-                y = getattr(self, f"_{strategy}")(X, last[i], theta)
-            outs[o] = y if outs[o] is None else outs[o] + y
-        pieces = [
-            (out.reshape(m * k, B) if out is not None else xt.new_zeros(m * k, B))
-            for out, (_, m, k) in zip(outs, self._slices, strict=True)
-        ]
-        y = 0.1 * torch.cat(pieces, dim=0).index_select(0, self._inv)
-        return y.T.reshape(*lead, self.rep.dim)
+        x2 = x.reshape(-1, self.rep.dim)
+        y = _BilinearFunction.apply(
+            x2, self._slab, self._flat, self._plan, *self.weights
+        )
+        return y.reshape(x.shape)
