@@ -268,9 +268,9 @@ class Trainer:
         except ImportError:  # progress bars are an optional extra
             return None
         name = f"{self.config.model} on {self.config.task}"
-        return tqdm(
-            total=self.config.epochs, initial=self.epoch, desc=name, leave=False
-        )
+        # disable=None: no bar when stderr is not a terminal (logs, CI)
+        return tqdm(total=self.config.epochs, initial=self.epoch, desc=name,
+                    leave=False, disable=None, mininterval=0.5)  # fmt: skip
 
     # -- evaluation -------------------------------------------------------------------
 
@@ -286,7 +286,11 @@ class Trainer:
             "val_mse": _mse(self.model, self.data["x_val"], self.data["y_val"]),
             "test_mse": _mse(self.model, self.data["x_test"], self.data["y_test"]),
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
-            "strengths": dict(self.tuner.strengths),
+            "strengths": (
+                dict(self.tuner.strengths)
+                if self.penalty is not None or self.orbit is not None
+                else {}
+            ),
             "groups": self._group_errors(),
         }  # fmt: skip
         if self.out is not None:
