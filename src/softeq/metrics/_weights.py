@@ -17,7 +17,9 @@ def weight_residuals(model: nn.Module) -> dict[str, dict[str, object]]:
     $\\sum_l \\|(I - P_j)w_l\\|^2 / \\sum_l \\|w_l\\|^2$. Computed in float64.
 
     Returns:
-        `{group name: {"layers": [float per SoftLinear], "total": float}}`.
+        `{group name: {"layers": [float per SoftLinear], "total": float,
+        "penalty": float}}`, where "penalty" is the unnormalised
+        $R_j = \\sum_l \\tfrac12\\|(I - P_j)w_l\\|^2$.
 
     Raises:
         ValueError: If `model` has no `SoftLinear` layer.
@@ -40,6 +42,7 @@ def weight_residuals(model: nn.Module) -> dict[str, dict[str, object]]:
                 r / max(n, 1e-300) for r, n in zip(rs, norms[name], strict=True)
             ],
             "total": sum(rs) / max(sum(norms[name]), 1e-300),
+            "penalty": sum(rs) / 2,
         }
         for name, rs in residuals.items()
     }

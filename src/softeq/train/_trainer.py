@@ -152,8 +152,10 @@ class Trainer:
         if self.penalty is None:
             return {}
         row: dict[str, float] = {}
-        penalties = {k: float(v) for k, v in self.penalty(exact=True).items()}
-        for name, entry in weight_residuals(self.model).items():
+        # one exact pass gives both the penalties and the normalised residuals
+        residuals = weight_residuals(self.model)
+        penalties = {name: float(entry["penalty"]) for name, entry in residuals.items()}
+        for name, entry in residuals.items():
             row[f"reg/penalty/{name}"] = penalties[name]
             row[f"reg/strength/{name}"] = self.tuner.strengths[name]
             row[f"reg/residual/{name}"] = float(entry["total"])
