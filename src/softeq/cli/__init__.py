@@ -1,4 +1,4 @@
-"""The `softeq` command line: `softeq train | eval | discover | list`."""
+"""The `softeq` command line: train, eval, discover, bench, report, list."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._bench import add_bench_arguments, add_report_arguments, run_bench, run_report
 from ._discover import add_discover_arguments, run_discover
 from ._list import run_list
 from ._train import add_train_arguments, run_eval, run_train
@@ -17,6 +18,9 @@ EXAMPLES = """examples:
   softeq train --config my_run.toml --resume
   softeq eval runs/per
   softeq discover data.npz --rep-in "5*V0+5*V" --rep-out V2 --groups O3,O2x,O2y,O2z
+  softeq bench per-inertia --seeds 3 --out results/per-inertia
+  softeq bench per-cossim --executor ray --address auto
+  softeq report results/per-inertia
 """
 
 
@@ -44,6 +48,16 @@ def make_parser() -> argparse.ArgumentParser:
     )
     add_discover_arguments(disc)
     disc.set_defaults(run=run_discover)
+    bench = sub.add_parser(
+        "bench", help="run a benchmark suite (tasks x methods x seeds)"
+    )
+    add_bench_arguments(bench)
+    bench.set_defaults(run=run_bench)
+    report = sub.add_parser(
+        "report", help="aggregate a results folder into REPORT.md, CSV and plots"
+    )
+    add_report_arguments(report)
+    report.set_defaults(run=run_report)
     ls = sub.add_parser("list", help="list tasks, models and groups")
     ls.set_defaults(run=run_list)
     return parser

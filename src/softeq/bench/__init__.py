@@ -1,0 +1,42 @@
+"""Benchmark grids: every method against every task, several seeds, one command.
+
+* `suite_runs` -- the runs of a named suite (`SUITES`: ``per-inertia``,
+  ``per-cossim``, ``emlp-synthetic``, ...) under a protocol (``fast``/``paper``);
+* `run_grid` -- train them into a results folder with a `LocalExecutor` (process
+  pool) or a `RayExecutor`; finished runs are skipped, failures reported;
+* `write_report` -- ``REPORT.md``, ``results.csv`` and plots: mean ± std over
+  seeds, best per column in bold, PER's wins/ties/losses, discovered strengths.
+
+The command line is ``softeq bench SUITE`` and ``softeq report RESULTS_DIR``.
+
+Example:
+    >>> from softeq.bench import suite_runs
+    >>> [r.method for r in suite_runs("per-inertia", seeds=1, tasks=["inertia:broken"])]
+    ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-evidence']
+"""
+
+from ._aggregate import aggregate, load_results
+from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
+from ._grid import GridResult, run_grid
+from ._report import write_report
+from ._suites import METHODS, PROTOCOLS, SUITES, RunSpec, suite_runs, true_subgroup
+from ._worker import execute
+
+__all__ = [
+    "EXECUTORS",
+    "METHODS",
+    "PROTOCOLS",
+    "SUITES",
+    "GridResult",
+    "LocalExecutor",
+    "RayExecutor",
+    "RunSpec",
+    "aggregate",
+    "execute",
+    "load_results",
+    "make_executor",
+    "run_grid",
+    "suite_runs",
+    "true_subgroup",
+    "write_report",
+]

@@ -1,0 +1,229 @@
+"""Aggregate a results folder: mean ± std over seeds, tables, PER's wins and losses.
+
+Only JSON is read (``result.json`` per run); nothing in a results folder is ever
+unpickled or executed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._suites import METHODS
+from ._worker import RESULT_FILE
+
+#: Metrics a run may report, in order of preference for the main table.
+METRICS = ("test_ade", "test_fde", "test_mse")
+
+
+def load_results(root: str | Path) -> list[dict[str, Any]]:
+    """Every finished run under `root`, flattened to one dict per run.
+
+    Raises:
+        ValueError: If `root` is not a folder or holds no finished run.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"results folder {root} does not exist")
+    rows = []
+    for path in sorted(root.rglob(RESULT_FILE)):
+        try:
+            result = json.loads(path.read_text())
+            rows.append(_flatten(result))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}: not a softeq result ({err})") from err
+    if not rows:
+        raise ValueError(f"no finished runs ({RESULT_FILE}) under {root}")
+    return rows
+
+
+def _flatten(result: dict[str, Any]) -> dict[str, Any]:
+    spec, summary = result["spec"], result["summary"]
+    row = {k: spec[k] for k in ("suite", "task", "method", "seed", "protocol")}
+    row.update(
+        {m: float(summary[m]) for m in METRICS if summary.get(m) is not None},
+        params=int(summary["num_parameters"]),
+        ms_per_step=float(result["ms_per_step"]),
+        epochs=int(result["config"]["epochs"]),
+        group=spec["overrides"].get("group") or spec["overrides"].get("oracle"),
+        strengths=dict(summary.get("strengths") or {}),
+        truth={g: v.get("truth") for g, v in summary["groups"].items()},
+        errors={g: v["equivariance_error"] for g, v in summary["groups"].items()},
+    )
+    return row
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (suite, protocol, task, method) over its seeds."""
+
+    suite: str
+    protocol: str
+    task: str
+    method: str
+    n: int
+    mean: dict[str, float]
+    std: dict[str, float]
+    params: int
+    ms_per_step: float
+    epochs: int
+    group: str | None
+
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def aggregate(rows: list[dict[str, Any]]) -> list[Cell]:
+    """Group runs by (suite, protocol, task, method); sample std over seeds."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        key = (row["suite"], row["protocol"], row["task"], row["method"])
+        groups[key].append(row)
+    cells = []
+    for (suite, protocol, task, method), rs in groups.items():
+        metrics = [m for m in METRICS if all(m in r for r in rs)]
+        cells.append(Cell(
+            suite, protocol, task, method, len(rs),
+            mean={m: statistics.fmean(r[m] for r in rs) for m in metrics},
+            std={m: _std([r[m] for r in rs]) for m in metrics},
+            params=rs[0]["params"],
+            ms_per_step=statistics.median(r["ms_per_step"] for r in rs),
+            epochs=rs[0]["epochs"], group=rs[0]["group"],
+        ))  # fmt: skip
+    return cells
+
+
+def main_metric(cells: list[Cell]) -> str:
+    """The table's metric: ADE when every cell has it (motion), else test MSE."""
+    for metric in METRICS:
+        if cells and all(metric in c.mean for c in cells):
+            return metric
+    return "test_mse"
+
+
+def _ordered(values: list[str], order: list[str]) -> list[str]:
+    known = [v for v in order if v in values]
+    return known + sorted(v for v in values if v not in order)
+
+
+def results_table(cells: list[Cell], metric: str) -> str:
+    """Markdown: methods x tasks, ``mean ± std`` of `metric`, best per column bold."""
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    methods = _ordered(list({c.method for c in cells}), list(METHODS))
+    index = {(c.task, c.method): c for c in cells}
+    best = {}
+    for t in tasks:
+        means = [index[t, m].mean[metric] for m in methods
+                 if (t, m) in index and metric in index[t, m].mean]  # fmt: skip
+        best[t] = min(means) if means else None
+    lines = ["| method | " + " | ".join(tasks) + " |",
+             "|---|" + "---|" * len(tasks)]  # fmt: skip
+    for m in methods:
+        cells_m = []
+        for t in tasks:
+            c = index.get((t, m))
+            if c is None or metric not in c.mean:
+                cells_m.append("–")
+                continue
+            text = f"{c.mean[metric]:.3g} ± {c.std[metric]:.2g}"
+            cells_m.append(f"**{text}**" if c.mean[metric] == best[t] else text)
+        lines.append(f"| {METHODS.get(m, (m,))[0]} | " + " | ".join(cells_m) + " |")
+    return "\n".join(lines)
+
+
+def cost_table(cells: list[Cell]) -> str:
+    """Markdown: per method, parameters (first task) and median ms/step."""
+    methods = _ordered(list({c.method for c in cells}), list(METHODS))
+    lines = ["| method | parameters | ms/step (median) | epochs |", "|---|---|---|---|"]
+    for m in methods:
+        cs = [c for c in cells if c.method == m]
+        params = sorted({c.params for c in cs})
+        shown = f"{params[0]:,}" if len(params) == 1 else (
+            f"{params[0]:,}–{params[-1]:,}")  # fmt: skip
+        ms = statistics.median(c.ms_per_step for c in cs)
+        epochs = sorted({c.epochs for c in cs})
+        lines.append(f"| {METHODS.get(m, (m,))[0]} | {shown} | {ms:.1f} | "
+                     f"{', '.join(map(str, epochs))} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def compare(a: Cell, b: Cell, metric: str, threshold: float = 2.0) -> str:
+    """``"win"``, ``"tie"`` or ``"loss"`` of `a` against `b` (lower is better).
+
+    A tie when Welch's t statistic $|m_a - m_b| / \\sqrt{s_a^2/n_a + s_b^2/n_b}$ is
+    below `threshold` (2: roughly a 95% interval for a handful of seeds).
+    """
+    diff = a.mean[metric] - b.mean[metric]
+    scale = math.sqrt(a.std[metric] ** 2 / a.n + b.std[metric] ** 2 / b.n)
+    if abs(diff) <= threshold * scale:
+        return "tie"
+    return "win" if diff < 0 else "loss"
+
+
+def wins_table(cells: list[Cell], metric: str, methods=("per", "per-evidence")) -> str:
+    """Markdown: wins/ties/losses of each PER variant against every other method."""
+    index = {(c.task, c.method): c for c in cells}
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    others = _ordered(list({c.method for c in cells}), list(METHODS))
+    lines = ["| PER variant | against | wins | ties | losses | lost on |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for p in (m for m in methods if any(c.method == m for c in cells)):
+        for o in (m for m in others if m != p):
+            outcome: dict[str, list[str]] = {"win": [], "tie": [], "loss": []}
+            for t in tasks:
+                if (t, p) in index and (t, o) in index:
+                    outcome[compare(index[t, p], index[t, o], metric)].append(t)
+            lost = ", ".join(outcome["loss"]) or "–"
+            lines.append(
+                f"| {METHODS[p][0]} | {METHODS.get(o, (o,))[0]} | "
+                f"{len(outcome['win'])} | {len(outcome['tie'])} | "
+                f"{len(outcome['loss'])} | {lost} |"
+            )
+    return "\n".join(lines)
+
+
+def discovery_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per task and candidate, truth and mean log10 strength per tuner."""
+    per_rows = [r for r in rows if r["strengths"]]
+    methods = _ordered(list({r["method"] for r in per_rows}), list(METHODS))
+    head = " | ".join(f"{METHODS.get(m, (m,))[0]}: log10 λ" for m in methods)
+    lines = [f"| task | group | truth | {head} |",
+             "|---|---|---|" + "---|" * len(methods)]  # fmt: skip
+    for task in dict.fromkeys(r["task"] for r in per_rows):
+        rs = [r for r in per_rows if r["task"] == task]
+        for g, truth in rs[0]["truth"].items():
+            cells = []
+            for m in methods:
+                logs = [
+                    math.log10(max(r["strengths"][g], 1e-12))
+                    for r in rs
+                    if r["method"] == m and g in r["strengths"]
+                ]
+                cells.append(f"{statistics.fmean(logs):.2f}" if logs else "–")
+            lines.append(f"| {task} | {g} | {truth} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_csv(cells: list[Cell], path: Path) -> None:
+    """Long-format CSV: one line per cell, mean and std of every metric."""
+    import csv
+
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["suite", "protocol", "task", "method", "label", "group", "seeds",
+                    *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")],
+                    "parameters", "ms_per_step", "epochs"])  # fmt: skip
+        for c in cells:
+            values = []
+            for m in METRICS:
+                values += [c.mean.get(m, ""), c.std.get(m, "")]
+            label = METHODS.get(c.method, (c.method,))[0]
+            ms = f"{c.ms_per_step:.3f}"
+            w.writerow([c.suite, c.protocol, c.task, c.method, label, c.group or "",
+                        c.n, *values, c.params, ms, c.epochs])  # fmt: skip

@@ -1,0 +1,138 @@
+"""Executors: where the runs of a grid train.
+
+Both executors call the same `execute(spec, root)` in a separate single-threaded
+process, so a grid gives the same numbers whichever runs it:
+
+* `LocalExecutor` -- a process pool on this machine (``spawn`` start method), or
+  the calling process itself with ``workers=0`` (debugging, tests);
+* `RayExecutor` -- a Ray cluster (``address``) or a local Ray instance; one CPU
+  per run. On a cluster, `root` must be storage that every node sees.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from ._suites import RunSpec
+from ._worker import execute
+
+EXECUTORS = ("local", "ray")
+
+
+def default_workers() -> int:
+    """One worker per available core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _failed(spec: RunSpec, err: BaseException) -> dict[str, Any]:
+    return {"spec": spec.to_dict(), "status": "failed",
+            "error": f"{type(err).__name__}: {err}".splitlines()[0]}  # fmt: skip
+
+
+class LocalExecutor:
+    """Run specs in a local process pool.
+
+    Args:
+        workers: Parallel processes (default: one per core); 0 runs every spec in
+            the calling process, one after the other.
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is not None and (not isinstance(workers, int) or workers < 0):
+            raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
+        self.workers = default_workers() if workers is None else workers
+
+    def run(self, specs: list[RunSpec], root: Path) -> Iterator[dict[str, Any]]:
+        """Yield one result per spec, in completion order."""
+        if self.workers == 0:
+            import torch
+
+            threads = torch.get_num_threads()
+            try:
+                for spec in specs:
+                    yield execute(spec, root)
+            finally:
+                torch.set_num_threads(threads)
+            return
+        context = multiprocessing.get_context("spawn")
+        workers = min(self.workers, max(1, len(specs)))
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(execute, s, str(root)): s for s in specs}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as err:  # noqa: BLE001 -- a crashed worker process
+                    yield _failed(futures[future], err)
+
+
+class RayExecutor:
+    """Run specs as Ray tasks (one CPU each).
+
+    Args:
+        address: Ray cluster address (e.g. ``"auto"`` or ``"ray://host:10001"``);
+            None starts a local Ray instance with `workers` CPUs and stops it after.
+        workers: CPUs of the local instance (default: one per core).
+
+    Raises:
+        ImportError: If Ray is not installed (``pip install 'softeq[ray]'``).
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        try:
+            import ray  # noqa: F401
+        except ImportError as err:
+            raise ImportError(
+                "the ray executor needs Ray: pip install 'softeq[ray]'"
+            ) from err
+        self.address = address
+        self.workers = default_workers() if workers is None else workers
+
+    def run(self, specs: list[RunSpec], root: Path) -> Iterator[dict[str, Any]]:
+        """Yield one result per spec, in completion order."""
+        import ray
+
+        started = not ray.is_initialized()
+        if started:
+            ray.init(address=self.address,
+                     num_cpus=None if self.address else self.workers,
+                     include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)  # fmt: skip
+        try:
+            remote = ray.remote(num_cpus=1, max_retries=0)(execute)
+            pending = {remote.remote(s, str(root)): s for s in specs}
+            while pending:
+                [ref], _ = ray.wait(list(pending), num_returns=1)
+                spec = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except Exception as err:  # noqa: BLE001 -- a crashed Ray worker
+                    yield _failed(spec, err)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def make_executor(
+    name: str = "local", *, workers: int | None = None, address: str | None = None
+) -> LocalExecutor | RayExecutor:
+    """The executor called `name` (``"local"`` or ``"ray"``)."""
+    if name == "local":
+        if address is not None:
+            raise ValueError("--address is for the ray executor")
+        return LocalExecutor(workers)
+    if name == "ray":
+        return RayExecutor(address, workers)
+    raise ValueError(f"unknown executor {name!r}; expected one of: "
+                     f"{', '.join(EXECUTORS)}")  # fmt: skip

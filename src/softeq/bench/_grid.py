@@ -1,0 +1,127 @@
+"""`run_grid`: run a list of `RunSpec`s into a results folder, resumably."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._executors import LocalExecutor, RayExecutor
+from ._suites import RunSpec
+from ._worker import finished_result, write_json_atomic
+
+GRID_FILE = "grid.json"
+
+
+@dataclass
+class GridResult:
+    """What a grid did: every result record, and the failed ones by run id."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def _with(self, status: str) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["status"] == status]
+
+    @property
+    def ran(self) -> list[dict[str, Any]]:
+        """Runs trained by this call."""
+        return self._with("ok")
+
+    @property
+    def skipped(self) -> list[dict[str, Any]]:
+        """Runs found finished and not redone."""
+        return self._with("skipped")
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """Runs that raised; their traceback is in ``RUN/error.txt``."""
+        return self._with("failed")
+
+
+def read_grid(root: Path) -> dict[str, Any]:
+    """``root/grid.json`` (``{"runs": [...], "commands": [...]}``), empty if absent."""
+    path = root / GRID_FILE
+    try:
+        data = json.loads(path.read_text())
+        return {"runs": list(data["runs"]), "commands": list(data["commands"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"runs": [], "commands": []}
+
+
+def _record_grid(specs: list[RunSpec], root: Path, command: str | None) -> None:
+    """Merge the specs and the command into ``root/grid.json``."""
+    grid = read_grid(root)
+    known = {r["run_id"]: r for r in grid["runs"]}
+    for s in specs:
+        known[s.run_id] = {"run_id": s.run_id, **s.to_dict()}
+    commands = grid["commands"]
+    if command and command not in commands:
+        commands.append(command)
+    write_json_atomic({"runs": list(known.values()), "commands": commands},
+                      root / GRID_FILE)  # fmt: skip
+
+
+def run_grid(
+    specs: list[RunSpec],
+    root: str | Path,
+    executor: LocalExecutor | RayExecutor | None = None,
+    *,
+    progress: bool = False,
+    command: str | None = None,
+) -> GridResult:
+    """Train every spec into ``root/<run_id>``; finished runs are skipped.
+
+    Re-invoking a grid after it was killed redoes nothing that finished and resumes
+    interrupted runs from their checkpoints. A run that raises is reported in the
+    result (and ``error.txt``) and does not stop the others.
+
+    Args:
+        specs: The runs (see `suite_runs`); run ids must be unique.
+        root: Results folder.
+        executor: `LocalExecutor` (default) or `RayExecutor`.
+        progress: Show a progress bar over runs (needs tqdm; none when stderr is
+            not a terminal).
+        command: The command line that made the grid, recorded in ``grid.json``
+            so that `softeq report` can say how to regenerate it.
+
+    Returns:
+        A `GridResult`.
+
+    Raises:
+        ValueError: If two specs share a run folder.
+    """
+    root = Path(root)
+    ids = [s.run_id for s in specs]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"specs share run folders: {dup[:5]}")
+    root.mkdir(parents=True, exist_ok=True)
+    _record_grid(specs, root, command)
+    grid = GridResult()
+    todo = []
+    for spec in specs:
+        done = finished_result(spec, root)
+        if done is None:
+            todo.append(spec)
+        else:
+            grid.results.append({**done, "status": "skipped"})
+    bar = _bar(len(specs), len(grid.results)) if progress else None
+    executor = executor or LocalExecutor()
+    for result in executor.run(todo, root) if todo else ():
+        grid.results.append(result)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(failed=len(grid.failed))
+    if bar is not None:
+        bar.close()
+    return grid
+
+
+def _bar(total: int, initial: int):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # progress bars are an optional extra
+        return None
+    return tqdm(total=total, initial=initial, desc="runs", disable=None,
+                mininterval=0.5)  # fmt: skip

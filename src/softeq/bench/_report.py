@@ -1,0 +1,89 @@
+"""`write_report`: ``RESULTS_DIR/REPORT.md`` with tables, CSV and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._aggregate import (
+    aggregate,
+    cost_table,
+    discovery_table,
+    load_results,
+    main_metric,
+    results_table,
+    wins_table,
+    write_csv,
+)
+from ._grid import read_grid
+
+
+def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
+    metric = main_metric(cells)
+    tag = f"{suite}-{protocol}"
+    seeds = sorted({c.n for c in cells})
+    out = [f"## {suite} ({protocol} protocol)", "",
+           f"{metric.replace('_', ' ')}, mean ± sample std over "
+           f"{'/'.join(map(str, seeds))} seeds; best per column in bold.", "",
+           results_table(cells, metric), ""]  # fmt: skip
+    if _plot(root, f"{tag}-{metric}.png", "plot_metric", cells, metric, tag):
+        out += [f"![{metric} per method]({tag}-{metric}.png)", ""]
+    out += ["Cost:", "", cost_table(cells), ""]
+    if any(c.method.startswith("per") for c in cells):
+        out += ["PER against each baseline (Welch |t| < 2 is a tie):", "",
+                wins_table(cells, metric), ""]  # fmt: skip
+    if any(r["strengths"] for r in rows):
+        out += [
+            "Discovered strengths (mean log10 λ over seeds; the largest "
+            "group is never penalised):",
+            "",
+            discovery_table(rows),
+            "",
+        ]
+        if _plot(root, f"{tag}-strengths.png", "plot_strengths", rows, tag):
+            out += [f"![strengths vs truth]({tag}-strengths.png)", ""]
+    return out
+
+
+def _plot(root: Path, name: str, which: str, *args) -> bool:
+    try:
+        from . import _plots
+    except ImportError:  # pragma: no cover - plots are an optional extra
+        return False
+    try:
+        getattr(_plots, which)(*args[:-1], root / name, args[-1])
+    except ImportError:  # matplotlib missing
+        return False
+    return True
+
+
+def write_report(root: str | Path) -> Path:
+    """Aggregate every finished run under `root` into ``REPORT.md``,
+    ``results.csv`` and PNG plots (one set per suite and protocol).
+
+    Returns:
+        The path of ``REPORT.md``.
+
+    Raises:
+        ValueError: If `root` holds no finished runs.
+    """
+    root = Path(root)
+    rows = load_results(root)
+    cells = aggregate(rows)
+    write_csv(cells, root / "results.csv")
+    lines = ["# softeq benchmark report", ""]
+    commands = read_grid(root)["commands"]
+    lines += ["Made by:", "", "```", *(commands or ["(the Python API)"]),
+              f"softeq report {root}", "```", ""]  # fmt: skip
+    keys = list(dict.fromkeys((c.suite, c.protocol) for c in cells))
+    for suite, protocol in keys:
+        sub_cells = [c for c in cells if (c.suite, c.protocol) == (suite, protocol)]
+        sub_rows = [r for r in rows if (r["suite"], r["protocol"]) == (suite, protocol)]
+        lines += _section(sub_rows, sub_cells, root, suite, protocol)
+    lines += [
+        "All numbers: `results.csv`; every run's folder holds its config, "
+        "metrics, checkpoint and symmetry report.",
+        "",
+    ]
+    path = root / "REPORT.md"
+    path.write_text("\n".join(lines))
+    return path

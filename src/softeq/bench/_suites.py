@@ -1,0 +1,185 @@
+"""Benchmark suites: named grids of (task x method x seed) and what each method means.
+
+A *method* is a row of a results table: a model, and for PER a tuner, with the
+group choices that make it the baseline the paper compares against. Each method is
+a rule ``task -> TrainConfig overrides`` that may decline a task it does not apply
+to (an oracle needs a known exact subgroup), so a suite never schedules a run that
+is bound to fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..data import Task, get_task, task_names
+
+#: The two protocols: the `TrainConfig` presets.
+PROTOCOLS = ("fast", "paper")
+
+
+def _exact(task: Task) -> list[str]:
+    return [g for g in task.groups if task.truth.get(g) == "exact"]
+
+
+def true_subgroup(task: Task) -> str:
+    """The group of the `emlp-true` baseline: the first exact candidate other
+    than the largest (e.g. O(2) about the true axis), else the last candidate."""
+    exact = [g for g in _exact(task) if g != task.groups[0]]
+    return exact[0] if exact else task.groups[-1]
+
+
+def _oracle(task: Task) -> dict[str, Any] | None:
+    exact = [g for g in _exact(task) if g != task.groups[0]]
+    return {"model": "rpp-oracle", "oracle": exact[0]} if exact else None
+
+
+Rule = Callable[[Task], "dict[str, Any] | None"]
+
+#: Method name -> (table label, rule giving `TrainConfig` overrides or None).
+METHODS: dict[str, tuple[str, Rule]] = {
+    "mlp": ("MLP", lambda t: {"model": "mlp"}),
+    "mlp-aug": ("MLP + augmentation", lambda t: {"model": "mlp-aug"}),
+    "mlp-orbit": ("MLP + orbit penalty", lambda t: {"model": "mlp-orbit"}),
+    "emlp-full": ("EMLP (largest group)",
+                  lambda t: {"model": "emlp", "group": t.groups[0]}),
+    "emlp-true": ("EMLP (true subgroup)",
+                  lambda t: {"model": "emlp", "group": true_subgroup(t)}),
+    "rpp": ("RPP", lambda t: {"model": "rpp"}),
+    "rpp-oracle": ("RPP (oracle subgroup)", _oracle),
+    "per": ("PER (PER tuner)", lambda t: {"model": "per", "tuner": "per"}),
+    "per-evidence": ("PER (evidence tuner)",
+                     lambda t: {"model": "per", "tuner": "evidence"}),
+}  # fmt: skip
+
+_PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
+                "per", "per-evidence")  # fmt: skip
+
+
+def _settings(prefix: str) -> list[str]:
+    return [n for n in task_names() if n.startswith(prefix + ":")]
+
+
+#: Suite name -> (task specs, methods). Task lists are functions so that a suite
+#: follows the data registry.
+SUITES: dict[str, tuple[Callable[[], list[str]], tuple[str, ...]]] = {
+    "per-inertia": (lambda: _settings("inertia"), _PER_METHODS),
+    "per-cossim": (lambda: _settings("cossim"), _PER_METHODS),
+    "emlp-synthetic": (
+        lambda: [
+            f"{k}:{n}"
+            for k in ("emlp-inertia", "o5-synthetic", "particle-interaction")
+            for n in (1000, 3000)
+        ],
+        ("mlp", "mlp-aug", "emlp-full", "rpp"),
+    ),  # fmt: skip
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell-seed of a grid: what to train, and its folder under the results.
+
+    Args:
+        suite: Suite name (for grouping in reports).
+        task: Task spec for `softeq.data.get_task`.
+        method: Key of `METHODS`.
+        seed: Seed of the split, initialisation and batch order.
+        protocol: ``"fast"`` or ``"paper"`` (the `TrainConfig` preset).
+        overrides: `TrainConfig` fields set by the method (and by `epochs`).
+    """
+
+    suite: str
+    task: str
+    method: str
+    seed: int
+    protocol: str
+    overrides: tuple[tuple[str, Any], ...]
+
+    @property
+    def run_id(self) -> str:
+        """Relative run folder, e.g. ``inertia-o2z/per/s0``."""
+        return f"{self.task.replace(':', '-')}/{self.method}/s{self.seed}"
+
+    def config_dict(self) -> dict[str, Any]:
+        """`TrainConfig` keyword arguments of this run."""
+        return {"task": self.task, "seed": self.seed, "preset": self.protocol,
+                **dict(self.overrides)}  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form; `RunSpec.from_dict` inverts it."""
+        out = asdict(self)
+        out["overrides"] = dict(self.overrides)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        """Inverse of `to_dict`."""
+        return cls(**{**data, "overrides": tuple(sorted(data["overrides"].items()))})
+
+
+def _check_choice(value: object, choices: list[str] | tuple[str, ...], what: str):
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; expected one of: "
+                         f"{', '.join(choices)}")  # fmt: skip
+
+
+def suite_runs(
+    suite: str,
+    *,
+    protocol: str = "fast",
+    seeds: int | list[int] = 3,
+    epochs: int | None = None,
+    tasks: list[str] | None = None,
+    methods: list[str] | None = None,
+) -> list[RunSpec]:
+    """Every run of a suite, task-major, skipping methods that decline a task.
+
+    Args:
+        suite: A key of `SUITES` (``per-inertia``, ``per-cossim``,
+            ``emlp-synthetic``, ...).
+        protocol: ``"fast"`` or ``"paper"``.
+        seeds: Number of seeds (0..n-1) or an explicit list.
+        epochs: Override the protocol's epochs (selection and tuning epochs scale
+            with it, see `softeq.train.resolve_config`).
+        tasks: Restrict to these task specs of the suite.
+        methods: Restrict to these methods of the suite.
+
+    Returns:
+        The `RunSpec`s.
+
+    Raises:
+        ValueError: For an unknown suite, protocol, task or method, or bad seeds.
+
+    Example:
+        >>> runs = suite_runs("per-cossim", seeds=2, methods=["mlp", "per"])
+        >>> len(runs), runs[0].run_id
+        (16, 'cossim-so3-scale/mlp/s0')
+    """
+    _check_choice(suite, list(SUITES), "suite")
+    _check_choice(protocol, PROTOCOLS, "protocol")
+    all_tasks, all_methods = SUITES[suite][0](), SUITES[suite][1]
+    for t in tasks or []:
+        _check_choice(t, all_tasks, f"task of suite {suite}")
+    for m in methods or []:
+        _check_choice(m, all_methods, f"method of suite {suite}")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seed_list or any(not isinstance(s, int) or s < 0 for s in seed_list):
+        raise ValueError(f"seeds must be a count >= 1 or a list of ints >= 0, "
+                         f"got {seeds!r}")  # fmt: skip
+    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    runs = []
+    for spec in tasks or all_tasks:
+        task = get_task(spec)
+        for method in methods or all_methods:
+            overrides = METHODS[method][1](task)
+            if overrides is None:
+                continue
+            if epochs is not None:
+                overrides = {**overrides, "epochs": epochs}
+            items = tuple(sorted(overrides.items()))
+            runs += [RunSpec(suite, spec, method, s, protocol, items)
+                     for s in seed_list]  # fmt: skip
+    return runs

@@ -1,0 +1,103 @@
+"""Run one grid cell in a run folder: resumable, single-threaded, never raising."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._suites import RunSpec
+
+#: File whose presence marks a finished run (JSON; never pickle).
+RESULT_FILE = "result.json"
+ERROR_FILE = "error.txt"
+
+
+def write_json_atomic(data: Any, path: Path) -> None:
+    """Write JSON to a temporary file, fsync, then rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(data, indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def finished_result(spec: RunSpec, root: Path) -> dict[str, Any] | None:
+    """The stored result of `spec` under `root` if that run finished, else None.
+
+    A result stored for a different spec in the same folder (e.g. another
+    protocol) does not count: the run is redone.
+    """
+    path = root / spec.run_id / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return result if result.get("spec") == spec.to_dict() else None
+
+
+def execute(spec: RunSpec, root: str | Path) -> dict[str, Any]:
+    """Train `spec` into ``root/spec.run_id`` and return its result record.
+
+    A finished run is returned as stored (``status: "skipped"``); a run with a
+    checkpoint resumes from it (bit-identically on CPU). Training is
+    single-threaded so that parallel runs do not compete and numbers do not depend
+    on the executor. Any exception becomes ``status: "failed"`` with the
+    traceback in ``error.txt``: one failed run never stops a grid.
+
+    Returns:
+        ``{"spec", "status": "ok", "summary", "config", "resumed", "steps",
+        "wall_s", "ms_per_step"}`` for a run that trained (`ms_per_step`: the
+        optimisation steps alone, without evaluation);
+        ``{"spec", "status": "failed", "error"}`` otherwise.
+    """
+    root = Path(root)
+    done = finished_result(spec, root)
+    if done is not None:
+        return {**done, "status": "skipped"}
+    torch.set_num_threads(1)
+    out = root / spec.run_id
+    try:
+        return _train(spec, out)
+    except Exception as err:  # noqa: BLE001 -- reported, the grid goes on
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ERROR_FILE).write_text(traceback.format_exc())
+        message = str(err).splitlines()[0] if str(err) else ""
+        return {"spec": spec.to_dict(), "status": "failed",
+                "error": f"{type(err).__name__}: {message}"}  # fmt: skip
+
+
+def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
+    from ..train import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(**spec.config_dict()), out)
+    resume = (out / "checkpoint.pt").is_file()
+    (out / ERROR_FILE).unlink(missing_ok=True)
+    start = time.perf_counter()
+    summary = trainer.fit(resume=resume)
+    steps = max(1, trainer.train_steps)
+    result = {
+        "spec": spec.to_dict(),
+        "status": "ok",
+        "summary": summary,
+        "config": trainer.config.to_dict(),
+        "resumed": resume,
+        "steps": trainer.train_steps,
+        "wall_s": time.perf_counter() - start,
+        "ms_per_step": 1000 * trainer.train_seconds / steps,
+    }
+    write_json_atomic(result, out / RESULT_FILE)
+    return result

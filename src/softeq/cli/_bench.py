@@ -1,0 +1,77 @@
+"""`softeq bench` (run a suite's grid) and `softeq report` (aggregate a folder)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from ..bench import EXECUTORS, PROTOCOLS, SUITES, make_executor, run_grid, suite_runs
+from ..bench import write_report as write_bench_report
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `softeq bench`."""
+    parser.add_argument("suite", help=f"one of: {', '.join(SUITES)}")
+    parser.add_argument(
+        "--protocol",
+        default="fast",
+        choices=PROTOCOLS,
+        help="fast (minutes per run) or paper (reference epochs)",
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (3)")
+    parser.add_argument("--epochs", type=int, help="override the protocol's epochs")
+    parser.add_argument("--tasks", help="comma-separated subset of the suite's tasks")
+    parser.add_argument("--methods", help="comma-separated subset of its methods")
+    parser.add_argument("--executor", default="local", choices=EXECUTORS)
+    parser.add_argument("--address", help="Ray cluster address (--executor ray)")
+    parser.add_argument(
+        "--workers", type=int, help="parallel runs (default: one per core)"
+    )
+    parser.add_argument("--out", type=Path, help="results folder (results/SUITE)")
+    parser.add_argument("--no-report", action="store_true",
+                        help="do not write REPORT.md after the grid")  # fmt: skip
+
+
+def _command(args: argparse.Namespace, out: Path) -> str:
+    """The canonical command that regenerates the results (executor-free)."""
+    words = ["softeq", "bench", args.suite, "--protocol", args.protocol,
+             "--seeds", str(args.seeds)]  # fmt: skip
+    for flag in ("epochs", "tasks", "methods"):
+        if getattr(args, flag) is not None:
+            words += [f"--{flag}", str(getattr(args, flag))]
+    return shlex.join([*words, "--out", str(out)])
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    specs = suite_runs(args.suite, protocol=args.protocol, seeds=args.seeds,
+                       epochs=args.epochs, tasks=_names(args.tasks),
+                       methods=_names(args.methods))  # fmt: skip
+    out = args.out or Path("results") / args.suite
+    executor = make_executor(args.executor, workers=args.workers,
+                             address=args.address)  # fmt: skip
+    grid = run_grid(specs, out, executor, progress=True, command=_command(args, out))
+    print(f"{args.suite}: {len(grid.ran)} trained, {len(grid.skipped)} already "
+          f"finished, {len(grid.failed)} failed, in {out}")  # fmt: skip
+    for r in grid.failed:
+        spec = r["spec"]
+        run_id = f"{spec['task']} {spec['method']} seed {spec['seed']}"
+        print(f"  FAILED {run_id}: {r['error']}", file=sys.stderr)
+    if not args.no_report and (grid.ran or grid.skipped):
+        print(f"report: {write_bench_report(out)}")
+    return 1 if grid.failed else 0
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `softeq report`."""
+    parser.add_argument("results_dir", type=Path, help="a `softeq bench` folder")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    print(write_bench_report(args.results_dir))
+    return 0

@@ -1,0 +1,198 @@
+"""Benchmark grids: suites, executors (local and Ray agree), resume, failures, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from softeq.bench import (
+    LocalExecutor,
+    RunSpec,
+    aggregate,
+    load_results,
+    make_executor,
+    run_grid,
+    suite_runs,
+    true_subgroup,
+    write_report,
+)
+from softeq.bench._aggregate import compare
+from softeq.cli import main
+from softeq.data import get_task
+
+# Two cheap runs: the whole pipeline (data, model, penalties, tuner, evaluation).
+TINY = dict(protocol="fast", seeds=1, epochs=2, tasks=["cossim:so3"],
+            methods=["mlp", "per"])  # fmt: skip
+TIMING = ("wall_s", "ms_per_step", "status", "resumed")
+
+
+def _numbers(results: list[dict]) -> dict[str, dict]:
+    """Results by run id, without timing (which differs between any two runs)."""
+    out = {}
+    for r in results:
+        spec = RunSpec.from_dict(r["spec"])
+        out[spec.run_id] = {k: v for k, v in r.items() if k not in TIMING}
+    return out
+
+
+def test_suites_list_the_papers_grid():
+    runs = suite_runs("per-inertia", seeds=3)
+    tasks = {r.task for r in runs}
+    assert len(tasks) == 7
+    # the oracle needs an exact subgroup: not on the mixed and broken settings
+    per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
+    assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
+    assert len(per_task["inertia:o2z"]) == 8
+    assert len(runs) == 3 * (7 * 8 - 2)
+    assert len({r.run_id for r in runs}) == len(runs)
+
+
+def test_true_subgroup_is_the_exact_axis():
+    assert true_subgroup(get_task("inertia:o2y")) == "O2y"
+    assert true_subgroup(get_task("inertia:o3")) == "O2x"
+    assert true_subgroup(get_task("inertia:broken")) == "O2z"  # fallback: last
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(suite="nope"), "unknown suite 'nope'; expected one of: per-inertia"),
+        (dict(suite="per-cossim", protocol="slow"), "unknown protocol"),
+        (dict(suite="per-cossim", tasks=["inertia:o3"]), "unknown task of suite"),
+        (dict(suite="per-cossim", methods=["svm"]), "unknown method of suite"),
+        (dict(suite="per-cossim", seeds=0), "seeds must be"),
+        (dict(suite="per-cossim", epochs=0), "epochs must be an integer >= 1"),
+    ],
+)
+def test_bad_suite_arguments(kwargs, match):
+    suite = kwargs.pop("suite")
+    with pytest.raises(ValueError, match=match):
+        suite_runs(suite, **kwargs)
+
+
+def test_spec_round_trips():
+    spec = suite_runs("per-cossim", **TINY)[1]
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+@pytest.fixture(scope="module")
+def local_grid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("local")
+    grid = run_grid(suite_runs("per-cossim", **TINY), root, LocalExecutor(2))
+    return root, grid
+
+
+def test_local_grid_runs_and_reports(local_grid):
+    root, grid = local_grid
+    assert not grid.failed and len(grid.ran) == 2
+    for r in grid.ran:
+        run = root / RunSpec.from_dict(r["spec"]).run_id
+        assert (run / "result.json").is_file() and (run / "checkpoint.pt").is_file()
+        assert r["summary"]["epochs_run"] == 2 and r["ms_per_step"] > 0
+    report = write_report(root).read_text()
+    assert "| MLP | " in report and "| PER (PER tuner) | " in report
+    assert report.count("**") == 2  # one best cell in the single column
+    assert "softeq report" in report
+    csv = (root / "results.csv").read_text().splitlines()
+    assert len(csv) == 3 and csv[0].startswith("suite,protocol,task,method")
+    cells = aggregate(load_results(root))
+    assert {c.method for c in cells} == {"mlp", "per"}
+
+
+def test_resume_skips_finished(local_grid, tmp_path):
+    root, _ = local_grid
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("result.json")}
+    again = run_grid(suite_runs("per-cossim", **TINY), root, LocalExecutor(0))
+    assert len(again.skipped) == 2 and not again.ran
+    assert stamps == {p: p.stat().st_mtime_ns for p in root.rglob("result.json")}
+
+
+def test_killed_grid_resumes_without_redoing_finished_runs(tmp_path):
+    """SIGKILL `softeq bench` once its first run has finished; re-run it."""
+    out = tmp_path / "grid"
+    cmd = [sys.executable, "-m", "softeq.cli", "bench", "per-cossim", "--seeds", "1",
+           "--epochs", "60", "--tasks", "cossim:so3", "--methods", "mlp,per",
+           "--workers", "0", "--no-report", "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(out.rglob("result.json")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "first run never finished"
+        time.sleep(0.05)
+    assert proc.poll() is None, "the grid ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = list(out.rglob("result.json"))
+    assert len(finished) == 1  # the second run (PER) was still training
+    before = finished[0].read_bytes()
+    assert main(cmd[3:]) == 0
+    assert finished[0].read_bytes() == before
+    results = {p.parent.parent.name: json.loads(p.read_text())
+               for p in out.rglob("result.json")}  # fmt: skip
+    assert set(results) == {"mlp", "per"}
+
+
+def test_failed_run_is_reported_and_others_finish(tmp_path, capsys):
+    good = suite_runs("per-cossim", **TINY)[0]
+    bad = RunSpec("per-cossim", "cossim:so3", "broken-method", 0, "fast",
+                  (("epochs", 2), ("model", "svm")))  # fmt: skip
+    grid = run_grid([bad, good], tmp_path, LocalExecutor(0))
+    assert [r["status"] for r in grid.results] == ["failed", "ok"]
+    assert "model must be one of" in grid.failed[0]["error"]
+    assert "Traceback" in (tmp_path / bad.run_id / "error.txt").read_text()
+
+
+def test_cli_exit_code_and_errors(tmp_path, capsys):
+    assert main(["bench", "nope"]) == 2
+    assert "unknown suite 'nope'" in capsys.readouterr().err
+    assert main(["bench", "per-cossim", "--executor", "local", "--address", "x"]) == 2
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no finished runs" in capsys.readouterr().err
+
+
+def test_duplicate_specs_are_refused(tmp_path):
+    spec = suite_runs("per-cossim", **TINY)[0]
+    with pytest.raises(ValueError, match="share run folders"):
+        run_grid([spec, spec], tmp_path)
+
+
+def test_compare_counts_ties_by_welch_t():
+    from softeq.bench._aggregate import Cell
+
+    def cell(mean, std):
+        return Cell("s", "fast", "t", "m", 3, {"x": mean}, {"x": std}, 1, 1.0, 1, None)
+
+    assert compare(cell(1.0, 0.1), cell(2.0, 0.1), "x") == "win"
+    assert compare(cell(2.0, 0.1), cell(1.0, 0.1), "x") == "loss"
+    assert compare(cell(1.0, 1.0), cell(1.5, 1.0), "x") == "tie"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_local_and_ray_identical(local_grid, tmp_path):
+    pytest.importorskip("ray")
+    _, local = local_grid
+    grid = run_grid(suite_runs("per-cossim", **TINY), tmp_path,
+                    make_executor("ray", workers=2))  # fmt: skip
+    assert not grid.failed
+    assert _numbers(grid.ran) == _numbers(local.ran)
+
+
+def test_report_of_missing_folder(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_results(tmp_path / "none")
+
+
+def test_result_files_are_json_only(local_grid):
+    root, _ = local_grid
+    for path in Path(root).rglob("result.json"):
+        json.loads(path.read_text())  # plain JSON, nothing to unpickle
