@@ -1,4 +1,4 @@
-"""Benchmark grids: suites, executors (local and Ray agree), resume, failures, reports."""
+"""Benchmark grids: suites, local and Ray executors agree, resume, failures, reports."""
 
 from __future__ import annotations
 
