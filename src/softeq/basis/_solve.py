@@ -49,7 +49,7 @@ def nullspace(C: Tensor, what: str = "constraints") -> Tensor:
     n = C.shape[-1]
     if C.shape[0] == 0:
         return torch.eye(n, dtype=torch.float64)
-    _, S, Vh = torch.linalg.svd(C, full_matrices=C.shape[0] < n)
+    S, Vh = _right_singular(C)
     s_full = torch.zeros(n, dtype=torch.float64)
     s_full[: S.numel()] = S
     scale = max(1.0, float(S.max())) if S.numel() else 1.0
@@ -63,6 +63,25 @@ def nullspace(C: Tensor, what: str = "constraints") -> Tensor:
         )
     keep = s_full <= NULLSPACE_RTOL * scale
     return Vh[keep].T.contiguous()
+
+
+def _right_singular(C: Tensor) -> tuple[Tensor, Tensor]:
+    """Singular values and all `n` right singular vectors (rows) of `C` `(rows, n)`.
+
+    A tall `C` is first reduced to its `(n, n)` triangular factor $R$ (`C = QR`,
+    same null space and singular values): faster, and LAPACK's divide-and-conquer
+    SVD can fail to converge on tall constraint stacks with many repeated singular
+    values (seen for O(5) on single-threaded CPU). If it still fails, the SVD of
+    $C^T$ gives the same vectors as its left factor.
+    """
+    if C.shape[0] > C.shape[1]:
+        C = torch.linalg.qr(C, mode="r")[1]
+    try:
+        _, S, Vh = torch.linalg.svd(C, full_matrices=True)
+    except torch.linalg.LinAlgError:
+        U, S, _ = torch.linalg.svd(C.T, full_matrices=True)
+        Vh = U.T
+    return S, Vh
 
 
 def solve_invariants(group: Group, ttype: TensorType) -> Tensor:
