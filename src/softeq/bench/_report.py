@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ._aggregate import (
@@ -58,7 +59,8 @@ def _plot(root: Path, name: str, which: str, *args) -> bool:
 
 def write_report(root: str | Path) -> Path:
     """Aggregate every finished run under `root` into ``REPORT.md``,
-    ``results.csv`` and PNG plots (one set per suite and protocol).
+    ``results.csv`` (one line per cell), ``runs.jsonl`` (one line per run) and PNG
+    plots (one set per suite and protocol).
 
     Returns:
         The path of ``REPORT.md``.
@@ -70,6 +72,8 @@ def write_report(root: str | Path) -> Path:
     rows = load_results(root)
     cells = aggregate(rows)
     write_csv(cells, root / "results.csv")
+    with (root / "runs.jsonl").open("w") as fh:  # every run, small enough to commit
+        fh.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
     lines = ["# softeq benchmark report", ""]
     commands = read_grid(root)["commands"]
     lines += ["Made by:", "", "```", *(commands or ["(the Python API)"]),
