@@ -167,7 +167,9 @@ def test_compare_counts_ties_by_welch_t():
     from softeq.bench._aggregate import Cell
 
     def cell(mean, std):
-        return Cell("s", "fast", "t", "m", 3, {"x": mean}, {"x": std}, 1, 1.0, 1, None)
+        return Cell(
+            "s", "fast", "t", "m", 3, {"x": mean}, {"x": std}, 1, 1.0, 1, None, None
+        )
 
     assert compare(cell(1.0, 0.1), cell(2.0, 0.1), "x") == "win"
     assert compare(cell(2.0, 0.1), cell(1.0, 0.1), "x") == "loss"

@@ -34,7 +34,7 @@ def load_results(root: str | Path) -> list[dict[str, Any]]:
     for path in sorted(root.rglob(RESULT_FILE)):
         try:
             result = json.loads(path.read_text())
-            rows.append(_flatten(result))
+            rows.append(_flatten(result, path.parent))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{path}: not a softeq result ({err})") from err
     if not rows:
@@ -42,7 +42,21 @@ def load_results(root: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _flatten(result: dict[str, Any]) -> dict[str, Any]:
+def late_gain(run_dir: Path) -> float | None:
+    """How much validation MSE still improved in the last quarter of training:
+    $(v_{3/4} - \min_{t \ge 3/4} v_t) / v_{3/4}$ from ``metrics.jsonl`` (near 0 when
+    the learning curve has flattened), or None without metrics."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    val = [json.loads(line)["val/mse"] for line in path.read_text().splitlines()]
+    if len(val) < 4:
+        return None
+    start = val[(3 * len(val)) // 4]
+    return (start - min(val[(3 * len(val)) // 4 :])) / start if start > 0 else 0.0
+
+
+def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     spec, summary = result["spec"], result["summary"]
     row = {k: spec[k] for k in ("suite", "task", "method", "seed", "protocol")}
     row.update(
@@ -50,6 +64,7 @@ def _flatten(result: dict[str, Any]) -> dict[str, Any]:
         params=int(summary["num_parameters"]),
         ms_per_step=float(result["ms_per_step"]),
         epochs=int(result["config"]["epochs"]),
+        late_gain=late_gain(run_dir),
         group=spec["overrides"].get("group") or spec["overrides"].get("oracle"),
         strengths=dict(summary.get("strengths") or {}),
         truth={g: v.get("truth") for g, v in summary["groups"].items()},
@@ -73,10 +88,16 @@ class Cell:
     ms_per_step: float
     epochs: int
     group: str | None
+    late_gain: float | None
 
 
 def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def aggregate(rows: list[dict[str, Any]]) -> list[Cell]:
@@ -95,6 +116,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[Cell]:
             params=rs[0]["params"],
             ms_per_step=statistics.median(r["ms_per_step"] for r in rs),
             epochs=rs[0]["epochs"], group=rs[0]["group"],
+            late_gain=_median([r.get("late_gain") for r in rs]),
         ))  # fmt: skip
     return cells
 
@@ -138,9 +160,11 @@ def results_table(cells: list[Cell], metric: str) -> str:
 
 
 def cost_table(cells: list[Cell]) -> str:
-    """Markdown: per method, parameters (first task) and median ms/step."""
+    """Markdown: per method, parameters, median ms/step, epochs and the median
+    `late_gain` (validation MSE still gained in the last quarter of training)."""
     methods = _ordered(list({c.method for c in cells}), list(METHODS))
-    lines = ["| method | parameters | ms/step (median) | epochs |", "|---|---|---|---|"]
+    lines = ["| method | parameters | ms/step (median) | epochs | late gain |",
+             "|---|---|---|---|---|"]  # fmt: skip
     for m in methods:
         cs = [c for c in cells if c.method == m]
         params = sorted({c.params for c in cs})
@@ -148,8 +172,10 @@ def cost_table(cells: list[Cell]) -> str:
             f"{params[0]:,}–{params[-1]:,}")  # fmt: skip
         ms = statistics.median(c.ms_per_step for c in cs)
         epochs = sorted({c.epochs for c in cs})
+        gain = _median([c.late_gain for c in cs])
+        gain_text = "–" if gain is None else f"{gain:.1%}"
         lines.append(f"| {METHODS.get(m, (m,))[0]} | {shown} | {ms:.1f} | "
-                     f"{', '.join(map(str, epochs))} |")  # fmt: skip
+                     f"{', '.join(map(str, epochs))} | {gain_text} |")  # fmt: skip
     return "\n".join(lines)
 
 

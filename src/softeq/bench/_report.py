@@ -28,7 +28,9 @@ def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
            results_table(cells, metric), ""]  # fmt: skip
     if _plot(root, f"{tag}-{metric}.png", "plot_metric", cells, metric, tag):
         out += [f"![{metric} per method]({tag}-{metric}.png)", ""]
-    out += ["Cost:", "", cost_table(cells), ""]
+    out += ["Cost and convergence (late gain: median relative drop of validation "
+            "MSE over the last quarter of the epochs; near 0 once the learning "
+            "curves have flattened):", "", cost_table(cells), ""]  # fmt: skip
     if any(c.method.startswith("per") for c in cells):
         out += ["PER against each baseline (Welch |t| < 2 is a tie):", "",
                 wins_table(cells, metric), ""]  # fmt: skip
