@@ -44,7 +44,7 @@ def load_results(root: str | Path) -> list[dict[str, Any]]:
 
 def late_gain(run_dir: Path) -> float | None:
     """How much validation MSE still improved in the last quarter of training:
-    $(v_{3/4} - \min_{t \ge 3/4} v_t) / v_{3/4}$ from ``metrics.jsonl`` (near 0 when
+    $(v_{3/4} - \\min_{t \\ge 3/4} v_t) / v_{3/4}$ from ``metrics.jsonl`` (near 0 when
     the learning curve has flattened), or None without metrics."""
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
