@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .._atomic import save_atomic
+from .._atomic import save_atomic, verify
 from ..groups import Group
 from ..reps import TensorType
 from ._solve import hom_type, solve_invariants
@@ -35,6 +35,7 @@ def _disk_path(folder: Path, group: Group, ttype: TensorType) -> Path:
 
 def _load(path: Path) -> Tensor | None:
     try:
+        verify(path)  # a file changed after it was written is never trusted
         Q = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         return None

@@ -21,6 +21,15 @@ from ._worker import RESULT_FILE
 METRICS = ("test_ade", "test_fde", "test_mse")
 
 
+def label(method: str) -> str:
+    """The table label of a method (or of a reference forecast)."""
+    if method in METHODS:
+        return METHODS[method][0]
+    from ._references import REFERENCES
+
+    return REFERENCES.get(method, method)
+
+
 def load_results(root: str | Path) -> list[dict[str, Any]]:
     """Every finished run under `root`, flattened to one dict per run.
 
@@ -155,7 +164,7 @@ def results_table(cells: list[Cell], metric: str) -> str:
                 continue
             text = f"{c.mean[metric]:.3g} ± {c.std[metric]:.2g}"
             cells_m.append(f"**{text}**" if c.mean[metric] == best[t] else text)
-        lines.append(f"| {METHODS.get(m, (m,))[0]} | " + " | ".join(cells_m) + " |")
+        lines.append(f"| {label(m)} | " + " | ".join(cells_m) + " |")
     return "\n".join(lines)
 
 
@@ -174,7 +183,7 @@ def cost_table(cells: list[Cell]) -> str:
         epochs = sorted({c.epochs for c in cs})
         gain = _median([c.late_gain for c in cs])
         gain_text = "–" if gain is None else f"{gain:.1%}"
-        lines.append(f"| {METHODS.get(m, (m,))[0]} | {shown} | {ms:.1f} | "
+        lines.append(f"| {label(m)} | {shown} | {ms:.1f} | "
                      f"{', '.join(map(str, epochs))} | {gain_text} |")  # fmt: skip
     return "\n".join(lines)
 
@@ -207,7 +216,7 @@ def wins_table(cells: list[Cell], metric: str, methods=("per", "per-evidence")) 
                     outcome[compare(index[t, p], index[t, o], metric)].append(t)
             lost = ", ".join(outcome["loss"]) or "–"
             lines.append(
-                f"| {METHODS[p][0]} | {METHODS.get(o, (o,))[0]} | "
+                f"| {label(p)} | {label(o)} | "
                 f"{len(outcome['win'])} | {len(outcome['tie'])} | "
                 f"{len(outcome['loss'])} | {lost} |"
             )
@@ -218,7 +227,7 @@ def discovery_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per task and candidate, truth and mean log10 strength per tuner."""
     per_rows = [r for r in rows if r["strengths"]]
     methods = _ordered(list({r["method"] for r in per_rows}), list(METHODS))
-    head = " | ".join(f"{METHODS.get(m, (m,))[0]}: log10 λ" for m in methods)
+    head = " | ".join(f"{label(m)}: log10 λ" for m in methods)
     lines = [f"| task | group | truth | {head} |",
              "|---|---|---|" + "---|" * len(methods)]  # fmt: skip
     for task in dict.fromkeys(r["task"] for r in per_rows):
@@ -249,7 +258,7 @@ def write_csv(cells: list[Cell], path: Path) -> None:
             values = []
             for m in METRICS:
                 values += [c.mean.get(m, ""), c.std.get(m, "")]
-            label = METHODS.get(c.method, (c.method,))[0]
+            name = label(c.method)
             ms = f"{c.ms_per_step:.3f}"
-            w.writerow([c.suite, c.protocol, c.task, c.method, label, c.group or "",
+            w.writerow([c.suite, c.protocol, c.task, c.method, name, c.group or "",
                         c.n, *values, c.params, ms, c.epochs])  # fmt: skip

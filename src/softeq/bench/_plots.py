@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ._aggregate import Cell, _ordered
+from ._aggregate import Cell, _ordered, label
 from ._suites import METHODS
 
 _TRUTH_ORDER = ("exact", "approximate", "broken", "unknown")
@@ -39,7 +39,7 @@ def plot_metric(cells: list[Cell], metric: str, path: Path, title: str) -> None:
                 xs.append(j + (i - (len(methods) - 1) / 2) * width)
                 ys.append(c.mean[metric])
                 es.append(c.std[metric])
-        ax.bar(xs, ys, width, yerr=es, capsize=2, label=METHODS.get(m, (m,))[0])
+        ax.bar(xs, ys, width, yerr=es, capsize=2, label=label(m))
     ax.set_xticks(range(len(tasks)), tasks, rotation=20, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel(f"{metric.replace('_', ' ')} (mean ± std over seeds)")
@@ -68,7 +68,7 @@ def plot_strengths(rows: list[dict[str, Any]], path: Path, title: str) -> None:
                 jitter = (zlib.crc32(key) % 100) / 500 - 0.1
                 xs.append(_TRUTH_ORDER.index(truth) + (i - 0.5) * 0.3 + jitter)
                 ys.append(math.log10(s))
-        ax.scatter(xs, ys, s=12, alpha=0.7, label=METHODS.get(m, (m,))[0])
+        ax.scatter(xs, ys, s=12, alpha=0.7, label=label(m))
     ax.set_xticks(range(len(_TRUTH_ORDER)), _TRUTH_ORDER)
     ax.set_xlabel("true status of the candidate group")
     ax.set_ylabel("log10 final strength λ")

@@ -16,6 +16,7 @@ from ._aggregate import (
     write_csv,
 )
 from ._grid import read_grid
+from ._references import reference_cells
 
 
 def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
@@ -73,6 +74,7 @@ def write_report(root: str | Path) -> Path:
     root = Path(root)
     rows = load_results(root)
     cells = aggregate(rows)
+    cells += reference_cells(cells)
     write_csv(cells, root / "results.csv")
     with (root / "runs.jsonl").open("w") as fh:  # every run, small enough to commit
         fh.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)

@@ -74,6 +74,19 @@ SUITES: dict[str, tuple[Callable[[], list[str]], tuple[str, ...]]] = {
         ],
         ("mlp", "mlp-aug", "emlp-full", "rpp"),
     ),  # fmt: skip
+    "motion": (
+        lambda: ["mocap", "orbits", "orbits:rotated"],
+        (
+            "mlp",
+            "mlp-aug",
+            "mlp-orbit",
+            "emlp-full",
+            "emlp-true",
+            "rpp",
+            "per",
+            "per-evidence",
+        ),
+    ),  # fmt: skip
 }
 
 

@@ -64,14 +64,25 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, run, and turn bad input into a one-line error (exit 2)."""
+    """Entry point: parse, run, and turn failures into one `softeq: error:` line.
+
+    Exit codes: 0 success; 2 bad input (a `ValueError`, or a flag argparse
+    rejects); 1 a run that failed (non-finite loss, an OS error such as a full
+    disk or a missing permission).
+    """
+    from ..train import NonFiniteLossError
+
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args)
     except ValueError as err:
-        print(f"softeq: error: {err}", file=sys.stderr)
-        return 2
+        code, message = 2, str(err)
+    except (NonFiniteLossError, OSError) as err:
+        code, message = 1, str(err)
+    # one line, whatever the message holds (e.g. a file name with a newline)
+    print(f"softeq: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_discover(args: argparse.Namespace) -> int:
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; expected a run folder")
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
     task = from_file(args.data, rep_in=args.rep_in, rep_out=args.rep_out,
                      groups=groups, seed=args.seed)  # fmt: skip

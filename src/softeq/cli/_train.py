@@ -8,7 +8,14 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from ..train import TrainConfig, Trainer, config_from_dict, load_checkpoint, load_config
+from ..train import (
+    TrainConfig,
+    Trainer,
+    config_from_dict,
+    load_checkpoint,
+    load_config,
+    validate,
+)
 
 _HELP = {
     "task": "task spec, e.g. inertia:o2z, cossim:so3, o5-synthetic:3000 (softeq list)",
@@ -55,7 +62,18 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         value = getattr(args, field.name)
         if value is not None:
             base[field.name] = value
-    return config_from_dict(base)
+    return checked(config_from_dict(base), args.config)
+
+
+def checked(config: TrainConfig, source: Path | None) -> TrainConfig:
+    """Check types and ranges before any use: a config file may hold
+    ``epochs = "ten"`` or ``task = 3``, which the preset arithmetic in
+    `resolve_config` would otherwise trip over. Errors name `source`."""
+    try:
+        validate(config, partial=True)
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}" if source else str(err)) from None
+    return config
 
 
 def print_summary(summary: dict[str, Any], out: Path | None) -> None:
@@ -63,6 +81,14 @@ def print_summary(summary: dict[str, Any], out: Path | None) -> None:
           f"test MSE {summary['test_mse']:.5g}, val MSE {summary['val_mse']:.5g}, "
           f"{summary['num_parameters']:,} parameters, "
           f"best epoch {summary['best_epoch']} of {summary['epochs_run']}")  # fmt: skip
+    # the task's own metrics (`Task.metrics`), e.g. test_ade, test_fde in metres
+    extra = [
+        f"{k} {v:.5g}"
+        for k, v in summary.items()
+        if k.startswith("test_") and k != "test_mse" and isinstance(v, float)
+    ]
+    if extra:
+        print("  " + ", ".join(extra))
     print(
         "  group         truth  strength  equivariance error  (Gaussian inputs)"
         "  true error"
@@ -88,19 +114,37 @@ def run_train(args: argparse.Namespace) -> int:
         or Path("runs")
         / f"{config.task.replace(':', '-')}-{config.model}-s{config.seed}"
     )
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; expected a run folder")
     trainer = Trainer(config, out, progress=True)
-    summary = trainer.fit(resume=args.resume)
+    # without a checkpoint there is nothing to continue: start clean, so that rows
+    # logged by a run killed before its first checkpoint are not kept twice
+    resume = args.resume and (out / "checkpoint.pt").is_file()
+    summary = trainer.fit(resume=resume)
     print_summary(summary, out)
     return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
-    config = load_config(run_dir / "config.toml")
+    config = checked(load_config(run_dir / "config.toml"), run_dir / "config.toml")
+    state = load_checkpoint(run_dir / "checkpoint.pt")  # before the costly model
     trainer = Trainer(config, None)
-    state = load_checkpoint(run_dir / "checkpoint.pt")
-    best = state.get("best")
-    trainer.model.load_state_dict(best["model"] if best else state["model"])
+    if state["config"] != trainer.config.to_dict():
+        diff = sorted(k for k, v in trainer.config.to_dict().items()
+                      if state["config"].get(k) != v)  # fmt: skip
+        raise ValueError(
+            f"{run_dir}: checkpoint.pt was written by a different config than "
+            f"config.toml (differs in {diff})"
+        )
+    best = state["best"]
+    try:
+        trainer.model.load_state_dict(best["model"] if best else state["model"])
+    except RuntimeError as err:  # shapes or names that do not fit the model
+        message = " ".join(str(err).split())[:300]
+        raise ValueError(
+            f"{run_dir}: checkpoint.pt does not fit the model: {message}"
+        ) from None
     trainer.epoch = int(state["epoch"])
     summary = trainer.evaluate()
     summary["best_epoch"] = None if best is None else best["epoch"]

@@ -8,7 +8,10 @@ and, per group, whether the target is ``exact``-ly, ``approximate``-ly or not at
 * `cossim` — PER's cosine similarity: SO(3) x scaling, SO(3), scaling;
 * `emlp_inertia`, `o5_synthetic`, `particle_interaction` — the EMLP suite
   (Finzi et al. 2021) under O(3), O(5) and O(1,3);
-* `from_file` — a user's ``.npz`` or ``.csv`` with unknown truth.
+* `from_file` — a user's ``.npz`` or ``.csv`` with unknown truth;
+* `mocap`, `orbits` — real trajectories shipped with the package (human motion
+  capture; the planets from JPL DE421), and `motion_task` for any windowed
+  trajectory file in the motion layout (`MotionData`), with ADE/FDE metrics.
 
 `get_task` builds any of them from a spec string such as ``"inertia:o2z"``.
 """
@@ -24,23 +27,37 @@ from ._emlp_suite import (
 )
 from ._files import from_file
 from ._inertia import inertia, inertia_tensor, modified_inertia
+from ._mocap import mocap, mocap_data
+from ._motion import MotionData, load_motion, motion_task
+from ._motion_metrics import MotionMetrics, ade, fde
+from ._orbits import orbits, orbits_data
 from ._registry import get_task, task_names
 from ._task import TRUTH_LABELS, Task
 
 __all__ = [
     "TRUTH_LABELS",
+    "MotionData",
+    "MotionMetrics",
     "Task",
+    "ade",
     "cosine_similarity_target",
     "cossim",
     "electron_muon_amplitude",
     "emlp_inertia",
+    "fde",
     "from_file",
     "get_task",
     "inertia",
     "inertia_tensor",
+    "load_motion",
+    "mocap",
+    "mocap_data",
     "modified_inertia",
+    "motion_task",
     "o5_function",
     "o5_synthetic",
+    "orbits",
+    "orbits_data",
     "particle_interaction",
     "rigid_inertia",
     "task_names",

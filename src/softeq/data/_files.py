@@ -89,17 +89,21 @@ def from_file(
 
 
 def _check_groups(groups: Sequence[str], who: str) -> tuple[str, ...]:
-    if isinstance(groups, str) or not groups:
+    if isinstance(groups, str) or not isinstance(groups, Sequence) or not groups:
         raise ValueError(
             f"{who}: groups must be a non-empty sequence of group names, got {groups!r}"
         )
-    for name in groups:
-        try:
-            get(name)
-        except ValueError as err:
-            raise ValueError(f"{who}: {err}") from None
-    if len(set(groups)) != len(groups):
+    try:
+        dims = {name: get(name).d for name in groups}
+    except ValueError as err:
+        raise ValueError(f"{who}: {err}") from None
+    if len(dims) != len(groups):
         raise ValueError(f"{who}: groups must be distinct, got {list(groups)}")
+    if len(set(dims.values())) > 1:
+        raise ValueError(
+            f"{who}: candidate groups must act on the same R^d, got "
+            f"{', '.join(f'{name} on R^{d}' for name, d in dims.items())}"
+        )
     return tuple(groups)
 
 
@@ -132,13 +136,15 @@ def _read(path: Path, who: str) -> dict[str, np.ndarray]:
 
 def _read_npz(path: Path, who: str) -> dict[str, np.ndarray]:
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not named arrays")
-        with loaded as npz:
-            keys = set(npz.files)
-            _check_npz_keys(keys, who)
-            return {k: npz[k] for k in ("x", "y", *_OPTIONAL) if k in keys}
+        # our own handle: np.load leaks its own when the zip directory is corrupt
+        with path.open("rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single .npy array, not named arrays")
+            with loaded as npz:
+                keys = set(npz.files)
+                _check_npz_keys(keys, who)
+                return {k: npz[k] for k in ("x", "y", *_OPTIONAL) if k in keys}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         if str(err).startswith(who):
             raise
@@ -165,9 +171,12 @@ def _check_npz_keys(keys: set[str], who: str) -> None:
 def _read_csv(path: Path, who: str) -> dict[str, np.ndarray]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = [r for r in csv.reader(handle) if any(c.strip() for c in r)]
-    except (UnicodeDecodeError, csv.Error) as err:
+            reader = csv.reader(handle, strict=True)  # strict: unclosed quotes
+            rows = [r for r in reader if any(c.strip() for c in r)]
+    except UnicodeDecodeError as err:
         raise ValueError(f"{who}: malformed CSV, expected UTF-8 text: {err}") from None
+    except csv.Error as err:  # e.g. an unclosed quote, a field over the size limit
+        raise ValueError(f"{who}: malformed CSV: {err}") from None
     if not rows:
         raise ValueError(f"{who}: empty CSV; expected a header row x0,..,y0,..")
     header = [c.strip() for c in rows[0]]
@@ -267,7 +276,8 @@ def _as_matrix(array: np.ndarray, key: str, who: str) -> np.ndarray:
         out = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(out).all():
         raise ValueError(
-            f"{who}: {key} contains NaN or inf (after conversion to float32)"
+            f"{who}: {key} contains NaN or inf (after conversion to float32); "
+            "expected finite values of magnitude below 3.4e38"
         )
     return out
 

@@ -8,7 +8,9 @@ from . import _cossim, _inertia
 from ._cossim import cossim
 from ._emlp_suite import TRAIN_SIZES, emlp_inertia, o5_synthetic, particle_interaction
 from ._inertia import inertia
-from ._task import Task
+from ._mocap import mocap
+from ._orbits import orbits
+from ._task import Task, check_seed
 
 _SETTING_TASKS: dict[str, tuple[Callable[..., Task], list[str]]] = {
     "inertia": (inertia, list(_inertia.SETTINGS)),
@@ -19,14 +21,24 @@ _SUITE_TASKS: dict[str, Callable[..., Task]] = {
     "o5-synthetic": o5_synthetic,
     "particle-interaction": particle_interaction,
 }
+# Real trajectories (motion protocol): variant suffix -> loader keywords.
+_SCALE_AWARE = {"normalisation": "scale-aware"}
+_MOTION_TASKS: dict[str, tuple[Callable[..., Task], dict[str, dict[str, object]]]] = {
+    "mocap": (mocap, {"": {}, "scale-aware": _SCALE_AWARE}),
+    "orbits": (orbits, {"": {}, "scale-aware": _SCALE_AWARE,
+                        "rotated": {"rotate_test": True}}),
+}  # fmt: skip
 
 
 def task_names() -> list[str]:
-    """Every spec `get_task` accepts, e.g. ``inertia:o2z``, ``o5-synthetic:3000``."""
+    """Every spec `get_task` accepts, e.g. ``inertia:o2z``, ``o5-synthetic:3000``,
+    ``mocap``, ``orbits:rotated``."""
     names = [f"{kind}:{s}" for kind, (_, settings) in _SETTING_TASKS.items()
              for s in settings]  # fmt: skip
     for kind in _SUITE_TASKS:
         names += [kind] + [f"{kind}:{n}" for n in TRAIN_SIZES]
+    for kind, (_, variants) in _MOTION_TASKS.items():
+        names += [f"{kind}:{v}" if v else kind for v in variants]
     return names
 
 
@@ -58,12 +70,19 @@ def get_task(spec: str, *, seed: int = 0, n_train: int | None = None) -> Task:
     Args:
         spec: ``inertia:<setting>`` (``o3``, ``o2x``, ``o2y``, ``o2z``, ``mixed``,
             ``broken``, ``rpp``), ``cossim:<setting>`` (``so3-scale``, ``so3``,
-            ``scale``, ``none``), or one of ``emlp-inertia``, ``o5-synthetic``,
+            ``scale``, ``none``), one of ``emlp-inertia``, ``o5-synthetic``,
             ``particle-interaction`` with an optional ``:1000`` / ``:3000``
-            training-set size. See `task_names`.
-        seed: Split seed (inertia, cossim) or data seed (EMLP suite).
+            training-set size, or a real trajectory task (motion protocol):
+            ``mocap`` / ``mocap:scale-aware`` (human motion capture) and
+            ``orbits`` / ``orbits:scale-aware`` / ``orbits:rotated`` (planets;
+            ``rotated``: every test window randomly rotated by an O(3) element).
+            See `task_names`.
+        seed: Split seed (inertia, cossim), data seed (EMLP suite), seed of the
+            test rotations (``orbits:rotated``); the other motion tasks have
+            fixed time splits and ignore it.
         n_train: Training size for the EMLP suite (default 1000); the inertia
-            and cossim tasks have a fixed 1000/1000/1000 split.
+            and cossim tasks have a fixed 1000/1000/1000 split, the motion
+            tasks a fixed split in time.
 
     Returns:
         The `Task`.
@@ -77,6 +96,8 @@ def get_task(spec: str, *, seed: int = 0, n_train: int | None = None) -> Task:
         'exact'
         >>> get_task("o5-synthetic:3000").x_train.shape
         torch.Size([3000, 10])
+        >>> get_task("orbits:rotated").truth["O3"]
+        'exact'
     """
     if not isinstance(spec, str):
         raise _unknown(spec)
@@ -94,4 +115,23 @@ def get_task(spec: str, *, seed: int = 0, n_train: int | None = None) -> Task:
     if kind in _SUITE_TASKS:
         n = _suite_n_train(spec, suffix if ":" in spec else None, n_train)
         return _SUITE_TASKS[kind](n, seed=seed)
+    if kind in _MOTION_TASKS:
+        return _motion_task(spec, kind, suffix, seed=seed, n_train=n_train)
     raise _unknown(spec)
+
+
+def _motion_task(
+    spec: str, kind: str, variant: str, *, seed: int, n_train: int | None
+) -> Task:
+    build, variants = _MOTION_TASKS[kind]
+    if variant not in variants or spec.strip() == f"{kind}:":
+        raise _unknown(spec)
+    if n_train is not None:
+        raise ValueError(
+            f"task {spec!r} has a fixed split in time; got n_train={n_train!r}"
+        )
+    check_seed(seed, f"task {spec!r}")
+    options = dict(variants[variant])
+    if options.get("rotate_test"):
+        options["seed"] = seed
+    return build(**options)

@@ -44,6 +44,11 @@ class Task:
         y_test: Test targets, `(n_test, rep_out.dim)`.
         true_fn: Vectorised ground truth mapping `(batch, rep_in.dim)` to
             `(batch, rep_out.dim)` in the input's float dtype; None if unknown.
+        metrics: Extra evaluation metrics, or None: maps `(prediction, target)`,
+            both `(n, rep_out.dim)` in the task's (possibly normalised) space, to
+            ``{name: value}``, e.g. ``{"ade": .., "fde": ..}`` in physical units
+            for motion tasks (`MotionMetrics`). The trainer reports each as
+            ``test_<name>``.
 
     Raises:
         ValueError: For empty or unknown groups, a `truth` that does not label
@@ -63,6 +68,9 @@ class Task:
     x_test: Tensor = field(repr=False)
     y_test: Tensor = field(repr=False)
     true_fn: Callable[[Tensor], Tensor] | None = field(default=None, repr=False)
+    metrics: Callable[[Tensor, Tensor], dict[str, float]] | None = field(
+        default=None, repr=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", tuple(self.groups))

@@ -24,6 +24,13 @@ _PATTERNS: list[tuple[str, Callable[[int], Group]]] = [
     (r"Trivial(\d+)", Trivial),
 ]
 
+#: Largest n of a group acting on R^n (O, SO, SL, GL, S, Scale, Trivial). Their
+#: generators take up to n^4 numbers, so a typo such as "O99999" must fail here,
+#: not in the allocator. A direct product acts on R^(sum of its factors' n).
+MAX_DIM = 64
+#: Largest order n of C(n) and D(n).
+MAX_ORDER = 1_000_000
+
 _EXAMPLES = (
     "O3, SO3, O2x, O2y, O2z, SO2x, SO2y, SO2z, Scale3, SO3xScale3, S5, O5, SO4, "
     "C4, D6, Lorentz, SL3, GL3, Trivial3, and direct products joined by '+' (SO3+S4)"
@@ -39,19 +46,40 @@ def names() -> list[str]:
     ]  # fmt: skip
 
 
+def _short(name: str) -> str:
+    """`repr(name)`, cut to 40 characters so that an error stays one short line."""
+    shown = repr(name)
+    return shown if len(shown) <= 40 else f"{shown[:36]}...{shown[0]}"
+
+
+def _number(digits: str, name: str, *, is_order: bool) -> int:
+    """`int(digits)`, refusing an $n$ above `MAX_DIM` (or an order above
+    `MAX_ORDER`) with a one-line error."""
+    limit = MAX_ORDER if is_order else MAX_DIM
+    if len(digits) <= len(str(limit)) and int(digits) <= limit:
+        return int(digits)
+    if is_order:
+        what = f"order <= {MAX_ORDER} for C and D"
+    else:
+        what = f"n <= {MAX_DIM} for O, SO, SL, GL, S, Scale, Trivial (on R^n)"
+    raise ValueError(f"group {_short(name)} is too large; softeq supports {what}")
+
+
 def _get_single(name: str) -> Group | None:
     if name == "Lorentz":
         return Lorentz()
     if m := re.fullmatch(r"(S?O)2([xyz])", name):
         return (O2 if m.group(1) == "O" else SO2)(m.group(2))
-    if m := re.fullmatch(r"SO(\d+)xScale(\d+)", name):
+    if m := re.fullmatch(r"SO(\d+)xScale(\d+)", name, flags=re.ASCII):
         if m.group(1) == m.group(2):
-            return Union(SO(int(m.group(1))), Scaling(int(m.group(2))))
+            n = _number(m.group(1), name, is_order=False)
+            return Union(SO(n), Scaling(n))
         return None
     for pattern, factory in _PATTERNS:
-        if m := re.fullmatch(pattern, name):
+        if m := re.fullmatch(pattern, name, flags=re.ASCII):
+            n = _number(m.group(1), name, is_order=factory in (C, D))
             try:
-                return factory(int(m.group(1)))
+                return factory(n)
             except ValueError:
                 return None
     return None
@@ -65,7 +93,8 @@ def get(name: str) -> Group:
             or factors joined by ``+`` for a direct product (``"SO3+S4"``).
 
     Raises:
-        ValueError: For an unknown name, listing the accepted ones.
+        ValueError: For an unknown name, listing the accepted ones, or a
+            group acting on $R^n$ with $n$ above `MAX_DIM`.
 
     Example:
         >>> get("O2z").d
@@ -75,11 +104,18 @@ def get(name: str) -> Group:
     """
     if not isinstance(name, str):
         raise ValueError(f"group name must be a string, got {type(name).__name__}")
-    parts = [part.strip() for part in name.split("+")]
-    groups = [_get_single(part) for part in parts]
-    if any(g is None for g in groups):
-        bad = next(p for p, g in zip(parts, groups, strict=True) if g is None)
-        raise ValueError(f"unknown group {bad!r}; expected one of: {_EXAMPLES}")
-    if len(groups) == 1:
-        return groups[0]  # type: ignore[return-value]
-    return DirectProduct(*groups)  # type: ignore[arg-type]
+    groups, total = [], 0
+    for part in name.split("+"):
+        group = _get_single(part.strip())
+        if group is None:
+            raise ValueError(
+                f"unknown group {_short(part.strip())}; expected one of: {_EXAMPLES}"
+            )
+        groups.append(group)
+        total += group.d
+        if total > MAX_DIM:  # checked as we go: each factor costs memory
+            raise ValueError(
+                f"group {_short(name)} would act on R^{total} or more; softeq "
+                f"supports n <= {MAX_DIM}"
+            )
+    return groups[0] if len(groups) == 1 else DirectProduct(*groups)

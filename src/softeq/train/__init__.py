@@ -9,6 +9,7 @@ from ._config import (
     config_from_dict,
     load_config,
     resolve_config,
+    validate,
 )
 from ._trainer import NonFiniteLossError, Trainer, cosine_lr
 
@@ -25,4 +26,5 @@ __all__ = [
     "load_config",
     "resolve_config",
     "save_atomic",
+    "validate",
 ]

@@ -39,5 +39,13 @@ def load(path: str | Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ValueError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"config file {path} is a folder, expected a file") from None
+    except OSError as err:
+        raise ValueError(f"cannot read config file {path}: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"config file {path} is not valid TOML: expected UTF-8 text ({err})"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"config file {path} is not valid TOML: {err}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -214,8 +215,15 @@ class Trainer:
         if saved != current:
             diff = sorted(k for k in current if saved.get(k) != current[k])
             raise ValueError(f"cannot resume {self.out}: config differs in {diff}")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:  # shapes or names
+            message = " ".join(str(err).split())[:300]
+            raise ValueError(
+                f"cannot resume {self.out}: checkpoint.pt does not fit the model: "
+                f"{message}"
+            ) from None
         self.tuner.load_state_dict(state["tuner"])
         self.shuffle.set_state(state["shuffle"])
         self.orbit_samples.set_state(state["orbit_samples"])
@@ -226,10 +234,12 @@ class Trainer:
         return True
 
     def _truncate_metrics(self) -> None:
+        """Drop rows logged after the checkpoint, in place and without rewriting
+        the kept ones (a kill during a resume cannot lose them)."""
         path = self.out / "metrics.jsonl"
         if path.is_file():
-            lines = path.read_text().splitlines(keepends=True)
-            path.write_text("".join(lines[: self.metrics_lines]))
+            lines = path.read_bytes().splitlines(keepends=True)
+            os.truncate(path, sum(len(line) for line in lines[: self.metrics_lines]))
 
     def _log(self, row: dict[str, Any]) -> None:
         if self.out is None:
@@ -242,13 +252,13 @@ class Trainer:
 
     def fit(self, *, resume: bool = False) -> dict[str, Any]:
         """Train, select the best validation model, evaluate it; return the summary."""
+        # resume first: a refused resume must leave the run folder as it was
+        resumed = resume and self.resume()
         if self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.toml").write_text(self.config.to_toml())
-            if not resume:
+            if not resumed:  # no checkpoint: rows of an earlier attempt go
                 (self.out / "metrics.jsonl").write_text("")
-        if resume:
-            self.resume()
         every = self.config.checkpoint_every or max(1, self.config.epochs // 100)
         bar = self._progress_bar()
         stop = False
@@ -301,11 +311,23 @@ class Trainer:
             ),
             "groups": self._group_errors(),
         }  # fmt: skip
+        summary.update(self._task_metrics())
         if self.out is not None:
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             write_report(self, summary)
             self._plots()
         return summary
+
+    def _task_metrics(self) -> dict[str, float]:
+        """The task's own test metrics (e.g. ADE/FDE in metres), as ``test_<name>``."""
+        if self.task.metrics is None:
+            return {}
+        x, y = self.data["x_test"], self.data["y_test"]
+        self.model.eval()
+        with torch.no_grad():
+            prediction = torch.cat([self.model(xb) for xb in x.split(1000)])
+        self.model.train()
+        return {f"test_{k}": v for k, v in self.task.metrics(prediction, y).items()}
 
     def _group_errors(self) -> dict[str, dict[str, float | str | None]]:
         cfg, task = self.config, self.task
