@@ -88,8 +88,8 @@ def write_report(root: str | Path) -> Path:
         sub_rows = [r for r in rows if (r["suite"], r["protocol"]) == (suite, protocol)]
         lines += _section(sub_rows, sub_cells, root, suite, protocol)
     lines += [
-        "All numbers: `results.csv`; every run's folder holds its config, "
-        "metrics, checkpoint and symmetry report.",
+        "All numbers: `results.csv` (per cell) and `runs.jsonl` (per run); every "
+        "run's folder holds its config, metrics, checkpoint and symmetry report.",
         "",
     ]
     path = root / "REPORT.md"
