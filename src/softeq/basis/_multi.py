@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from ..groups import Group
+from ..groups import Group, as_groups
 from ..reps import Rep
 from ._projector import BlockProjector
 
@@ -94,7 +94,7 @@ class MultiProjector(nn.Module):
 
     def __init__(self, rep_in: Rep, rep_out: Rep, groups: Sequence[Group]) -> None:
         super().__init__()
-        groups = list(groups)
+        groups = as_groups(groups)
         if not groups:
             raise ValueError("MultiProjector needs at least one candidate group")
         names = [g.name for g in groups]

@@ -119,3 +119,30 @@ def get(name: str) -> Group:
                 f"supports n <= {MAX_DIM}"
             )
     return groups[0] if len(groups) == 1 else DirectProduct(*groups)
+
+
+def as_groups(groups: object) -> list[Group]:
+    """A list of `Group`s from groups and/or registry names (resolved with `get`).
+
+    Raises:
+        TypeError: For anything that is neither a `Group` nor a name, or for a
+            single string or group where a sequence is expected.
+        ValueError: For an unknown name.
+
+    Example:
+        >>> [g.name for g in as_groups(["O3", get("O2z")])]
+        ['O3', 'O2z']
+    """
+    if isinstance(groups, str | Group) or not hasattr(groups, "__iter__"):
+        raise TypeError(f"expected a sequence of groups or group names, got {groups!r}")
+    out = []
+    for g in groups:
+        if isinstance(g, str):
+            out.append(get(g))
+        elif isinstance(g, Group):
+            out.append(g)
+        else:
+            raise TypeError(
+                f"expected a softeq Group or a group name, got {type(g).__name__} {g!r}"
+            )
+    return out
