@@ -14,6 +14,7 @@ def test_list_names_tasks_models_and_groups(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "inertia:o2z" in out and "rpp-oracle" in out and "O2z" in out
+    assert "per-inertia" in out and "mocap" in out
 
 
 def test_train_then_eval(tmp_path, capsys):

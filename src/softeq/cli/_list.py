@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..bench import SUITES
 from ..data import task_names
 from ..groups import names
 from ..train import MODELS, PRESETS, TUNERS
@@ -15,4 +16,5 @@ def run_list(args: argparse.Namespace) -> int:
     print("presets: " + ", ".join(PRESETS))
     print("tuners:  " + ", ".join(TUNERS))
     print("groups:  " + ", ".join(names()) + " (any n in O<n>, SO<n>, S<n>, ...)")
+    print("suites:  " + ", ".join(SUITES) + " (softeq bench SUITE)")
     return 0
