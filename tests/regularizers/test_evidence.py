@@ -41,6 +41,17 @@ def test_block_traces_equal_the_dense_computation(alpha, generator):
                                dense_traces(lay, lam, alpha))  # fmt: skip
 
 
+def test_zero_weight_decay_is_the_small_alpha_limit(generator):
+    """With every strength > 0 and alpha = 0, Lambda is singular (on the maps all
+    groups keep) but the traces are finite: the alpha -> 0 limit."""
+    lay = layer(generator)
+    lam = torch.tensor([0.5, 2.0, 30.0], dtype=torch.float64)
+    at_zero = prior_traces(lay.projectors, lam, 0.0)
+    assert torch.isfinite(at_zero).all()
+    torch.testing.assert_close(at_zero, dense_traces(lay, lam, 1e-9), rtol=1e-6,
+                               atol=1e-9)  # fmt: skip
+
+
 def test_prior_traces_need_a_proper_prior(generator):
     lay = layer(generator)
     with pytest.raises(ValueError, match="alpha > 0"):

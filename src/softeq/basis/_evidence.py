@@ -17,7 +17,12 @@ def _block_traces(Qs: list[Tensor], strengths: Tensor, alpha: float) -> Tensor:
     eye = torch.eye(n, dtype=torch.float64)
     complements = torch.stack([eye - Q @ Q.T for Q in Qs])  # (G, n, n)
     precision = torch.einsum("g,gij->ij", strengths, complements) + alpha * eye
-    covariance = torch.linalg.inv(precision)
+    if alpha > 0:
+        covariance = torch.linalg.inv(precision)
+    else:
+        # alpha = 0: Lambda is singular on the maps every group keeps, where each
+        # (I - P_j) vanishes too; the pseudo-inverse gives the alpha -> 0 limit
+        covariance = torch.linalg.pinv(precision, hermitian=True)
     return 0.5 * torch.einsum("ij,gji->g", covariance, complements)
 
 
@@ -34,7 +39,10 @@ def prior_traces(mp: MultiProjector, strengths: Tensor, alpha: float) -> Tensor:
     Args:
         mp: The layer's projectors (one per group, in `mp.groups` order).
         strengths: $\\lambda_j$, float64, shape `(n_groups,)`.
-        alpha: Isotropic precision $\\alpha > 0$ (weight decay in prior units).
+        alpha: Isotropic precision $\\alpha \\ge 0$ (weight decay in prior
+            units). With $\\alpha = 0$ (every strength > 0), $\\Lambda$ is singular
+            on the maps that all groups keep, where every $I - P_j$ vanishes: the
+            trace is the $\\alpha \\to 0$ limit, taken with the pseudo-inverse.
 
     Returns:
         Float64 tensor of shape `(n_groups,)`.
