@@ -16,13 +16,13 @@ from ._aggregate import (
     write_csv,
 )
 from ._grid import read_grid
-from ._references import reference_cells
+from ._references import REFERENCES, reference_cells
 
 
 def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
     metric = main_metric(cells)
     tag = f"{suite}-{protocol}"
-    seeds = sorted({c.n for c in cells})
+    seeds = sorted({c.n for c in cells if c.method not in REFERENCES}) or [1]
     out = [f"## {suite} ({protocol} protocol)", "",
            f"{metric.replace('_', ' ')}, mean ± sample std over "
            f"{'/'.join(map(str, seeds))} seeds; best per column in bold.", "",
