@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ...basis import is_subgroup
-from ...groups import Group
+from ...groups import Group, as_groups
 from ...reps import Rep
 from .._bilinear import EquivariantBilinear
 from .._gated import GatedNonlinearity, RPPGatedNonlinearity, gated
@@ -200,8 +200,8 @@ class RPPEMLP(_EMLPFamily):
 def check_candidate_groups(groups: Sequence[Group]) -> list[Group]:
     """Validate candidate groups: non-empty, distinct names, one $R^d$, and every
     group inside the first (the largest, $G_0$)."""
-    groups = list(groups)
-    if not groups or not all(isinstance(g, Group) for g in groups):
+    groups = as_groups(groups)  # names are resolved; anything else is a TypeError
+    if not groups:
         raise ValueError(f"need a non-empty list of softeq Groups, got {groups!r}")
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
