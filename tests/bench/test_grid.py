@@ -139,6 +139,17 @@ def test_killed_grid_resumes_without_redoing_finished_runs(tmp_path):
     assert set(results) == {"mlp", "per"}
 
 
+def test_another_epoch_count_retrains_the_same_folder(tmp_path):
+    """Same run folders, new protocol: the old checkpoint is not resumed."""
+    first = run_grid(suite_runs("per-cossim", **{**TINY, "methods": ["mlp"]}),
+                     tmp_path, LocalExecutor(0))  # fmt: skip
+    longer = {**TINY, "methods": ["mlp"], "epochs": 3}
+    again = run_grid(suite_runs("per-cossim", **longer), tmp_path, LocalExecutor(0))
+    assert [r["status"] for r in first.results + again.results] == ["ok", "ok"]
+    assert again.ran[0]["summary"]["epochs_run"] == 3
+    assert not again.ran[0]["resumed"]
+
+
 def test_failed_run_is_reported_and_others_finish(tmp_path, capsys):
     good = suite_runs("per-cossim", **TINY)[0]
     bad = RunSpec("per-cossim", "cossim:so3", "broken-method", 0, "fast",

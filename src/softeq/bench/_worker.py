@@ -80,12 +80,26 @@ def execute(spec: RunSpec, root: str | Path) -> dict[str, Any]:
                 "error": f"{type(err).__name__}: {message}"}  # fmt: skip
 
 
+def _same_run(trainer: Any, out: Path) -> bool:
+    """True when `out` holds a checkpoint of this very config (resume it); a
+    folder left by another protocol or epoch count is trained afresh."""
+    from ..train import load_config
+
+    if not (out / "checkpoint.pt").is_file() or not (out / "config.toml").is_file():
+        return False
+    try:
+        return load_config(out / "config.toml") == trainer.config
+    except ValueError:  # an unreadable config: start over
+        return False
+
+
 def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
     from ..train import TrainConfig, Trainer
 
     trainer = Trainer(TrainConfig(**spec.config_dict()), out)
-    resume = (out / "checkpoint.pt").is_file()
-    (out / ERROR_FILE).unlink(missing_ok=True)
+    resume = _same_run(trainer, out)
+    for stale in (ERROR_FILE, RESULT_FILE):
+        (out / stale).unlink(missing_ok=True)
     start = time.perf_counter()
     summary = trainer.fit(resume=resume)
     steps = max(1, trainer.train_steps)
