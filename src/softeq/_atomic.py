@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -48,24 +49,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def save_atomic(obj: Any, path: str | Path) -> None:
-    """Write `obj` with `torch.save` to a temporary file, fsync, rename, fsync the
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Let `write` fill a temporary file next to `path`; fsync, rename, fsync the
     folder.
 
     An interrupted write (exception, signal, power loss) never corrupts an existing
     file at `path`: readers see the old file or the new one, never a mix. The
     temporary file (``.NAME.*.tmp`` next to `path`) is removed on an exception; one
-    left by a killed process is never read. The file ends with an integrity trailer
-    (see `verify`).
+    left by a killed process is never read.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            writer = _HashingWriter(fh)
-            torch.save(obj, writer)  # type: ignore[arg-type]
-            fh.write(TRAILER_MAGIC + writer.sha.digest())
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -73,6 +71,18 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def save_atomic(obj: Any, path: str | Path) -> None:
+    """Write `obj` with `torch.save` through `write_atomic`, ending the file with
+    an integrity trailer (see `verify`)."""
+
+    def write(fh: BinaryIO) -> None:
+        writer = _HashingWriter(fh)
+        torch.save(obj, writer)  # type: ignore[arg-type]
+        fh.write(TRAILER_MAGIC + writer.sha.digest())
+
+    write_atomic(path, write)
 
 
 def verify(path: str | Path) -> bool:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 
 import torch
 
+from .._atomic import write_atomic
 from ._suites import RunSpec
 
 #: File whose presence marks a finished run (JSON; never pickle).
@@ -20,17 +19,9 @@ ERROR_FILE = "error.txt"
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
-    """Write JSON to a temporary file, fsync, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(data, indent=2) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write `data` as JSON, atomically (`softeq._atomic.write_atomic`)."""
+    text = (json.dumps(data, indent=2) + "\n").encode()
+    write_atomic(path, lambda fh: fh.write(text))
 
 
 def finished_result(spec: RunSpec, root: Path) -> dict[str, Any] | None:

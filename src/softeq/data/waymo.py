@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import logging
 import os
-import secrets
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from .._atomic import write_atomic
 from ._crc32c import crc32c, masked_crc32c
 from ._tfrecord import (
     TFRecordError,
@@ -289,14 +289,8 @@ def _read_shard(
 
 
 def _save_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """Write an ``.npz`` next to `path` under a temporary name, then rename it."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("xb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write an ``.npz`` atomically (`softeq._atomic.write_atomic`)."""
+    write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
