@@ -27,7 +27,7 @@ CANDIDATES = ["O3", "O2x", "O2y", "O2z"]
 
 def make_step(model: nn.Module, penalised: bool, x: Tensor, y: Tensor) -> Callable:
     """A closure doing one full training step of `model`."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as softeq.train
     penalty = ProjectionPenalty(model) if penalised else None
     strengths = {name: 100.0 for name in CANDIDATES[1:]}  # reference: G0 gets 0
 

@@ -147,3 +147,25 @@ def test_rpp_linear_paths(generator):
     assert {id(p) for p in oracle.free_parameters()}.isdisjoint(
         {id(p) for p in oracle.equivariant_parameters()}
     )
+
+
+def test_affine_is_the_layer_and_applies_features_first(generator):
+    """`affine()` of every linear type reproduces its forward, and
+    `affine_features_first` is the same map on `(in, B)` input."""
+    from softeq.nn._linear import affine_features_first
+
+    G = groups()
+    rep_in, rep_out = parse("2*V0+V", G[0]), parse("V+V2", G[0])
+    layers = [
+        soft_layer(generator),
+        EquivariantLinear(rep_in, rep_out, generator=generator).double(),
+        RPPLinear(rep_in, rep_out, G[0], generator=generator).double(),
+        RPPLinear(rep_in, rep_out, G[0], free_group=G[3], generator=generator).double(),
+    ]
+    x = torch.randn(7, rep_in.dim, dtype=torch.float64, generator=generator)
+    for layer in layers:
+        W, b = layer.affine()
+        torch.testing.assert_close(x @ W.T + b, layer(x))
+        torch.testing.assert_close(affine_features_first(layer, x.T).T, layer(x))
+        with pytest.raises(ValueError, match="features-first input"):
+            affine_features_first(layer, x)

@@ -148,3 +148,26 @@ def test_same_generator_seed_gives_same_model():
     b = SoftEMLP(rep_in, rep_out, G, ch=24, generator=torch.Generator().manual_seed(1))
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
+
+
+@pytest.mark.parametrize("model", ["per", "rpp", "emlp"])
+def test_blocks_agree_batch_first_and_features_first(model, generator):
+    """An EMLP block gives the same values and gradients on `(*, in)` input as
+    on features-first `(in, B)` input (the models' internal layout)."""
+    G = get("O3")
+    net = build(model, parse("2*V0+2*V", G), parse("V", G), ["O3", "O2z"], ch=24)
+    block = net.double().blocks[0]
+    x = torch.randn(2, 3, net.rep_in.dim, dtype=torch.float64, generator=generator)
+    x.requires_grad_(True)
+    y = block(x)
+    h = x.reshape(6, -1).T
+    want = block.forward_features_first(h).T.reshape(y.shape)
+    torch.testing.assert_close(y, want)
+    gy = torch.randn_like(y)
+    params = [x, *block.parameters()]
+    for a, b in zip(
+        torch.autograd.grad(y, params, gy, allow_unused=True),
+        torch.autograd.grad(want, params, gy, allow_unused=True),
+        strict=True,
+    ):
+        assert (a is None and b is None) or torch.allclose(a, b)

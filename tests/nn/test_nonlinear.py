@@ -13,6 +13,7 @@ from softeq.nn import (
     gate_index,
     gated,
 )
+from softeq.nn._gated import _GateFunction
 from softeq.reps import Rep, Scalar, Vector, parse
 from softeq.testing import TOL, assert_equivariant, relative_error
 from tests.conftest import sample_scale
@@ -170,3 +171,64 @@ def test_bilinear_float32_and_batch_shapes(generator):
         relative_error(y.double().reshape(6, -1), want) <= TOL["layer"][torch.float32]
     )
     assert layer(torch.zeros(0, rep.dim)).shape == (0, rep.dim)
+
+
+@pytest.mark.parametrize("case", _bilinear_cases(), ids=lambda c: c[0])
+def test_bilinear_features_first_with_residual_matches_the_plain_formulation(
+    case, generator
+):
+    """`forward_features_first(h, residual=True)` is $h + 0.1W(h)h$ on `(dim, B)`,
+    gradients included, for run and non-run (permuted) layouts."""
+    layer = EquivariantBilinear(case[1], generator=generator).double()
+    h = torch.randn(case[1].dim, 5, dtype=torch.float64, generator=generator)
+    h.requires_grad_(True)
+    gy = torch.randn(case[1].dim, 5, dtype=torch.float64, generator=generator)
+    params = [h, *layer.parameters()]
+    got_y = layer.forward_features_first(h, residual=True)
+    want_y = h + _plain_bilinear(layer, h.T).T
+    assert relative_error(got_y, want_y) <= TOL["layer"][torch.float64]
+    got = torch.autograd.grad(got_y, params, gy)
+    want = torch.autograd.grad(want_y, params, gy)
+    for g, w in zip(got, want, strict=True):
+        assert relative_error(g, w) <= TOL["layer"][torch.float64]
+    with pytest.raises(ValueError, match="features-first input"):
+        layer.forward_features_first(h.T)
+
+
+@pytest.mark.parametrize("cls", [GatedNonlinearity, RPPGatedNonlinearity])
+def test_fused_gate_matches_autograd_of_the_formula(cls, generator):
+    """The hand-written gate backward equals autograd of
+    $v\\,\\sigma(x_{gate}) + w\\,\\mathrm{swish}(v)$, and passes gradcheck."""
+    rep = parse("2*V0+V+V2", get("O3"))
+    act = cls(rep).double()
+    if cls is RPPGatedNonlinearity:
+        with torch.no_grad():
+            act.w_gated.uniform_(-1.0, 1.0, generator=generator)
+    w = act.w_gated if cls is RPPGatedNonlinearity else None
+    x = torch.randn(4, gated(rep).dim, dtype=torch.float64, generator=generator)
+    x.requires_grad_(True)
+    v = x[:, : rep.dim]
+    want_y = v * torch.sigmoid(x[:, gate_index(rep)])
+    if w is not None:
+        want_y = want_y + w * torch.nn.functional.silu(v)
+    params = [x] + ([w] if w is not None else [])
+    gy = torch.randn_like(want_y)
+    got_y = act(x)
+    torch.testing.assert_close(got_y, want_y)
+    for g, want in zip(
+        torch.autograd.grad(got_y, params, gy),
+        torch.autograd.grad(want_y, params, gy),
+        strict=True,
+    ):
+        torch.testing.assert_close(g, want)
+    h = x.detach().T.clone().requires_grad_(True)
+    index = act._gate_index
+    if w is None:
+        fused = lambda h: _GateFunction.apply(h, index, None)  # noqa: E731
+        assert torch.autograd.gradcheck(fused, h)
+    else:
+        assert torch.autograd.gradcheck(
+            lambda h, w: _GateFunction.apply(h, index, w), (h, w)
+        )
+    with pytest.raises(ValueError, match="features-first input"):
+        act.forward_features_first(x)

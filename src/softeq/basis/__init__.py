@@ -15,6 +15,7 @@ from ._projector import (
     projector_matrix,
 )
 from ._solve import NULLSPACE_RTOL, hom_type, solve_invariants
+from ._stack import ProjectorStack
 from ._subgroup import is_subgroup
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "NULLSPACE_RTOL",
     "BlockProjector",
     "MultiProjector",
+    "ProjectorStack",
     "bias_projector_matrix",
     "cache_dir",
     "cache_size",

@@ -155,6 +155,22 @@ class MultiProjector(nn.Module):
             return self._exact[name].to(device=Q.device)
         return Q if Q.dtype == dtype else Q.to(dtype)
 
+    def check(self, W: Tensor, b: Tensor | None = None) -> None:
+        """Raise ValueError unless `W` is `(rep_out.dim, rep_in.dim)` and `b`
+        (if given) `(rep_out.dim,)`."""
+        first = next(iter(self.projectors.values()))
+        first._check_weight(W)
+        if W.ndim != 2:
+            raise ValueError(
+                f"MultiProjector expects a 2-D weight, got {tuple(W.shape)}"
+            )
+        if b is not None:
+            first._check_bias(b)
+            if b.ndim != 1:
+                raise ValueError(
+                    f"MultiProjector expects a 1-D bias, got {tuple(b.shape)}"
+                )
+
     def residuals(
         self, W: Tensor, b: Tensor | None = None, *, exact: bool = False
     ) -> Tensor:
@@ -166,20 +182,8 @@ class MultiProjector(nn.Module):
             exact: Evaluate in float64 (accurate values); otherwise in `W.dtype`
                 (fast, exact gradients).
         """
-        first = next(iter(self.projectors.values()))
-        first._check_weight(W)
-        if W.ndim != 2:
-            raise ValueError(
-                f"MultiProjector expects a 2-D weight, got {tuple(W.shape)}"
-            )
-        u = W.reshape(-1)
-        if b is not None:
-            first._check_bias(b)
-            if b.ndim != 1:
-                raise ValueError(
-                    f"MultiProjector expects a 1-D bias, got {tuple(b.shape)}"
-                )
-            u = torch.cat([u, b.to(W.dtype)])
+        self.check(W, b)
+        u = W.reshape(-1) if b is None else torch.cat([W.reshape(-1), b.to(W.dtype)])
         dtype = torch.float64 if exact else W.dtype
         key = "w" if b is None else "wb"
         blocks = [(r, n, self._basis(name, dtype)) for r, n, name in self._blocks[key]]

@@ -146,22 +146,54 @@ def _group(
     )
 
 
-def _take(x: Tensor, cols: Tensor, run: tuple[int, int] | None) -> Tensor:
-    """Columns `cols` of `x` `(B, dim)`: a view when they form a run."""
-    return x[:, run[0] : run[1]] if run else x.index_select(1, cols)
+def _rows(x: Tensor, rows: Tensor, run: tuple[int, int] | None) -> Tensor:
+    """Rows `rows` of a features-first `x` `(dim, B)`: a view when they form a run."""
+    return x[run[0] : run[1]] if run else x.index_select(0, rows)
 
 
-def _to_slab(x: Tensor, cols: Tensor, run: tuple[int, int] | None) -> Tensor:
-    """Columns `cols` of `x` `(B, dim)` as a new batch-last `(len(cols), B)`."""
-    return _take(x, cols, run).T.clone(memory_format=torch.contiguous_format)
-
-
-def _put(out: Tensor, cols: Tensor, run: tuple[int, int] | None, src: Tensor) -> None:
-    """`out[:, cols] = src` for `out` `(B, dim)`."""
+def _put_rows(
+    out: Tensor, rows: Tensor, run: tuple[int, int] | None, src: Tensor
+) -> None:
+    """`out[rows] = src` for a features-first `out` `(dim, B)`."""
     if run:
-        out[:, run[0] : run[1]].copy_(src)
+        out[run[0] : run[1]].copy_(src)
     else:
-        out.index_copy_(1, cols, src)
+        out.index_copy_(0, rows, src)
+
+
+def _inputs(x: Tensor, slab: Tensor, flat: Tensor, plan: _Plan) -> list[Tensor]:
+    """`x` `(dim, B)` as the plan's slab `(S, B)` and flat `(B, F)` (a transposed
+    view): views of `x` when the parts are runs, else gathered copies."""
+    return [_rows(x, slab, plan.slab_run), _rows(x, flat, plan.flat_run).T]
+
+
+def _outputs(
+    start: Tensor, slab: Tensor, flat: Tensor, plan: _Plan, residual: bool
+) -> tuple[Tensor | None, Tensor, Tensor]:
+    """An accumulator for the output, initialised to `start` `(dim, B)` when
+    `residual`, else to zero: `(whole, slab part, flat part)`. When the parts are
+    runs, they are views of `whole`; otherwise `whole` is None and `_assemble`
+    writes the parts back."""
+    if plan.slab_run and plan.flat_run:
+        whole = start.clone() if residual else torch.zeros_like(start)
+        return whole, *_inputs(whole, slab, flat, plan)
+    s_part, f_part = _inputs(start, slab, flat, plan)
+    if residual:
+        return None, s_part.clone(), f_part.clone()
+    return None, torch.zeros_like(s_part), torch.zeros_like(f_part)
+
+
+def _assemble(
+    whole: Tensor | None, parts: tuple[Tensor, Tensor], like: Tensor,
+    slab: Tensor, flat: Tensor, plan: _Plan,
+) -> Tensor:  # fmt: skip
+    """The `(dim, B)` result of `_outputs`' accumulator."""
+    if whole is not None:
+        return whole
+    out = like.new_empty(like.shape)
+    _put_rows(out, slab, plan.slab_run, parts[0])
+    _put_rows(out, flat, plan.flat_run, parts[1].T)
+    return out
 
 
 def _theta_rows(theta: Tensor, p: _Pair) -> Tensor:
@@ -282,40 +314,40 @@ def _theta_first_backward(
 
 
 class _BilinearFunction(torch.autograd.Function):
-    """$y = 0.1\\,W(x)\\,x$ for `x` `(B, rep.dim)` (see `_Plan` for the layout),
-    with a hand-written backward that reuses the forward's GEMM layouts."""
+    """$y = [x +]\\, 0.1\\,W(x)\\,x$ for a contiguous features-first `x` `(dim, B)`
+    (see `_Plan` for the layout), with a hand-written backward that reuses the
+    forward's GEMM layouts. With `residual`, the output starts as `x` (and the
+    input gradient as the output gradient) instead of zero: the block's skip
+    connection costs no extra pass."""
 
     @staticmethod
     def forward(
         ctx: Any, x: Tensor, slab: Tensor, flat: Tensor, plan: _Plan,
-        *thetas: Tensor
+        residual: bool, *thetas: Tensor
     ) -> Tensor:  # fmt: skip
-        x_slab, x_flat = _to_slab(x, slab, plan.slab_run), _take(x, flat, plan.flat_run)
-        y_slab, y_flat = torch.zeros_like(x_slab), x.new_zeros(x_flat.shape)
-        xs, ys = plan.split(x_slab, x_flat), plan.split(y_slab, y_flat)
+        x_slab, x_flat = _inputs(x, slab, flat, plan)
+        y, *y_parts = _outputs(x, slab, flat, plan, residual)
+        xs, ys = plan.split(x_slab, x_flat), plan.split(*y_parts)
         saved = []
         for group in plan.x_first:
             saved += _x_first_forward(group, xs, ys, list(thetas))
         for group in plan.theta_first:
             saved += _theta_first_forward(group, xs, ys, list(thetas))
-        ctx.plan, ctx.n_thetas = plan, len(thetas)
+        ctx.plan, ctx.n_thetas, ctx.residual = plan, len(thetas), residual
         ctx.save_for_backward(x_slab, x_flat, slab, flat, *saved)
-        y = x.new_empty(x.shape)
-        _put(y, slab, plan.slab_run, y_slab.T)
-        _put(y, flat, plan.flat_run, y_flat)
-        return y
+        return _assemble(y, y_parts, x, slab, flat, plan)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, gy: Tensor) -> tuple[Tensor | None, ...]:
         plan: _Plan = ctx.plan
         x_slab, x_flat, slab, flat, *saved = ctx.saved_tensors
+        gy = gy.contiguous()
         # gradients w.r.t. the unscaled products: the steps need no 0.1
-        gy_slab = _to_slab(gy, slab, plan.slab_run).mul_(_SCALE)
-        gy_flat = _take(gy, flat, plan.flat_run) * _SCALE
-        gx_slab, gx_flat = torch.zeros_like(x_slab), torch.zeros_like(x_flat)
+        gy_slab, gy_flat = (part * _SCALE for part in _inputs(gy, slab, flat, plan))
+        gx, *gx_parts = _outputs(gy, slab, flat, plan, ctx.residual)
         xs, gys = plan.split(x_slab, x_flat), plan.split(gy_slab, gy_flat)
-        gxs = plan.split(gx_slab, gx_flat)
+        gxs = plan.split(*gx_parts)
         steps = [(g, _x_first_backward) for g in plan.x_first]
         steps += [(g, _theta_first_backward) for g in plan.theta_first]
         grads: list[Tensor | None] = [None] * ctx.n_thetas
@@ -323,10 +355,8 @@ class _BilinearFunction(torch.autograd.Function):
             group_grads = step(group, xs, gys, gxs, *saved[2 * j : 2 * j + 2])
             for p, g in zip(group, group_grads, strict=True):
                 grads[p.p] = g
-        gx = gy.new_empty(gy.shape)
-        _put(gx, slab, plan.slab_run, gx_slab.T)
-        _put(gx, flat, plan.flat_run, gx_flat)
-        return (gx, None, None, None, *grads)
+        gx = _assemble(gx, gx_parts, gy, slab, flat, plan)
+        return (gx, None, None, None, None, *grads)
 
 
 class EquivariantBilinear(nn.Module):
@@ -389,8 +419,22 @@ class EquivariantBilinear(nn.Module):
                 f"EquivariantBilinear expects last dim {self.rep.dim} ({self.rep}), "
                 f"got input of shape {tuple(x.shape)}"
             )
-        x2 = x.reshape(-1, self.rep.dim)
-        y = _BilinearFunction.apply(
-            x2, self._slab, self._flat, self._plan, *self.weights
-        )
-        return y.reshape(x.shape)
+        h = x.reshape(-1, self.rep.dim).T
+        return self.forward_features_first(h).T.contiguous().reshape(x.shape)
+
+    def forward_features_first(self, h: Tensor, *, residual: bool = False) -> Tensor:
+        """The same map on features-first input, `h` `(rep.dim, B)` -> `(rep.dim,
+        B)`, plus `h` itself when `residual` (a block's skip connection, fused).
+
+        EMLP-shaped models keep their hidden features in this layout, so the
+        products over the batch-last layout need no transposes.
+        """
+        if h.ndim != 2 or h.shape[0] != self.rep.dim:
+            raise ValueError(
+                f"EquivariantBilinear expects features-first input ({self.rep.dim}, "
+                f"B) ({self.rep}), got shape {tuple(h.shape)}"
+            )
+        return _BilinearFunction.apply(
+            h.contiguous(), self._slab, self._flat, self._plan, residual,
+            *self.weights,
+        )  # fmt: skip

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from ..reps import Rep, Scalar
 
@@ -56,6 +59,49 @@ def gate_index(rep: Rep) -> Tensor:
     return flat
 
 
+class _GateFunction(torch.autograd.Function):
+    """Features-first gated nonlinearity with a hand-written backward.
+
+    For `x` `(G, B)` with $s = \\sigma(x)$, values $v = x_{:D}$ and gates
+    $s_g = s_{gate(\\cdot)}$: $y = v \\odot (s_g + w \\odot s_{:D})$ (`w` = 0 when
+    absent). Backward, with $\\sigma' = s(1 - s)$:
+    $\\partial v = g \\odot (s_g + w \\odot s_{:D})
+    + g \\odot w \\odot v \\odot \\sigma'_{:D}$, plus
+    $g \\odot v \\odot \\sigma'(x_{gate})$ scattered onto the gate rows (a scalar is
+    its own gate, so swish comes out right), and
+    $\\partial w = \\sum_B g \\odot v \\odot s_{:D}$. One sigmoid over all rows
+    replaces the separate sigmoid, swish and gather passes of autograd.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, index: Tensor, w: Tensor | None) -> Tensor:
+        D = index.shape[0]
+        s = torch.sigmoid(x)
+        v, s_v, s_g = x[:D], s[:D], s.index_select(0, index)
+        factor = s_g if w is None else torch.addcmul(s_g, s_v, w.unsqueeze(1))
+        ctx.save_for_backward(x, index, s, s_g, factor, w)
+        return v * factor
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
+        x, index, s, s_g, factor, w = ctx.saved_tensors
+        D = index.shape[0]
+        v, s_v = x[:D], s[:D]
+        gv = g * v
+        gx = torch.zeros_like(x)
+        gx_v = gx[:D]
+        torch.mul(g, factor, out=gx_v)
+        gw = None
+        if w is not None:
+            d_v = s_v * (1.0 - s_v)
+            gx_v.addcmul_(gv * d_v, w.unsqueeze(1))
+            if ctx.needs_input_grad[2]:
+                gw = (gv * s_v).sum(1)
+        gx.index_add_(0, index, gv * s_g * (1.0 - s_g))
+        return gx, None, gw
+
+
 class GatedNonlinearity(nn.Module):
     """$y_s = \\mathrm{swish}(x_s)$ on scalars, $y_v = x_v\\,\\sigma(x_{gate(v)})$ on
     non-scalar copies; gate scalars are consumed. Equivariant for every group,
@@ -80,8 +126,23 @@ class GatedNonlinearity(nn.Module):
                 f"{type(self).__name__} expects last dim {self.in_dim} "
                 f"(gated {self.rep}), got input of shape {tuple(x.shape)}"
             )
-        values = x[..., : self.rep.dim]
-        return values * torch.sigmoid(x.index_select(-1, self._gate_index))
+        h = x.reshape(-1, self.in_dim).T
+        y = self.forward_features_first(h).T
+        return y.contiguous().reshape(*x.shape[:-1], self.rep.dim)
+
+    def forward_features_first(self, h: Tensor) -> Tensor:
+        """The same map on features-first input: `h` `(gated(rep).dim, B)` ->
+        `(rep.dim, B)` (see `_GateFunction` for the fused computation)."""
+        if h.ndim != 2 or h.shape[0] != self.in_dim:
+            raise ValueError(
+                f"{type(self).__name__} expects features-first input "
+                f"({self.in_dim}, B) (gated {self.rep}), got shape {tuple(h.shape)}"
+            )
+        return _GateFunction.apply(h.contiguous(), self._gate_index, self._w())
+
+    def _w(self) -> Tensor | None:
+        """Weight of the element-wise swish path (none here)."""
+        return None
 
 
 class RPPGatedNonlinearity(GatedNonlinearity):
@@ -99,6 +160,5 @@ class RPPGatedNonlinearity(GatedNonlinearity):
         super().__init__(rep)
         self.w_gated = nn.Parameter(torch.full((rep.dim,), float(init)))
 
-    def forward(self, x: Tensor) -> Tensor:
-        out = super().forward(x)
-        return out + self.w_gated * torch.nn.functional.silu(x[..., : self.rep.dim])
+    def _w(self) -> Tensor | None:
+        return self.w_gated

@@ -78,6 +78,10 @@ class EquivariantLinear(nn.Module):
         """The invariant bias, `(rep_out.dim,)`."""
         return self.projector.assemble_bias(self.bias_theta)
 
+    def affine(self) -> tuple[Tensor, Tensor]:
+        """The map as a dense `(weight (out, in), bias (out,))`."""
+        return self.weight(), self.bias()
+
     def forward(self, x: Tensor) -> Tensor:
         _check_input(self, x, self.rep_in)
         return x @ self.weight().T + self.bias()
@@ -130,6 +134,10 @@ class SoftLinear(nn.Module):
         W, b = dense_init(rep_out.dim, rep_in.dim, generator=generator)
         self.weight = nn.Parameter(W)
         self.bias = nn.Parameter(b)
+
+    def affine(self) -> tuple[Tensor, Tensor]:
+        """The map as a dense `(weight (out, in), bias (out,))`."""
+        return self.weight, self.bias
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input(self, x, self.rep_in)
@@ -224,6 +232,13 @@ class RPPLinear(nn.Module):
                 rep_in.with_group(free_group), rep_out.with_group(free_group)
             ).set_from_dense(1e-3 * W, 1e-3 * b)
 
+    def affine(self) -> tuple[Tensor, Tensor]:
+        """The map as a dense `(weight (out, in), bias (out,))`: the two paths'
+        sum, so one GEMM applies both."""
+        W_eq, b_eq = self.equivariant.affine()
+        W_free, b_free = self.free.affine()
+        return W_eq + W_free, b_eq + b_free
+
     def forward(self, x: Tensor) -> Tensor:
         _check_input(self, x, self.rep_in)
         return self.equivariant(x) + self.free(x)
@@ -245,8 +260,24 @@ class _DenseLinear(nn.Module):
         self.weight = nn.Parameter(W.detach().clone())
         self.bias = nn.Parameter(b.detach().clone())
 
+    def affine(self) -> tuple[Tensor, Tensor]:
+        """The map as a dense `(weight (out, in), bias (out,))`."""
+        return self.weight, self.bias
+
     def forward(self, x: Tensor) -> Tensor:
         return x @ self.weight.T + self.bias
+
+
+def affine_features_first(layer: nn.Module, h: Tensor) -> Tensor:
+    """`layer` (any softeq linear map with `affine()`) applied to features-first
+    input: $W h + b$ for `h` `(in, B)` -> `(out, B)`, one GEMM."""
+    W, b = layer.affine()
+    if h.ndim != 2 or h.shape[0] != W.shape[1]:
+        raise ValueError(
+            f"{type(layer).__name__} expects features-first input ({W.shape[1]}, "
+            f"B), got shape {tuple(h.shape)}"
+        )
+    return torch.addmm(b.unsqueeze(1), W, h)
 
 
 def _to_linear(W: Tensor, b: Tensor) -> nn.Linear:

@@ -3,8 +3,10 @@ to that group's equivariant maps."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
+from ..basis import ProjectorStack
 from ..nn import SoftLinear
 
 
@@ -19,7 +21,9 @@ class ProjectionPenalty:
     + \\tfrac12\\|b_l - P_{l,j}b_l\\|^2$.
 
     Layers are found by type (never by parameter name) when the penalty is built;
-    a group's term sums the layers that list it as a candidate.
+    a group's term sums the layers that list it as a candidate. When every layer
+    has the same candidates (as in `SoftEMLP`), all layers are evaluated in one
+    fused pass (`softeq.basis.ProjectorStack`).
 
     Args:
         model: Any module containing `SoftLinear` layers.
@@ -48,9 +52,26 @@ class ProjectionPenalty:
         for layer in self.layers:
             names += [g.name for g in layer.groups if g.name not in names]
         self.group_names = tuple(names)
+        same = all(
+            tuple(g.name for g in layer.groups) == self.group_names
+            for layer in self.layers
+        )
+        self._stack = (
+            ProjectorStack([layer.projectors for layer in self.layers])
+            if same
+            else None
+        )
 
     def __call__(self, *, exact: bool = False) -> dict[str, Tensor]:
         """`{group name: R_j}`; differentiable unless `exact` (float64, no grad)."""
+        if self._stack is not None:
+            params = [(layer.weight, layer.bias) for layer in self.layers]
+            if exact:
+                with torch.no_grad():
+                    values = self._stack.residuals(params, exact=True)
+            else:
+                values = self._stack.residuals(params)
+            return dict(zip(self.group_names, values.unbind(), strict=True))
         totals: dict[str, Tensor] = {}
         for layer in self.layers:
             for name, value in layer.penalties(exact=exact).items():

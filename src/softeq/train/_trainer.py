@@ -21,10 +21,10 @@ from ._config import TrainConfig, resolve_config
 from ._report import write_report
 from ._setup import (
     build_model,
+    make_optimizer,
     make_orbit_penalty,
     make_penalty,
     make_tuner,
-    parameter_groups,
 )
 
 
@@ -82,9 +82,7 @@ class Trainer:
         self.orbit_samples = torch.Generator().manual_seed(self.config.seed + 2)
         self.orbit_sums: dict[str, float] = {}
         self.tuner = make_tuner(self.config, self.task)
-        self.optimizer = torch.optim.Adam(
-            parameter_groups(self.model, self.config), lr=self.config.lr
-        )
+        self.optimizer = make_optimizer(self.model, self.config)
         self.shuffle = torch.Generator().manual_seed(self.config.seed + 1)
         self.epoch = 0
         self.best: dict[str, Any] | None = None

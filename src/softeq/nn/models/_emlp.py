@@ -13,7 +13,12 @@ from ...groups import Group, as_groups
 from ...reps import Rep
 from .._bilinear import EquivariantBilinear
 from .._gated import GatedNonlinearity, RPPGatedNonlinearity, gated
-from .._linear import EquivariantLinear, RPPLinear, SoftLinear
+from .._linear import (
+    EquivariantLinear,
+    RPPLinear,
+    SoftLinear,
+    affine_features_first,
+)
 from ._allocation import allocate
 from ._base import Model
 
@@ -50,8 +55,18 @@ class EMLPBlock(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        lin = self.linear(x)
-        return self.gate(lin + self.bilinear(lin))
+        h = x.reshape(-1, x.shape[-1]).T
+        y = self.forward_features_first(h).T.contiguous()
+        return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    def forward_features_first(self, h: Tensor) -> Tensor:
+        """The block on features-first input, `h` `(in, B)` -> `(hidden.dim, B)`:
+        one GEMM, the bilinear layer with its skip connection fused, one fused
+        gate, and no transposes in between."""
+        lin = affine_features_first(self.linear, h)
+        return self.gate.forward_features_first(
+            self.bilinear.forward_features_first(lin, residual=True)
+        )
 
 
 class _EMLPFamily(Model):
@@ -89,9 +104,14 @@ class _EMLPFamily(Model):
         self.out = make_linear(self.hidden, rep_out)
 
     def _forward(self, x: Tensor) -> Tensor:
+        # Hidden features live features-first, (dim, B): the bilinear layers'
+        # per-sample products run over the contiguous batch without transposes.
+        h = x.reshape(-1, x.shape[-1]).T
         for block in self.blocks:
-            x = block(x)
-        return self.out(x)
+            h = block.forward_features_first(h)
+        W, b = self.out.affine()
+        y = torch.addmm(b, h.T, W.T)
+        return y.reshape(*x.shape[:-1], y.shape[-1])
 
     def gate_parameters(self) -> list[nn.Parameter]:
         """The element-wise `w_gated` paths of RPP gates (reference decay: 1)."""

@@ -1,0 +1,139 @@
+"""Fused penalties of several layers against the same candidate groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ._multi import MultiProjector, _FusedResiduals
+
+
+class ProjectorStack:
+    """The residuals $R_j = \\sum_l \\tfrac12\\|u_l - P_{l,j}u_l\\|^2$ of several
+    layers $l$ (weights and biases $u_l$, one `MultiProjector` each, all with the
+    same candidate groups) in one fused pass.
+
+    Each `MultiProjector` splits its layer into blocks `(rows, n)` with the
+    bases of all groups side by side, `Q` `(n, cols)`. Layers built on the same
+    type pairs (the hidden layers of an EMLP share all of theirs) have equal
+    blocks bases, so their rows are stacked: $\\|Q^T [U_1; U_2]\\|^2 =
+    \\|Q^T U_1\\|^2 + \\|Q^T U_2\\|^2$ column by column, one GEMM for all of them.
+    The stacked rows layout is reached with one gather of the concatenated
+    parameters. Same values and gradients as summing `MultiProjector.residuals`
+    over the layers, in fewer, larger operations.
+
+    Args:
+        projectors: One per layer, all with the same groups in the same order.
+
+    Example:
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> G = [get("O3"), get("O2z")]
+        >>> V = parse("V", G[0])
+        >>> stack = ProjectorStack([MultiProjector(V, V, G), MultiProjector(V, V, G)])
+        >>> W = torch.diag(torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64))
+        >>> [round(r, 6) for r in stack.residuals([(W, None), (W, None)]).tolist()]
+        [0.666667, 0.0]
+    """
+
+    def __init__(self, projectors: Sequence[MultiProjector]) -> None:
+        if not projectors:
+            raise ValueError("ProjectorStack needs at least one MultiProjector")
+        names = [g.name for g in projectors[0].groups]
+        for mp in projectors[1:]:
+            if [g.name for g in mp.groups] != names:
+                raise ValueError(
+                    "every layer of a ProjectorStack needs the same candidate groups, "
+                    f"got {names} and {[g.name for g in mp.groups]}"
+                )
+        self.projectors = list(projectors)
+        self.groups = projectors[0].groups
+        self._layouts: dict[tuple[bool, ...], _Layout] = {}
+
+    def residuals(
+        self, layers: Sequence[tuple[Tensor, Tensor | None]], *, exact: bool = False
+    ) -> Tensor:
+        """$R_j$ summed over the layers, in the order of `groups`, `(n_groups,)`.
+
+        Args:
+            layers: `(W, b)` of every layer, in the order of `projectors`; `b` may
+                be None.
+            exact: Evaluate in float64 (accurate values); otherwise in the
+                weights' dtype (fast, exact gradients).
+        """
+        if len(layers) != len(self.projectors):
+            raise ValueError(
+                f"expected {len(self.projectors)} (W, b) pairs, got {len(layers)}"
+            )
+        parts = []
+        for mp, (W, b) in zip(self.projectors, layers, strict=True):
+            mp.check(W, b)
+            parts += [W.reshape(-1)] + ([] if b is None else [b.to(W.dtype)])
+        W0 = layers[0][0]
+        dtype = torch.float64 if exact else W0.dtype
+        key = tuple(b is not None for _, b in layers)
+        if key not in self._layouts:
+            self._layouts[key] = _Layout(self.projectors, key)
+        layout = self._layouts[key]
+        u = torch.cat([p.to(dtype) for p in parts])
+        gather, inverse, owner = layout.indices(u.device, dtype)
+        blocks = [
+            (rows, n, mp._basis(name, dtype)) for rows, n, mp, name in layout.blocks
+        ]
+        return _FusedResiduals.apply(u, gather, inverse, owner, blocks).clamp_min(0.0)
+
+
+class _Layout:
+    """The stacked rows layout of some layers (with or without their biases):
+    merged blocks `(rows, n, projector, basis name)`, the gather from the
+    concatenated parameters, and the column owners."""
+
+    def __init__(self, projectors: list[MultiProjector], with_bias: tuple[bool, ...]):
+        merged: list[list] = []  # [n, Q, [(gather piece)], owner columns, mp, name]
+        base = 0
+        for mp, has_b in zip(projectors, with_bias, strict=True):
+            key = "wb" if has_b else "w"
+            gather = mp.get_buffer(f"_gather_{key}")
+            owner = mp.get_buffer(f"_owner_{key}")
+            start, col = 0, 0
+            for rows, n, name in mp._blocks[key]:
+                Q = mp._exact[name]
+                piece = gather[start : start + rows * n] + base
+                entry = _find(merged, n, Q)
+                if entry is None:
+                    cols = owner[col : col + Q.shape[1]]
+                    merged.append([n, Q, [piece], cols, mp, name])
+                else:
+                    entry[2].append(piece)
+                start, col = start + rows * n, col + Q.shape[1]
+            base += len(gather)
+        self.blocks = [
+            (sum(len(p) for p in pieces) // n, n, mp, name)
+            for n, _, pieces, _, mp, name in merged
+        ]
+        self._gather = torch.cat([p for entry in merged for p in entry[2]])
+        self._owner = torch.cat([entry[3] for entry in merged])
+        self._on: dict[tuple[torch.device, torch.dtype], tuple[Tensor, ...]] = {}
+
+    def indices(
+        self, device: torch.device, dtype: torch.dtype
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """`(gather, inverse, owner)` on `device`, the owner in `dtype` (cached)."""
+        if (device, dtype) not in self._on:
+            gather = self._gather.to(device)
+            self._on[(device, dtype)] = (
+                gather,
+                gather.argsort(),
+                self._owner.to(device=device, dtype=dtype),
+            )
+        return self._on[(device, dtype)]
+
+
+def _find(merged: list[list], n: int, Q: Tensor) -> list | None:
+    """The merged block whose bases equal `Q`, if any."""
+    for entry in merged:
+        if entry[0] == n and entry[1].shape == Q.shape and torch.equal(entry[1], Q):
+            return entry
+    return None
