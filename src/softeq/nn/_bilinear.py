@@ -151,16 +151,6 @@ def _rows(x: Tensor, rows: Tensor, run: tuple[int, int] | None) -> Tensor:
     return x[run[0] : run[1]] if run else x.index_select(0, rows)
 
 
-def _put_rows(
-    out: Tensor, rows: Tensor, run: tuple[int, int] | None, src: Tensor
-) -> None:
-    """`out[rows] = src` for a features-first `out` `(dim, B)`."""
-    if run:
-        out[run[0] : run[1]].copy_(src)
-    else:
-        out.index_copy_(0, rows, src)
-
-
 def _inputs(x: Tensor, slab: Tensor, flat: Tensor, plan: _Plan) -> list[Tensor]:
     """`x` `(dim, B)` as the plan's slab `(S, B)` and flat `(B, F)` (a transposed
     view): views of `x` when the parts are runs, else gathered copies."""
@@ -169,31 +159,24 @@ def _inputs(x: Tensor, slab: Tensor, flat: Tensor, plan: _Plan) -> list[Tensor]:
 
 def _outputs(
     start: Tensor, slab: Tensor, flat: Tensor, plan: _Plan, residual: bool
-) -> tuple[Tensor | None, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor]:
     """An accumulator for the output, initialised to `start` `(dim, B)` when
-    `residual`, else to zero: `(whole, slab part, flat part)`. When the parts are
-    runs, they are views of `whole`; otherwise `whole` is None and `_assemble`
-    writes the parts back."""
-    if plan.slab_run and plan.flat_run:
-        whole = start.clone() if residual else torch.zeros_like(start)
-        return whole, *_inputs(whole, slab, flat, plan)
-    s_part, f_part = _inputs(start, slab, flat, plan)
-    if residual:
-        return None, s_part.clone(), f_part.clone()
-    return None, torch.zeros_like(s_part), torch.zeros_like(f_part)
+    `residual`, else to zero: `(whole, slab part, flat part)`. A part whose rows
+    form a run is a view of `whole`; otherwise it is a gathered copy that
+    `_assemble` writes back."""
+    whole = start.clone() if residual else torch.zeros_like(start)
+    return whole, *_inputs(whole, slab, flat, plan)
 
 
 def _assemble(
-    whole: Tensor | None, parts: tuple[Tensor, Tensor], like: Tensor,
-    slab: Tensor, flat: Tensor, plan: _Plan,
-) -> Tensor:  # fmt: skip
-    """The `(dim, B)` result of `_outputs`' accumulator."""
-    if whole is not None:
-        return whole
-    out = like.new_empty(like.shape)
-    _put_rows(out, slab, plan.slab_run, parts[0])
-    _put_rows(out, flat, plan.flat_run, parts[1].T)
-    return out
+    whole: Tensor, parts: list[Tensor], slab: Tensor, flat: Tensor, plan: _Plan
+) -> Tensor:
+    """`whole` with the parts of `_outputs` that are not views written back."""
+    if not plan.slab_run:
+        whole.index_copy_(0, slab, parts[0])
+    if not plan.flat_run:
+        whole.index_copy_(0, flat, parts[1].T)
+    return whole
 
 
 def _theta_rows(theta: Tensor, p: _Pair) -> Tensor:
@@ -335,7 +318,7 @@ class _BilinearFunction(torch.autograd.Function):
             saved += _theta_first_forward(group, xs, ys, list(thetas))
         ctx.plan, ctx.n_thetas, ctx.residual = plan, len(thetas), residual
         ctx.save_for_backward(x_slab, x_flat, slab, flat, *saved)
-        return _assemble(y, y_parts, x, slab, flat, plan)
+        return _assemble(y, y_parts, slab, flat, plan)
 
     @staticmethod
     @once_differentiable
@@ -355,7 +338,7 @@ class _BilinearFunction(torch.autograd.Function):
             group_grads = step(group, xs, gys, gxs, *saved[2 * j : 2 * j + 2])
             for p, g in zip(group, group_grads, strict=True):
                 grads[p.p] = g
-        gx = _assemble(gx, gx_parts, gy, slab, flat, plan)
+        gx = _assemble(gx, gx_parts, slab, flat, plan)
         return (gx, None, None, None, None, *grads)
 
 

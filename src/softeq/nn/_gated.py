@@ -59,6 +59,11 @@ def gate_index(rep: Rep) -> Tensor:
     return flat
 
 
+def _sigmoid_backward(grad: Tensor, s: Tensor) -> Tensor:
+    """`grad * s * (1 - s)` in one pass, for `s` a sigmoid's output."""
+    return torch.ops.aten.sigmoid_backward(grad, s)
+
+
 class _GateFunction(torch.autograd.Function):
     """Features-first gated nonlinearity with a hand-written backward.
 
@@ -94,11 +99,10 @@ class _GateFunction(torch.autograd.Function):
         torch.mul(g, factor, out=gx_v)
         gw = None
         if w is not None:
-            d_v = s_v * (1.0 - s_v)
-            gx_v.addcmul_(gv * d_v, w.unsqueeze(1))
+            gx_v.addcmul_(_sigmoid_backward(gv, s_v), w.unsqueeze(1))
             if ctx.needs_input_grad[2]:
                 gw = (gv * s_v).sum(1)
-        gx.index_add_(0, index, gv * s_g * (1.0 - s_g))
+        gx.index_add_(0, index, _sigmoid_backward(gv, s_g))
         return gx, None, gw
 
 
