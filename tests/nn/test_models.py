@@ -171,3 +171,11 @@ def test_blocks_agree_batch_first_and_features_first(model, generator):
         strict=True,
     ):
         assert (a is None and b is None) or torch.allclose(a, b)
+
+
+def test_models_name_a_dtype_mismatch():
+    G = get("O3")
+    model = build("per", parse("V", G), parse("V", G), ["O3", "O2z"], ch=16)
+    with pytest.raises(TypeError, match="float32 parameters on cpu but got torch.f"):
+        model(torch.zeros(2, 3, dtype=torch.float64))
+    assert model.double()(torch.zeros(2, 3, dtype=torch.float64)).shape == (2, 3)

@@ -23,7 +23,15 @@ class Model(nn.Module):
         return num_parameters(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_features(type(self).__name__, x, self.rep_in.dim, str(self.rep_in))
+        name = type(self).__name__
+        check_features(name, x, self.rep_in.dim, str(self.rep_in))
+        p = next(self.parameters(), None)
+        if p is not None and (x.dtype != p.dtype or x.device != p.device):
+            raise TypeError(
+                f"{name} has {p.dtype} parameters on {p.device} but got {x.dtype} "
+                f"input on {x.device}; convert one to match (e.g. model.to(x) or "
+                "x.to(next(model.parameters())))"
+            )
         return self._forward(x)
 
     def _forward(self, x: Tensor) -> Tensor:
