@@ -2,7 +2,7 @@
 
 One Adam step = forward, MSE, penalties (if any), weight decay, backward, update.
 Reports the median ms/step over blocks of steps (blocks of all models interleaved),
-parameter counts, and the ratios
+parameter counts, the peak memory of one step, and the ratios
 that SPEC §6 and issue #3 target, measured in one run. Never asserts.
 
     python benchmarks/bench_step.py [--steps 20] [--blocks 5] [--threads N]
@@ -60,6 +60,23 @@ def interleaved_medians(
     return {name: 1e3 * sorted(ts)[len(ts) // 2] for name, ts in times.items()}
 
 
+def peak_memory_mb(step: Callable) -> float | None:
+    """Peak CPU memory (MB) of the tensors alive during one step (parameters,
+    gradients, optimiser state, activations, temporaries), from torch's profiler
+    memory timeline; None where this torch build lacks that (private) API."""
+    try:
+        from torch.profiler import profile
+        from torch.profiler._memory_profiler import MemoryProfileTimeline
+
+        with profile(profile_memory=True, record_shapes=True, with_stack=True) as p:
+            step()
+        timeline = MemoryProfileTimeline(p._memory_profile())
+        _, sizes = timeline._coalesce_timeline(torch.device("cpu"))
+        return max(sum(row) for row in sizes) / 1e6
+    except Exception:  # noqa: BLE001 - a missing private API only drops a column
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -89,14 +106,15 @@ def main() -> None:
     }
     times = interleaved_medians(steps, args.steps, args.blocks)
     rows = [
-        (name, model.num_parameters(), times[name])
+        (name, model.num_parameters(), times[name], peak_memory_mb(steps[name]))
         for name, (model, _) in models.items()
     ]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch 500")
-    print("| model | parameters | ms/step |")
-    print("|---|---|---|")
-    for name, n, ms in rows:
-        print(f"| {name} | {n:,} | {ms:.1f} |")
+    print("| model | parameters | ms/step | peak MB/step |")
+    print("|---|---|---|---|")
+    for name, n, ms, mb in rows:
+        peak = "n/a" if mb is None else f"{mb:.1f}"
+        print(f"| {name} | {n:,} | {ms:.1f} | {peak} |")
     pen = times["SoftEMLP + 4 group penalties"] / times["SoftEMLP, no penalty"]
     wide = times["SoftEMLP, no penalty"] / times["MLP (width 242, as SoftEMLP)"]
     print(f"\npenalised / unpenalised SoftEMLP: {pen:.2f} (target <= 1.15)")
