@@ -73,6 +73,13 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
             os.unlink(tmp)
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """`Path(path).write_text(text)` (UTF-8) through `write_atomic`: readers never
+    see a half-written file."""
+    data = text.encode()
+    write_atomic(path, lambda fh: fh.write(data))
+
+
 def save_atomic(obj: Any, path: str | Path) -> None:
     """Write `obj` with `torch.save` through `write_atomic`, ending the file with
     an integrity trailer (see `verify`)."""

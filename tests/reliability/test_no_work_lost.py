@@ -148,6 +148,26 @@ def test_interrupted_write_keeps_the_previous_file(error, tmp_path, monkeypatch)
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temp left
 
 
+def test_side_files_are_written_atomically(tmp_path, monkeypatch):
+    """A run's text files (config, summary, reports) go through the same atomic
+    write: a failure mid-write leaves the previous file intact and no temp file."""
+    from softeq import _atomic
+
+    path = tmp_path / "summary.json"
+    _atomic.write_text_atomic(path, '{"old": 1}\n')
+
+    def die(fh):
+        fh.write(b'{"ne')
+        raise OSError(28, "No space left")
+
+    real = _atomic.write_atomic
+    monkeypatch.setattr(_atomic, "write_atomic", lambda p, _: real(p, die))
+    with pytest.raises(OSError):
+        _atomic.write_text_atomic(path, '{"new": 2}\n')
+    assert path.read_text() == '{"old": 1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
 class _DiskFullAtEpoch3(Trainer):
     def save_checkpoint(self) -> None:
         if self.epoch != 3:

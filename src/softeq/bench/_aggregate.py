@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_text_atomic
 from ._suites import METHODS
 from ._worker import RESULT_FILE
 
@@ -248,8 +249,9 @@ def discovery_table(rows: list[dict[str, Any]]) -> str:
 def write_csv(cells: list[Cell], path: Path) -> None:
     """Long-format CSV: one line per cell, mean and std of every metric."""
     import csv
+    import io
 
-    with path.open("w", newline="") as fh:
+    with io.StringIO(newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["suite", "protocol", "task", "method", "label", "group", "seeds",
                     *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")],
@@ -262,3 +264,4 @@ def write_csv(cells: list[Cell], path: Path) -> None:
             ms = f"{c.ms_per_step:.3f}"
             w.writerow([c.suite, c.protocol, c.task, c.method, name, c.group or "",
                         c.n, *values, c.params, ms, c.epochs])  # fmt: skip
+        write_text_atomic(path, fh.getvalue())

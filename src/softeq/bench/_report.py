@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .._atomic import write_text_atomic
 from ._aggregate import (
     aggregate,
     cost_table,
@@ -76,8 +77,9 @@ def write_report(root: str | Path) -> Path:
     cells = aggregate(rows)
     cells += reference_cells(cells)
     write_csv(cells, root / "results.csv")
-    with (root / "runs.jsonl").open("w") as fh:  # every run, small enough to commit
-        fh.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    # every run, small enough to commit
+    runs = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    write_text_atomic(root / "runs.jsonl", runs)
     lines = ["# softeq benchmark report", ""]
     commands = read_grid(root)["commands"]
     lines += ["Made by:", "", "```", *(commands or ["(the Python API)"]),
@@ -93,5 +95,5 @@ def write_report(root: str | Path) -> Path:
         "",
     ]
     path = root / "REPORT.md"
-    path.write_text("\n".join(lines))
+    write_text_atomic(path, "\n".join(lines))
     return path

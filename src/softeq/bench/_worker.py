@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .._atomic import write_atomic
+from .._atomic import write_text_atomic
 from ._suites import RunSpec
 
 #: File whose presence marks a finished run (JSON; never pickle).
@@ -20,8 +20,7 @@ ERROR_FILE = "error.txt"
 
 def write_json_atomic(data: Any, path: Path) -> None:
     """Write `data` as JSON, atomically (`softeq._atomic.write_atomic`)."""
-    text = (json.dumps(data, indent=2) + "\n").encode()
-    write_atomic(path, lambda fh: fh.write(text))
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def finished_result(spec: RunSpec, root: Path) -> dict[str, Any] | None:

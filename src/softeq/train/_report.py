@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import write_text_atomic
 from ..groups import get
 from ..metrics import orbit_errors, orbit_parameters, render_markdown, symmetry_report
 
@@ -62,10 +63,11 @@ def write_report(trainer: Trainer, summary: dict[str, Any]) -> dict[str, Any]:
     out = trainer.out
     report = build_report(trainer, summary)
     title = f"Symmetry report: {report['model']} on {report['task']}"
-    (out / "report.md").write_text(
-        render_markdown(report, title) + f"\nTest MSE: {report['test_mse']:.5g}\n"
+    markdown = render_markdown(report, title)
+    write_text_atomic(
+        out / "report.md", markdown + f"\nTest MSE: {report['test_mse']:.5g}\n"
     )
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
     try:
         from ._plots import plot_orbits, plot_report
     except ImportError:  # plots are an optional extra (matplotlib)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._atomic import write_text_atomic
 from ..data import Task, get_task
 from ..groups import get
 from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
@@ -254,7 +255,7 @@ class Trainer:
         resumed = resume and self.resume()
         if self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.toml").write_text(self.config.to_toml())
+            write_text_atomic(self.out / "config.toml", self.config.to_toml())
             if not resumed:  # no checkpoint: rows of an earlier attempt go
                 (self.out / "metrics.jsonl").write_text("")
         every = self.config.checkpoint_every or max(1, self.config.epochs // 100)
@@ -311,7 +312,8 @@ class Trainer:
         }  # fmt: skip
         summary.update(self._task_metrics())
         if self.out is not None:
-            (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            summary_text = json.dumps(summary, indent=2) + "\n"
+            write_text_atomic(self.out / "summary.json", summary_text)
             write_report(self, summary)
             self._plots()
         return summary
