@@ -50,3 +50,15 @@ def test_reference_cells_only_for_motion_tasks():
     refs = {c.method: c for c in reference_cells([motion])}
     assert set(refs) == {"last-position", "constant-velocity"}
     assert refs["constant-velocity"].mean["test_ade"] > 0
+
+
+def test_reference_cells_of_a_residual_task_match_the_position_task():
+    def cells(spec):
+        cell = Cell("motion", "fast", spec, "per", 3, {"test_ade": 0.1},
+                    {"test_ade": 0.0}, 1, 1.0, 1, None, None)  # fmt: skip
+        return {c.method: c.mean for c in reference_cells([cell])}
+
+    positions, residual = cells("mocap"), cells("mocap:residual")
+    for method, mean in positions.items():
+        for key, value in mean.items():
+            assert residual[method][key] == pytest.approx(value, rel=1e-5), key

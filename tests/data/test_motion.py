@@ -13,9 +13,12 @@ from softeq.data import (
     MotionMetrics,
     ade,
     fde,
+    get_task,
     load_motion,
     motion_task,
 )
+from softeq.data import constant_velocity as cv
+from softeq.data._motion import random_orthogonal
 from softeq.testing import TOL
 
 N, T, K = 12, 6, 2
@@ -258,3 +261,140 @@ def test_pickled_npz_is_refused(tmp_path):
     np.savez(tmp_path / "pickled.npz", **data)
     with pytest.raises(ValueError, match=r"load_motion\(pickled.npz\)"):
         load_motion(tmp_path / "pickled.npz")
+
+
+# --- target="residual": the residual to the constant-velocity forecast -----------
+
+
+def curved(generator: torch.Generator | None = None) -> dict[str, object]:
+    """`arrays` plus a random constant acceleration, so constant velocity errs."""
+    gen = generator or torch.Generator().manual_seed(1)
+    data = arrays(gen)
+    accel = torch.randn(N, 1, K, 3, generator=gen, dtype=torch.float64) * 0.3
+    t = torch.arange(2 * T, dtype=torch.float64)[None, :, None, None]
+    bend = (0.5 * accel * t.square()).numpy().astype(np.float32)
+    data["past"] = np.asarray(data["past"]) + bend[:, :T]
+    data["future"] = np.asarray(data["future"]) + bend[:, T:]
+    return data
+
+
+def test_constant_velocity_by_hand():
+    past = torch.tensor(
+        [[[[5.0, 5.0, 5.0]]] * 4 + [[[1.0, 0.0, 2.0]], [[2.0, 1.0, 0.0]]]]
+    )
+    forecast = cv(past, 3)
+    assert forecast.shape == (1, 3, 1, 3)
+    expected = torch.tensor([[3.0, 2.0, -2.0], [4.0, 3.0, -4.0], [5.0, 4.0, -6.0]])
+    assert torch.equal(forecast[0, :, 0], expected)
+
+
+def test_residual_of_a_constant_velocity_motion_is_zero():
+    task = motion_task(arrays(), target="residual")  # straight lines
+    for split in ("train", "val", "test"):
+        y = getattr(task, f"y_{split}")
+        assert y.abs().max() < 1e-5 and y.shape == (len(y), T * K * 3)
+    assert task.metrics.target == "residual"
+    assert "target=residual" in repr(task.metrics)
+
+
+@pytest.mark.parametrize("normalisation", ["symmetry-aware", "scale-aware"])
+def test_residual_is_positions_minus_constant_velocity(normalisation):
+    positions = motion_task(curved(), normalisation=normalisation)
+    residual = motion_task(curved(), normalisation=normalisation, target="residual")
+    assert torch.equal(positions.metrics.scale, residual.metrics.scale)
+    for split in ("train", "val", "test"):
+        x = getattr(positions, f"x_{split}")
+        assert torch.equal(x, getattr(residual, f"x_{split}"))  # inputs unchanged
+        # in normalised units: the per-axis scale commutes with the map
+        past = x.double().reshape(len(x), T, K, 3)
+        expected = getattr(positions, f"y_{split}").double() - cv(past, T).reshape(
+            len(x), -1
+        )
+        got = getattr(residual, f"y_{split}").double()
+        assert torch.allclose(got, expected, atol=1e-5)
+    assert residual.y_train.abs().max() > 0.01
+
+
+def test_residual_metrics_are_those_of_the_position_forecast(generator):
+    positions = motion_task(curved())
+    residual = motion_task(curved(), target="residual")
+    past = positions.x_test.double().reshape(3, T, K, 3)
+    forecast = cv(past, T).reshape(3, -1).float()
+    zero = torch.zeros_like(residual.y_test)
+    reference = positions.metrics(forecast, positions.y_test)
+    assert reference["ade"] > 0.1
+    for key, value in residual.metrics(zero, residual.y_test).items():
+        assert value == pytest.approx(reference[key], rel=1e-5)
+    # any residual prediction h: the forecast CV(x) + h has the same errors
+    h = torch.randn(residual.y_test.shape, generator=generator)
+    got, want = residual.metrics(h, residual.y_test), positions.metrics(
+        forecast + h, positions.y_test
+    )  # fmt: skip
+    for key in ("ade", "fde"):
+        assert got[key] == pytest.approx(want[key], rel=1e-5)
+
+
+def test_constant_velocity_is_equivariant_and_translation_equivariant(generator):
+    past = torch.randn(7, T, K, 3, generator=generator, dtype=torch.float64)
+    gs = random_orthogonal(7, generator)[:, None, None]  # one g in O(3) per window
+
+    def act(p):
+        return (gs @ p.unsqueeze(-1)).squeeze(-1)
+
+    assert torch.allclose(cv(act(past), 4), act(cv(past, 4)), atol=1e-12)
+    assert (torch.linalg.det(gs.squeeze()) < 0).any()  # reflections are covered
+    shift = torch.randn(7, 1, 1, 3, generator=generator, dtype=torch.float64)
+    assert torch.allclose(cv(past + shift, 4), cv(past, 4) + shift, atol=1e-12)
+
+
+def test_residual_targets_rotate_with_the_data(generator):
+    data = curved()
+    g = random_orthogonal(1, generator)[0]
+    rotated = dict(data)
+    for key in ("past", "future"):
+        rotated[key] = (torch.as_tensor(data[key]).double() @ g.T).numpy()
+    a = motion_task(data, target="residual")
+    b = motion_task(rotated, target="residual")
+    plain = a.y_train.double().reshape(-1, 3)
+    turned = b.y_train.double().reshape(-1, 3)
+    err = (plain @ g.T - turned).norm() / (plain.norm() + turned.norm())
+    assert err < TOL["model"][torch.float32]
+
+
+def test_residual_task_is_deterministic():
+    a = motion_task(curved(), target="residual", rotate_test=True, seed=2)
+    b = motion_task(curved(), target="residual", rotate_test=True, seed=2)
+    for split in ("train", "val", "test"):
+        for xy in "xy":
+            key = f"{xy}_{split}"
+            assert torch.equal(getattr(a, key), getattr(b, key))
+
+
+def test_registered_residual_tasks():
+    mocap, residual = get_task("mocap"), get_task("mocap:residual")
+    assert residual.name == "mocap:residual" and residual.truth == mocap.truth
+    assert torch.equal(mocap.x_test, residual.x_test)
+    past = mocap.x_test.double().reshape(len(mocap.x_test), 6, 15, 3)
+    forecast = cv(past, 6).reshape(len(past), -1).float()
+    zero = residual.metrics(torch.zeros_like(residual.y_test), residual.y_test)
+    assert zero["ade"] == pytest.approx(
+        mocap.metrics(forecast, mocap.y_test)["ade"], rel=1e-5
+    )
+    assert 0.05 < zero["ade"] < 0.06  # constant velocity on mocap: 0.0545 m
+    assert get_task("orbits:residual").name == "orbits:residual"
+
+
+def test_bad_residual_options_raise():
+    with pytest.raises(ValueError, match="target must be one of"):
+        motion_task(arrays(), target="velocity")
+    one_step = arrays()
+    one_step["past"] = np.asarray(one_step["past"])[:, -1:]
+    with pytest.raises(ValueError, match="at least 2 past steps"):
+        motion_task(one_step, target="residual")
+    with pytest.raises(ValueError, match=r"T_past >= 2, k, 3"):
+        cv(torch.zeros(4, 1, 2, 3), 6)
+    with pytest.raises(ValueError, match="n_future must be an int >= 1"):
+        cv(torch.zeros(4, 6, 2, 3), 0)
+    with pytest.raises(ValueError, match="target must be 'positions' or 'residual'"):
+        MotionMetrics(torch.ones(3), n_steps=6, n_points=2, units="m", dt=0.1,
+                      target="velocity")  # fmt: skip

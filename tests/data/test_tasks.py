@@ -240,7 +240,8 @@ def test_registry_names():
         names
     )
     assert {"mocap", "mocap:scale-aware", "orbits", "orbits:rotated"} <= set(names)
-    assert len(names) == len(set(names)) == 7 + 4 + 3 * 3 + 2 + 3
+    assert {"mocap:residual", "orbits:residual"} <= set(names)
+    assert len(names) == len(set(names)) == 7 + 4 + 3 * 3 + 3 + 4
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,17 @@ $t = 1..T$, from the past $p_{-T+1}, \\dots, p_0$:
 * constant velocity: $\\hat p_t = p_0 + t\\,(p_0 - p_{-1})$.
 
 Both commute with every rotation, reflection and translation, so they are exactly
-equivariant baselines that a learned forecaster has to beat.
+equivariant baselines that a learned forecaster has to beat. On a task whose targets
+are the residual to constant velocity (``mocap:residual``), each forecast enters as
+its residual, so the constant-velocity row is the zero prediction and both rows
+keep the values they have on the position task.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from ..data import Task, get_task
+from ..data import Task, constant_velocity, get_task
 from ._aggregate import Cell
 
 #: Reference method name -> table label.
@@ -30,11 +32,9 @@ def reference_forecasts(x: Tensor, n_steps: int) -> dict[str, Tensor]:
     """Both forecasts for flattened pasts `x` `(n, n_steps * k * 3)`; same shape."""
     n = x.shape[0]
     past = x.reshape(n, n_steps, -1, 3)
-    last, step = past[:, -1:], past[:, -1:] - past[:, -2:-1]
-    ahead = torch.arange(1, n_steps + 1, dtype=x.dtype).view(1, n_steps, 1, 1)
     return {
-        "last-position": last.expand_as(past).reshape(n, -1),
-        "constant-velocity": (last + ahead * step).reshape(n, -1),
+        "last-position": past[:, -1:].expand_as(past).reshape(n, -1),
+        "constant-velocity": constant_velocity(past, n_steps).reshape(n, -1),
     }
 
 
@@ -42,6 +42,16 @@ def _motion_steps(task: Task) -> int | None:
     steps = getattr(task.metrics, "n_steps", None)
     same = task.x_test.shape[1] == task.y_test.shape[1]
     return steps if isinstance(steps, int) and steps >= 2 and same else None
+
+
+def _as_targets(task: Task, n_steps: int) -> dict[str, Tensor]:
+    """The test forecasts in the task's target terms: positions, or for
+    ``target="residual"`` their residual to the constant-velocity forecast."""
+    preds = reference_forecasts(task.x_test, n_steps)
+    if getattr(task.metrics, "target", "positions") != "residual":
+        return preds
+    cv = preds["constant-velocity"]
+    return {method: pred - cv for method, pred in preds.items()}
 
 
 def reference_cells(cells: list[Cell]) -> list[Cell]:
@@ -55,7 +65,7 @@ def reference_cells(cells: list[Cell]) -> list[Cell]:
         n_steps = _motion_steps(task)
         if n_steps is None:
             continue
-        for method, pred in reference_forecasts(task.x_test, n_steps).items():
+        for method, pred in _as_targets(task, n_steps).items():
             mean = {f"test_{k}": v for k, v in task.metrics(pred, task.y_test).items()}
             mean["test_mse"] = float((pred - task.y_test).square().mean())
             std = dict.fromkeys(mean, 0.0)

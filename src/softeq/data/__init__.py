@@ -11,7 +11,9 @@ and, per group, whether the target is ``exact``-ly, ``approximate``-ly or not at
 * `from_file` — a user's ``.npz`` or ``.csv`` with unknown truth;
 * `mocap`, `orbits` — real trajectories shipped with the package (human motion
   capture; the planets from JPL DE421), and `motion_task` for any windowed
-  trajectory file in the motion layout (`MotionData`), with ADE/FDE metrics.
+  trajectory file in the motion layout (`MotionData`), with ADE/FDE metrics;
+  ``target="residual"`` (``mocap:residual``) learns the residual to the
+  `constant_velocity` forecast.
 
 `get_task` builds any of them from a spec string such as ``"inertia:o2z"``.
 """
@@ -28,7 +30,7 @@ from ._emlp_suite import (
 from ._files import from_file
 from ._inertia import inertia, inertia_tensor, modified_inertia
 from ._mocap import mocap, mocap_data
-from ._motion import MotionData, load_motion, motion_task
+from ._motion import MotionData, constant_velocity, load_motion, motion_task
 from ._motion_metrics import MotionMetrics, ade, fde
 from ._orbits import orbits, orbits_data
 from ._registry import get_task, task_names
@@ -40,6 +42,7 @@ __all__ = [
     "MotionMetrics",
     "Task",
     "ade",
+    "constant_velocity",
     "cosine_similarity_target",
     "cossim",
     "electron_muon_amplitude",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._motion import MOTION_GROUPS, MotionData, motion_task
+from ._motion import MOTION_GROUPS, MotionData, motion_task, variant_name
 from ._sequences import read_dataset, sliding_windows, window_starts
 from ._task import Task
 
@@ -91,6 +91,7 @@ def mocap(
     normalisation: str = "symmetry-aware",
     centring: str = "past",
     stride: int = 1,
+    target: str = "positions",
     name: str | None = None,
 ) -> Task:
     """Forecast 6 future poses of a human from 6 past ones (DeepMimic mocap).
@@ -110,7 +111,10 @@ def mocap(
         normalisation: ``"symmetry-aware"`` or ``"scale-aware"`` (`motion_task`).
         centring: ``"past"`` or ``"all-points-parity"`` (`motion_task`).
         stride: Frames per step of the 30 Hz sequences.
-        name: Task name; ``mocap`` (``mocap:scale-aware``) if None.
+        target: ``"positions"`` or ``"residual"`` to constant velocity
+            (`motion_task`).
+        name: Task name if given; else ``mocap``, with ``:scale-aware`` and
+            ``:residual`` appended for those options.
 
     Returns:
         A `Task` with rep ``90*V -> 90*V`` (6 steps x 15 joints), candidates O3,
@@ -124,15 +128,12 @@ def mocap(
         >>> task.rep_in, task.sizes, task.truth["O2z"]
         ('90*V', (492, 35, 35), 'exact')
     """
-    if name is None:
-        name = (
-            "mocap" if normalisation == "symmetry-aware" else f"mocap:{normalisation}"
-        )
     return motion_task(
         mocap_data(stride),
         normalisation=normalisation,
         centring=centring,
-        name=name,
+        name=name or variant_name("mocap", normalisation=normalisation, target=target),
         groups=MOTION_GROUPS,
         truth=TRUTH,
+        target=target,
     )

@@ -40,6 +40,9 @@ MOTION_GROUPS = ("O3", "O2x", "O2y", "O2z")
 NORMALISATIONS = ("symmetry-aware", "scale-aware")
 #: ``centring`` options of `motion_task`.
 CENTRINGS = ("past", "all-points-parity")
+#: ``target`` options of `motion_task`: future positions, or their residual to the
+#: constant-velocity extrapolation of the past (`constant_velocity`).
+TARGETS = ("positions", "residual")
 #: Meaning of the ``split`` codes 0, 1, 2.
 SPLITS = ("train", "val", "test")
 _REQUIRED = ("past", "future", "split", "units", "dt", "vertical_axis")
@@ -229,6 +232,7 @@ def motion_task(
     truth: Mapping[str, str] | None = None,
     rotate_test: bool = False,
     seed: int = 0,
+    target: str = "positions",
 ) -> Task:
     """Turn windowed trajectories into a forecasting `Task` with ADE/FDE metrics.
 
@@ -247,7 +251,19 @@ def motion_task(
        acts on the normalised data exactly as on the raw data; ``"scale-aware"``
        uses one per axis (breaking $O(3)$ when the axes' spreads differ, as in
        the reference's Waymo runs).
-    4. **Flattening** time-major, then point, then xyz: rep ``{T k}*V``.
+    4. **Target.** ``"positions"``: the future positions, centred and
+       normalised like the past. ``"residual"``: their residual to the
+       constant-velocity extrapolation of the past, $r = y - CV(x)$ with $CV$ the
+       linear map of `constant_velocity`. $CV$ commutes with every linear map
+       of the coordinates applied to all points and steps (each $g \\in O(3)$,
+       the per-axis normalisation) and with translations, so $r$ is the same
+       whether computed before or after centring and normalisation, and a
+       forecaster $f$ is $G$-equivariant exactly when $f - CV$ is: the
+       candidates' truth carries over unchanged. A model $h$ of $r$ forecasts
+       $CV(x) + h(x)$, whose error $h(x) - r$ is that of the residual: `metrics`
+       (ADE, FDE) and the MSE are those of the position forecast, so residual
+       and position rows compare directly.
+    5. **Flattening** time-major, then point, then xyz: rep ``{T k}*V``.
 
     Args:
         source: A motion ``.npz`` path, a mapping of its arrays, or `MotionData`.
@@ -258,10 +274,13 @@ def motion_task(
         truth: Label per group; ``"unknown"`` for all if None.
         rotate_test: Rotate every test window by a random O(3) element.
         seed: Seed of those rotations.
+        target: ``"positions"`` or ``"residual"`` (to constant velocity; needs
+            at least 2 past steps).
 
     Returns:
         A `Task` with rep ``{T_past k}*V -> {T_future k}*V``, float32 splits and
-        `metrics` a `MotionMetrics` (ADE, FDE in the data's units).
+        `metrics` a `MotionMetrics` (ADE, FDE in the data's units; its
+        ``target`` says which target the task has).
 
     Raises:
         ValueError: For an unknown option or a negative seed, bad data (see
@@ -278,11 +297,23 @@ def motion_task(
         ('12*V', '12*V', (5, 2, 2))
         >>> task.metrics(task.y_test, task.y_test)
         {'ade': 0.0, 'fde': 0.0}
+        >>> residual = motion_task({"past": walks[:, :6], "future": walks[:, 6:],
+        ...                         "split": [0, 0, 0, 0, 0, 1, 1, 2, 2],
+        ...                         "units": "m", "dt": 0.2, "vertical_axis": 2},
+        ...                        target="residual")
+        >>> float(residual.y_train.abs().max())  # straight lines: CV is exact
+        0.0
     """
     _check_choice("normalisation", normalisation, NORMALISATIONS)
     _check_choice("centring", centring, CENTRINGS)
+    _check_choice("target", target, TARGETS)
     seed = check_seed(seed, "motion_task")
     data = _as_motion_data(source)
+    if target == "residual" and data.past.shape[1] < 2:
+        raise ValueError(
+            "motion_task: target='residual' needs at least 2 past steps for the "
+            f"constant-velocity extrapolation, got {data.past.shape[1]}"
+        )
     past = torch.from_numpy(data.past).to(torch.float64)
     future = torch.from_numpy(data.future).to(torch.float64)
     points = past if centring == "past" else torch.cat([past, future], dim=1)
@@ -291,6 +322,8 @@ def motion_task(
     split = torch.from_numpy(data.split.astype(np.int64))
     if rotate_test:
         past, future = _rotate(past, future, split == 2, seeded(seed))
+    if target == "residual":
+        future = future - constant_velocity(past, future.shape[1])
     scale = _scale(past[split == 0], normalisation)
     n, groups = len(split), tuple(groups)
     x = (past / scale).reshape(n, -1).to(torch.float32)
@@ -302,7 +335,7 @@ def motion_task(
         splits[f"y_{split_name}"] = y[mask].contiguous()
     T_past, T_future, k = data.past.shape[1], data.future.shape[1], data.past.shape[2]
     metrics = MotionMetrics(scale, n_steps=T_future, n_points=k, units=data.units,
-                            dt=data.dt)  # fmt: skip
+                            dt=data.dt, target=target)  # fmt: skip
     return Task(
         name=name or _default_name(source),
         rep_in=f"{T_past * k}*V",
@@ -312,6 +345,63 @@ def motion_task(
         metrics=metrics,
         **splits,
     )
+
+
+def variant_name(head: str, *, normalisation: str, target: str) -> str:
+    """Registry name of a built-in motion task: `head` with ``:scale-aware`` and
+    ``:residual`` appended when those options are set.
+
+    Example:
+        >>> variant_name("mocap", normalisation="scale-aware", target="residual")
+        'mocap:scale-aware:residual'
+    """
+    parts = [head]
+    if normalisation != "symmetry-aware":
+        parts.append(normalisation)
+    if target != "positions":
+        parts.append(target)
+    return ":".join(parts)
+
+
+def constant_velocity(past: Tensor, n_future: int) -> Tensor:
+    """Constant-velocity extrapolation of the last two past positions.
+
+    For past positions $p_{-T+1}, \\dots, p_0$ (per point), the forecast
+    $\\hat p_t = p_0 + t\\,(p_0 - p_{-1}) = (1 + t)\\,p_0 - t\\,p_{-1}$,
+    $t = 1, \\dots, T_{future}$. It is linear in time only and acts as the
+    identity on the coordinates, so $CV(g\\,p) = g\\,CV(p)$ for every linear
+    $g$ of $\\mathbb{R}^3$ applied to all points (each element of O(3) and of
+    its O(2)'s, a per-axis scaling); its coefficients sum to 1, so
+    $CV(p + c) = CV(p) + c$ for a translation $c$.
+
+    Args:
+        past: Positions `(..., T_past, k, 3)` with `T_past >= 2`, oldest first.
+        n_future: Number of future steps $T_{future} \\ge 1$.
+
+    Returns:
+        The forecast `(..., n_future, k, 3)`, dtype and device of `past`.
+
+    Raises:
+        ValueError: For fewer than 2 past steps, a last dim that is not 3, or
+            `n_future < 1`.
+
+    Example:
+        >>> past = torch.tensor([[[0.0, 0.0, 0.0]], [[1.0, 2.0, 0.0]]])
+        >>> constant_velocity(past, 2).squeeze(-2)
+        tensor([[2., 4., 0.],
+                [3., 6., 0.]])
+    """
+    if past.ndim < 3 or past.shape[-1] != 3 or past.shape[-3] < 2:
+        raise ValueError(
+            "constant_velocity expects positions (..., T_past >= 2, k, 3), got "
+            f"{tuple(past.shape)}"
+        )
+    if isinstance(n_future, bool) or not isinstance(n_future, int) or n_future < 1:
+        raise ValueError(f"constant_velocity: n_future must be an int >= 1, "
+                         f"got {n_future!r}")  # fmt: skip
+    last, before = past[..., -1:, :, :], past[..., -2:-1, :, :]
+    ahead = torch.arange(1, n_future + 1, dtype=past.dtype, device=past.device)
+    return last + ahead.view(-1, 1, 1) * (last - before)
 
 
 def _check_choice(what: str, value: object, choices: tuple[str, ...]) -> None:

@@ -78,27 +78,51 @@ class MotionMetrics:
     isotropic normalisation). This undoes $\\sigma$ (the centring $c$ cancels in
     differences) and reports `ade` and `fde`. It is the `metrics` of such a `Task`.
 
+    With ``target="residual"`` the targets are $r = y - CV(x)$, the residual to
+    the constant-velocity forecast of the window's past. A predicted residual
+    $\\hat r$ forecasts $CV(x) + \\hat r$, so the displacement error of that
+    forecast, $(CV(x) + \\hat r) - (CV(x) + r) = \\hat r - r$, needs no $x$:
+    adding $CV(x)$ back to prediction and target alike leaves ADE and FDE
+    unchanged, and the same call serves both targets.
+
     Args:
         scale: $\\sigma$ per axis, `(3,)`, in `units` per normalised unit.
         n_steps: Future steps per sample.
         n_points: Points per step.
         units: Physical units of the result, e.g. ``"m"``.
         dt: Seconds per step.
+        target: ``"positions"`` or ``"residual"`` (to constant velocity): what
+            the flattened targets are; reported, and used by reference
+            forecasts (`softeq.bench`) to express theirs in the same terms.
 
     Shape:
         Call with `prediction`, `target` of shape `(n, n_steps * n_points * 3)`.
     """
 
     def __init__(
-        self, scale: Tensor, *, n_steps: int, n_points: int, units: str, dt: float
+        self,
+        scale: Tensor,
+        *,
+        n_steps: int,
+        n_points: int,
+        units: str,
+        dt: float,
+        target: str = "positions",
     ) -> None:
+        if target not in ("positions", "residual"):
+            raise ValueError(
+                "MotionMetrics: target must be 'positions' or 'residual', got "
+                f"{target!r}"
+            )
         self.scale = torch.as_tensor(scale, dtype=torch.float64).reshape(3)
         self.n_steps, self.n_points = n_steps, n_points
-        self.units, self.dt = units, dt
+        self.units, self.dt, self.target = units, dt, target
 
     def physical(self, y: Tensor) -> Tensor:
         """Un-normalise flattened targets `(n, n_steps * n_points * 3)` to
-        positions `(n, n_steps, n_points, 3)` relative to each sample's centre."""
+        positions `(n, n_steps, n_points, 3)` relative to each sample's centre
+        (for ``target="residual"``: displacements from the constant-velocity
+        forecast)."""
         width = self.n_steps * self.n_points * 3
         if y.ndim != 2 or y.shape[1] != width:
             raise ValueError(
@@ -115,7 +139,8 @@ class MotionMetrics:
 
     def __repr__(self) -> str:
         scale = ", ".join(f"{s:.4g}" for s in self.scale.tolist())
+        target = "" if self.target == "positions" else f", target={self.target}"
         return (
             f"MotionMetrics(scale=({scale}) {self.units}, steps={self.n_steps}, "
-            f"points={self.n_points}, dt={self.dt:g} s)"
+            f"points={self.n_points}, dt={self.dt:g} s{target})"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._motion import MOTION_GROUPS, MotionData, motion_task
+from ._motion import MOTION_GROUPS, MotionData, motion_task, variant_name
 from ._sequences import read_dataset, sliding_windows, window_starts
 from ._task import Task
 
@@ -59,6 +59,7 @@ def orbits(
     centring: str = "past",
     rotate_test: bool = False,
     seed: int = 0,
+    target: str = "positions",
     name: str | None = None,
 ) -> Task:
     """Forecast the planets 60 days ahead from their last 60 days (JPL DE421).
@@ -80,8 +81,10 @@ def orbits(
         centring: ``"past"`` or ``"all-points-parity"`` (`motion_task`).
         rotate_test: Rotate the test windows (out of distribution).
         seed: Seed of the test rotations.
-        name: Task name; ``orbits``, ``orbits:scale-aware`` or ``orbits:rotated``
-            if None.
+        target: ``"positions"`` or ``"residual"`` to constant velocity
+            (`motion_task`).
+        name: Task name if given; else ``orbits``, with ``:rotated``,
+            ``:scale-aware`` and ``:residual`` appended for those options.
 
     Returns:
         A `Task` with rep ``54*V -> 54*V`` (6 steps x 9 planets), candidates O3,
@@ -95,17 +98,15 @@ def orbits(
         >>> task.rep_out, task.sizes
         ('54*V', (3642, 902, 902))
     """
-    if name is None:
-        name = "orbits:rotated" if rotate_test else "orbits"
-        if normalisation != "symmetry-aware":
-            name = f"{name}:{normalisation}"
+    head = "orbits:rotated" if rotate_test else "orbits"
     return motion_task(
         orbits_data(),
         normalisation=normalisation,
         centring=centring,
-        name=name,
+        name=name or variant_name(head, normalisation=normalisation, target=target),
         groups=MOTION_GROUPS,
         truth=TRUTH,
         rotate_test=rotate_test,
         seed=seed,
+        target=target,
     )

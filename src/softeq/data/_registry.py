@@ -22,17 +22,19 @@ _SUITE_TASKS: dict[str, Callable[..., Task]] = {
     "particle-interaction": particle_interaction,
 }
 # Real trajectories (motion protocol): variant suffix -> loader keywords.
+# ``residual``: targets are the residual to constant velocity (`motion_task`).
 _SCALE_AWARE = {"normalisation": "scale-aware"}
+_RESIDUAL = {"target": "residual"}
 _MOTION_TASKS: dict[str, tuple[Callable[..., Task], dict[str, dict[str, object]]]] = {
-    "mocap": (mocap, {"": {}, "scale-aware": _SCALE_AWARE}),
+    "mocap": (mocap, {"": {}, "scale-aware": _SCALE_AWARE, "residual": _RESIDUAL}),
     "orbits": (orbits, {"": {}, "scale-aware": _SCALE_AWARE,
-                        "rotated": {"rotate_test": True}}),
+                        "rotated": {"rotate_test": True}, "residual": _RESIDUAL}),
 }  # fmt: skip
 
 
 def task_names() -> list[str]:
     """Every spec `get_task` accepts, e.g. ``inertia:o2z``, ``o5-synthetic:3000``,
-    ``mocap``, ``orbits:rotated``."""
+    ``mocap``, ``orbits:rotated``, ``mocap:residual``."""
     names = [f"{kind}:{s}" for kind, (_, settings) in _SETTING_TASKS.items()
              for s in settings]  # fmt: skip
     for kind in _SUITE_TASKS:
@@ -73,10 +75,12 @@ def get_task(spec: str, *, seed: int = 0, n_train: int | None = None) -> Task:
             ``scale``, ``none``), one of ``emlp-inertia``, ``o5-synthetic``,
             ``particle-interaction`` with an optional ``:1000`` / ``:3000``
             training-set size, or a real trajectory task (motion protocol):
-            ``mocap`` / ``mocap:scale-aware`` (human motion capture) and
-            ``orbits`` / ``orbits:scale-aware`` / ``orbits:rotated`` (planets;
-            ``rotated``: every test window randomly rotated by an O(3) element).
-            See `task_names`.
+            ``mocap`` / ``mocap:scale-aware`` / ``mocap:residual`` (human
+            motion capture) and ``orbits`` / ``orbits:scale-aware`` /
+            ``orbits:rotated`` / ``orbits:residual`` (planets; ``rotated``:
+            every test window randomly rotated by an O(3) element;
+            ``residual``: the targets are the residual to the constant-velocity
+            forecast, same ADE/FDE). See `task_names`.
         seed: Split seed (inertia, cossim), data seed (EMLP suite), seed of the
             test rotations (``orbits:rotated``); the other motion tasks have
             fixed time splits and ignore it.
