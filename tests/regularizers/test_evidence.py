@@ -104,3 +104,48 @@ def test_every_and_state_and_errors(generator):
         t.step(9, values)
     with pytest.raises(ValueError, match="init > 0"):
         EvidenceTuner(NAMES, init=0.0, weight_decay=1e-3, n_targets=10)
+
+
+@pytest.mark.parametrize(
+    "lam", [[0.5, 2.0, 30.0], [1e-6, 1.0, 1e6], [0.0, 3.0, 0.2]], ids=str
+)
+def test_woodbury_block_traces_equal_the_dense_inverse(lam, generator):
+    """`block_traces` takes the Woodbury path on blocks with fewer columns than
+    rows; it equals the dense (n, n) inverse, strengths spanning 12 orders of
+    magnitude and a zero strength included."""
+    from softeq.basis._evidence import _block_traces, block_traces
+
+    G = [get(n) for n in NAMES]
+    mp = SoftLinear(parse("V2", G[0]), parse("V2", G[0]), G).projectors
+    projs = list(mp.projectors.values())
+    Qs = [p._exact[p._pairs[0][4]] for p in projs]  # V2 -> V2: n = 81
+    Q = torch.cat(Qs, dim=1)
+    assert Q.shape[1] < Q.shape[0]
+    owner = torch.block_diag(*[torch.ones(q.shape[1], 1) for q in Qs]).double()
+    strengths = torch.tensor(lam, dtype=torch.float64)
+    torch.testing.assert_close(
+        block_traces(Q, owner, strengths, 0.01),
+        _block_traces(Qs, strengths, 0.01),
+        rtol=1e-9,
+        atol=0.0,
+    )
+
+
+def test_stacked_traces_equal_the_sum_over_layers(generator):
+    """The tuner's traces of a whole SoftEMLP (one `ProjectorStack`, shared blocks
+    counted once) equal the per-layer sum."""
+    from softeq.nn.models import SoftEMLP
+    from softeq.regularizers import soft_layers
+
+    G = [get(n) for n in NAMES]
+    model = SoftEMLP(parse("2*V0+V", G[0]), parse("V", G[0]), G, ch=24)
+    t = tuner()
+    lam = torch.tensor([3.0, 0.5, 40.0], dtype=torch.float64)
+    t.strengths = dict(zip(NAMES, lam.tolist(), strict=True))
+    stacked = t.traces(model, beta=1.0)
+    per_layer = sum(
+        prior_traces(layer.projectors, lam, 1e-3) for layer in soft_layers(model)
+    )
+    torch.testing.assert_close(
+        torch.tensor([stacked[n] for n in NAMES], dtype=torch.float64), per_layer
+    )

@@ -26,6 +26,55 @@ def _block_traces(Qs: list[Tensor], strengths: Tensor, alpha: float) -> Tensor:
     return 0.5 * torch.einsum("ij,gji->g", covariance, complements)
 
 
+def _woodbury_traces(
+    S: Tensor, owner: Tensor, n: int, strengths: Tensor, alpha: float
+) -> Tensor:
+    """`_block_traces` through the Woodbury identity, for $\\alpha > 0$.
+
+    With the bases of all groups side by side, $U = [Q_1|\\dots|Q_G]$
+    (`(n, K)`, Gram matrix $S = U^TU$; `owner` `(K, G)` marks each column's
+    group), $d$ the strength of each column and $c = \\sum_j\\lambda_j + \\alpha$:
+    $\\Lambda = cI - U\\,\\mathrm{diag}(d)\\,U^T$, so
+    $\\Lambda^{-1} = I/c + U M^{-1} U^T/c^2$ with $M = \\mathrm{diag}(1/d) - S/c$
+    (positive definite when $\\Lambda$ is; columns with $d = 0$ drop out). Then
+    $\\mathrm{tr}\\,\\Lambda^{-1} = n/c + \\mathrm{tr}(M^{-1}S)/c^2$ and
+    $\\mathrm{tr}(Q_j^T\\Lambda^{-1}Q_j) = K_j/c + \\sum_{a \\in j}
+    (S M^{-1} S)_{aa}/c^2$: one `(K, K)` Cholesky solve instead of an `(n, n)`
+    inverse and products, `K` = the columns of all groups (< n where it pays).
+    """
+    d = owner @ strengths
+    c = float(strengths.sum()) + alpha
+    keep = d > 0
+    S_k = S[keep]
+    M = torch.diag(1.0 / d[keep]) - S_k[:, keep] / c
+    B = torch.cholesky_solve(S_k, torch.linalg.cholesky(M))  # M^{-1} S[keep, :]
+    w = (S_k * B).sum(0)  # (S M^{-1} S)_aa for every column a
+    trace_inverse = n / c + float(B[:, keep].diagonal().sum()) / c**2
+    trace_kept = owner.sum(0) / c + (w @ owner) / c**2
+    return 0.5 * (trace_inverse - trace_kept)
+
+
+def block_traces(
+    Q: Tensor, owner: Tensor, strengths: Tensor, alpha: float, *,
+    gram: Tensor | None = None,
+) -> Tensor:  # fmt: skip
+    """$\\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I - Q_jQ_j^T))$ for one block and every
+    group j, from the bases side by side, `Q` `(n, K)` (float64), `owner`
+    `(K, G)` marking each column's group, and optionally their Gram matrix.
+
+    Woodbury (`_woodbury_traces`) when $\\alpha > 0$ and the groups' columns are
+    fewer than `n`; otherwise the dense `(n, n)` (pseudo-)inverse.
+    """
+    n, K = Q.shape
+    owner = owner.to(torch.float64)
+    if alpha > 0 and K < n:
+        S = Q.T @ Q if gram is None else gram
+        return _woodbury_traces(S, owner, n, strengths, alpha)
+    cols = owner.argmax(1)
+    Qs = [Q[:, cols == j] for j in range(owner.shape[1])]
+    return _block_traces(Qs, strengths, alpha)
+
+
 def prior_traces(mp: MultiProjector, strengths: Tensor, alpha: float) -> Tensor:
     """Per group, $\\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I - P_j))$ over one layer's
     weight and bias, for the prior precision
@@ -53,10 +102,16 @@ def prior_traces(mp: MultiProjector, strengths: Tensor, alpha: float) -> Tensor:
     strengths = strengths.to(torch.float64)
     total = torch.zeros(len(projs), dtype=torch.float64)
     first = projs[0]
-    for k, (_, n_rows, _, _, _) in enumerate(first._pairs):
-        Qs = [p._exact[p._pairs[k][4]] for p in projs]
-        total += n_rows * _block_traces(Qs, strengths, alpha)
-    for o, (_, m, _, _) in enumerate(first._bias):
-        Qs = [p._exact[p._bias[o][3]] for p in projs]
-        total += m * _block_traces(Qs, strengths, alpha)
+    blocks = [
+        (n_rows, [p._exact[p._pairs[k][4]] for p in projs])
+        for k, (_, n_rows, _, _, _) in enumerate(first._pairs)
+    ] + [
+        (m, [p._exact[p._bias[o][3]] for p in projs])
+        for o, (_, m, _, _) in enumerate(first._bias)
+    ]
+    for rows, Qs in blocks:
+        owner = torch.block_diag(*[torch.ones(Q.shape[1], 1) for Q in Qs])
+        total += rows * block_traces(
+            torch.cat(Qs, dim=1), owner.to(torch.float64), strengths, alpha
+        )
     return total

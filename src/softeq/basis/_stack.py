@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ._evidence import block_traces
 from ._multi import MultiProjector, _FusedResiduals
 
 
@@ -73,16 +74,33 @@ class ProjectorStack:
             parts += [W.reshape(-1)] + ([] if b is None else [b.to(W.dtype)])
         W0 = layers[0][0]
         dtype = torch.float64 if exact else W0.dtype
-        key = tuple(b is not None for _, b in layers)
-        if key not in self._layouts:
-            self._layouts[key] = _Layout(self.projectors, key)
-        layout = self._layouts[key]
+        layout = self._layout(tuple(b is not None for _, b in layers))
         u = torch.cat([p.to(dtype) for p in parts])
         gather, inverse, owner = layout.indices(u.device, dtype)
         blocks = [
             (rows, n, mp._basis(name, dtype)) for rows, n, mp, name in layout.blocks
         ]
         return _FusedResiduals.apply(u, gather, inverse, owner, blocks).clamp_min(0.0)
+
+    def prior_traces(self, strengths: Tensor, alpha: float) -> Tensor:
+        """`softeq.basis.prior_traces` summed over the layers (weights and
+        biases), one `block_traces` per distinct block: layers that share a
+        block share its prior, so its trace counts once per row of all of them."""
+        layout = self._layout((True,) * len(self.projectors))
+        strengths = strengths.to(torch.float64)
+        total = torch.zeros(len(self.groups), dtype=torch.float64)
+        for (rows, _, mp, name), owner, gram in zip(
+            layout.blocks, layout.owners, layout.grams(), strict=True
+        ):
+            Q = mp._exact[name]
+            total += rows * block_traces(Q, owner, strengths, alpha, gram=gram)
+        return total
+
+    def _layout(self, with_bias: tuple[bool, ...]) -> _Layout:
+        """The (cached) stacked layout of the layers, with or without biases."""
+        if with_bias not in self._layouts:
+            self._layouts[with_bias] = _Layout(self.projectors, with_bias)
+        return self._layouts[with_bias]
 
 
 class _Layout:
@@ -114,8 +132,17 @@ class _Layout:
             for n, _, pieces, _, mp, name in merged
         ]
         self._gather = torch.cat([p for entry in merged for p in entry[2]])
-        self._owner = torch.cat([entry[3] for entry in merged])
+        self.owners = [entry[3] for entry in merged]
+        self._owner = torch.cat(self.owners)
+        self._bases = [entry[1] for entry in merged]
+        self._grams: list[Tensor] | None = None
         self._on: dict[tuple[torch.device, torch.dtype], tuple[Tensor, ...]] = {}
+
+    def grams(self) -> list[Tensor]:
+        """$Q^TQ$ of every merged block's float64 bases (computed once)."""
+        if self._grams is None:
+            self._grams = [Q.T @ Q for Q in self._bases]
+        return self._grams
 
     def indices(
         self, device: torch.device, dtype: torch.dtype

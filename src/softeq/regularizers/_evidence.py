@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..basis import prior_traces
+from ..basis import ProjectorStack, prior_traces
 from ._projection import soft_layers
 from ._tuners import ConstantTuner
 
@@ -80,10 +80,21 @@ class EvidenceTuner(ConstantTuner):
         self.weight_decay, self.n_targets = weight_decay, n_targets
         self.every, self.damping, self.bounds = every, damping, bounds
         self.updates = 0
+        self._stacked: tuple[tuple[int, ...], ProjectorStack | None] | None = None
 
     def traces(self, model: nn.Module, beta: float) -> dict[str, float]:
         """$T_j = \\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I-P_j))$ summed over the model's
         soft layers, at the current strengths (in prior units $\\lambda = \\beta s$)."""
+        stack = self._stack(model)
+        if stack is not None:
+            names = [g.name for g in stack.groups]
+            lam = torch.tensor(
+                [beta * self.strengths[n] for n in names], dtype=torch.float64
+            )
+            values = stack.prior_traces(lam, beta * self.weight_decay)
+            return {g: 0.0 for g in self.groups} | dict(
+                zip(names, values.tolist(), strict=True)
+            )
         total = {g: 0.0 for g in self.groups}
         for layer in soft_layers(model):
             names = [g.name for g in layer.groups]
@@ -94,6 +105,21 @@ class EvidenceTuner(ConstantTuner):
             for name, value in zip(names, values.tolist(), strict=True):
                 total[name] += value
         return total
+
+    def _stack(self, model: nn.Module) -> ProjectorStack | None:
+        """The model's soft layers as one `ProjectorStack` (cached per model) when
+        they all have the same candidates, else None."""
+        layers = soft_layers(model)
+        key = tuple(id(layer) for layer in layers)
+        if self._stacked is None or self._stacked[0] != key:
+            names = {tuple(g.name for g in layer.groups) for layer in layers}
+            stack = (
+                ProjectorStack([layer.projectors for layer in layers])
+                if len(names) == 1
+                else None
+            )
+            self._stacked = (key, stack)
+        return self._stacked[1]
 
     def step(
         self,
