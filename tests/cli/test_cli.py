@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from softeq.cli import main
@@ -111,3 +112,24 @@ def test_discover_missing_file_exits_2(tmp_path, capsys):
     assert main(["discover", str(tmp_path / "none.npz"), "--rep-in", "V",
                  "--rep-out", "V"]) == 2  # fmt: skip
     assert "softeq: error:" in capsys.readouterr().err
+
+
+def test_train_on_your_own_motion_file(tmp_path, capsys, monkeypatch):
+    """`softeq train --task motion:PATH.npz` uses the motion presets and names its
+    default run folder after the file, in one folder level."""
+    from softeq.data import MotionData
+
+    data = tmp_path / "data" / "walks.npz"
+    data.parent.mkdir()
+    gen = np.random.default_rng(0)
+    track = np.cumsum(gen.normal(size=(12, 12, 2, 3)), axis=1).astype(np.float32)
+    MotionData(past=track[:, :6], future=track[:, 6:], split=[0] * 6 + [1] * 3 +
+               [2] * 3, units="m", dt=0.2, vertical_axis=2).save(data)  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--task", f"motion:{data}:residual", "--model", "mlp",
+                 "--epochs", "2", "--select-after", "1"])  # fmt: skip
+    assert code == 0
+    assert "test_ade" in capsys.readouterr().out
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("motion-") and folder.name.endswith("-mlp-s0")
+    assert (folder / "summary.json").is_file()

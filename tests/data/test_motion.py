@@ -398,3 +398,28 @@ def test_bad_residual_options_raise():
     with pytest.raises(ValueError, match="target must be 'positions' or 'residual'"):
         MotionMetrics(torch.ones(3), n_steps=6, n_points=2, units="m", dt=0.1,
                       target="velocity")  # fmt: skip
+
+
+def test_motion_file_spec_trains_on_your_own_npz(tmp_path):
+    """``motion:PATH.npz[:options]`` is the motion protocol on a file of your own."""
+    from softeq.data import get_task
+
+    path = tmp_path / "my data.npz"
+    MotionData(**arrays()).save(path)
+    task = get_task(f"motion:{path}")
+    assert (task.rep_in, task.rep_out) == (f"{T * K}*V", f"{T * K}*V")
+    assert task.name == f"motion:{path}" and task.truth["O3"] == "unknown"
+    direct = motion_task(path, target="residual", normalisation="scale-aware")
+    both = get_task(f"motion:{path}:residual:scale-aware")
+    assert torch.equal(both.y_train, direct.y_train)
+    assert torch.equal(both.x_train, direct.x_train)
+    for spec, match in [
+        (f"motion:{tmp_path / 'missing.npz'}", "no such motion file"),
+        (f"motion:{path}:rotated", "unknown option"),
+        (f"motion:{path}residual", "unknown option"),
+        ("motion:data.csv", "motion:PATH.npz"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            get_task(spec)
+    with pytest.raises(ValueError, match="split"):
+        get_task(f"motion:{path}", n_train=5)

@@ -12,6 +12,7 @@ from ..train import MODELS, PRESETS, TUNERS
 
 def run_list(args: argparse.Namespace) -> int:
     print("tasks:   " + ", ".join(task_names()))
+    print("         motion:PATH.npz[:scale-aware][:residual] (your motion data)")
     print("models:  " + ", ".join(MODELS))
     print("presets: " + ", ".join(PRESETS))
     print("tuners:  " + ", ".join(TUNERS))

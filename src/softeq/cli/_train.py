@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -107,12 +108,21 @@ def print_summary(summary: dict[str, Any], out: Path | None) -> None:
         print(f"  run folder: {out}")
 
 
+def _folder_name(task: str) -> str:
+    """`task` as one folder name: ``inertia:o2z`` -> ``inertia-o2z``,
+    ``motion:/data/waymo.npz:residual`` -> ``motion-waymo.npz-residual`` (a
+    file's folders are dropped)."""
+    head, _, rest = task.partition(":")
+    last = re.split(r"[/\\]", rest)[-1]
+    name = f"{head}:{last}" if rest else head
+    return re.sub(r"[^A-Za-z0-9._]+", "-", name).strip("-.") or "task"
+
+
 def run_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     out = (
         args.out
-        or Path("runs")
-        / f"{config.task.replace(':', '-')}-{config.model}-s{config.seed}"
+        or Path("runs") / f"{_folder_name(config.task)}-{config.model}-s{config.seed}"
     )
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; expected a run folder")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from . import _cossim, _inertia
 from ._cossim import cossim
 from ._emlp_suite import TRAIN_SIZES, emlp_inertia, o5_synthetic, particle_interaction
 from ._inertia import inertia
 from ._mocap import mocap
+from ._motion import motion_task
 from ._orbits import orbits
 from ._task import Task, check_seed
 
@@ -80,7 +82,10 @@ def get_task(spec: str, *, seed: int = 0, n_train: int | None = None) -> Task:
             ``orbits:rotated`` / ``orbits:residual`` (planets; ``rotated``:
             every test window randomly rotated by an O(3) element;
             ``residual``: the targets are the residual to the constant-velocity
-            forecast, same ADE/FDE). See `task_names`.
+            forecast, same ADE/FDE). See `task_names`. ``motion:PATH.npz``
+            (optionally ``:scale-aware``, ``:residual``) trains on a motion
+            ``.npz`` of your own, e.g. Waymo data converted by
+            ``python -m softeq.data.waymo``.
         seed: Split seed (inertia, cossim), data seed (EMLP suite), seed of the
             test rotations (``orbits:rotated``); the other motion tasks have
             fixed time splits and ignore it.
@@ -121,7 +126,43 @@ def get_task(spec: str, *, seed: int = 0, n_train: int | None = None) -> Task:
         return _SUITE_TASKS[kind](n, seed=seed)
     if kind in _MOTION_TASKS:
         return _motion_task(spec, kind, suffix, seed=seed, n_train=n_train)
+    if kind == "motion":
+        return _motion_file_task(spec, suffix, seed=seed, n_train=n_train)
     raise _unknown(spec)
+
+
+#: Options of ``motion:PATH[:OPTION...]`` (your own motion ``.npz``).
+_FILE_OPTIONS = {"scale-aware": _SCALE_AWARE, "residual": _RESIDUAL}
+
+
+def _motion_file_task(spec: str, rest: str, *, seed: int, n_train: int | None) -> Task:
+    """``motion:PATH.npz[:scale-aware][:residual]``: a motion ``.npz`` of your own
+    (e.g. Waymo Open Motion converted by ``python -m softeq.data.waymo``) under
+    the motion protocol; the groups are O3, O2x, O2y, O2z with unknown truth."""
+    end = rest.rfind(".npz")
+    if end < 0:
+        raise ValueError(
+            f"task {spec!r}: expected motion:PATH.npz[:scale-aware][:residual], "
+            "PATH a motion .npz (softeq.data.MotionData.save, or "
+            "python -m softeq.data.waymo)"
+        )
+    path, options = rest[: end + 4], rest[end + 4 :]
+    chosen = [o for o in options.split(":") if o]
+    unknown = [o for o in chosen if o not in _FILE_OPTIONS]
+    if unknown or (options and not options.startswith(":")):
+        raise ValueError(
+            f"task {spec!r}: unknown option(s) {unknown or [options]}; choose from "
+            f"{sorted(_FILE_OPTIONS)}"
+        )
+    if n_train is not None:
+        raise ValueError(f"task {spec!r} has the file's split; got n_train={n_train}")
+    check_seed(seed, f"task {spec!r}")
+    if not Path(path).is_file():
+        raise ValueError(f"task {spec!r}: no such motion file {path!r}")
+    kwargs: dict[str, object] = {}
+    for option in chosen:
+        kwargs.update(_FILE_OPTIONS[option])
+    return motion_task(path, name=spec, **kwargs)
 
 
 def _motion_task(

@@ -104,7 +104,7 @@ def _family(task: str) -> str:
     head = task.split(":", 1)[0]
     if head in ("inertia", "cossim"):
         return head
-    if head in MOTION_TASKS:
+    if head in MOTION_TASKS or head == "motion":
         return "motion"
     return "file" if head.endswith((".npz", ".csv")) else "emlp"
 
