@@ -32,6 +32,7 @@ format: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_basis.py
 	$(BIN)/python benchmarks/bench_step.py
+	$(BIN)/python benchmarks/bench_tuner.py
 
 # The main job: PER and the MLP on inertia with O(2)_z symmetry, fast preset.
 demo: setup

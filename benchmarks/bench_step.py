@@ -11,8 +11,11 @@ that SPEC §6 and issue #3 target, measured in one run. Never asserts.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -68,13 +71,30 @@ def peak_memory_mb(step: Callable) -> float | None:
         from torch.profiler import profile
         from torch.profiler._memory_profiler import MemoryProfileTimeline
 
-        with profile(profile_memory=True, record_shapes=True, with_stack=True) as p:
+        with (
+            _quiet_stderr(),
+            profile(profile_memory=True, record_shapes=True, with_stack=True) as p,
+        ):
             step()
         timeline = MemoryProfileTimeline(p._memory_profile())
         _, sizes = timeline._coalesce_timeline(torch.device("cpu"))
         return max(sum(row) for row in sizes) / 1e6
     except Exception:  # noqa: BLE001 - a missing private API only drops a column
         return None
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence the profiler's C++ log lines (file descriptor 2) for a moment."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def main() -> None:

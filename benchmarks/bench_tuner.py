@@ -13,24 +13,12 @@ of PER on the inertia task. Prints a table; never asserts.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import torch
 
+from bench_basis import timed  # the scripts' shared timer (run from benchmarks/)
 from softeq.metrics import weight_residuals
 from softeq.train import TrainConfig, Trainer
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `fn` over `repeats` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def penalties(trainer: Trainer) -> dict[str, float]:
@@ -61,12 +49,10 @@ def main() -> None:
             task=args.task, model="per", tuner="evidence", preset=preset, epochs=10
         )
         trainer = Trainer(config)
-        epoch = median_seconds(trainer._train_epoch, args.repeats)
+        epoch = timed(trainer._train_epoch, args.repeats)
         values = penalties(trainer)
-        step = median_seconds(
-            lambda t=trainer, v=values: evidence_update(t, v), args.repeats
-        )
-        logged = median_seconds(lambda t=trainer: penalties(t), args.repeats)
+        step = timed(lambda t=trainer, v=values: evidence_update(t, v), args.repeats)
+        logged = timed(lambda t=trainer: penalties(t), args.repeats)
         print(f"| {preset} | {1e3 * epoch:.1f} | {1e3 * step:.1f} | "
               f"{step / epoch:.1%} | ≤ 5 % | {1e3 * logged:.1f} |")  # fmt: skip
 

@@ -251,22 +251,22 @@ def _x_first_backward(
     group: tuple[_Pair, ...], xs: list[Tensor], gys: list[Tensor], gxs: list[Tensor],
     Y: Tensor, W: Tensor
 ) -> list[Tensor]:  # fmt: skip
-    """Backward of `_x_first_forward`, with `gys` the output gradients times 0.1:
-    $\\partial\\theta = g_y Y^T$ and $g_Y = W^T g_y$ by GEMM, then $g_Y$ back to
-    $x_i$ and $X$ by products (accumulated into `gxs`); returns the group's
-    $\\theta$ gradients."""
+    """Backward of `_x_first_forward`, with `gys` the output gradients:
+    $\\partial\\theta = 0.1\\,g_y Y^T$ and $g_Y = W^T g_y$ by GEMM, then
+    $0.1\\,g_Y$ back to $x_i$ and $X$ by products (accumulated into `gxs`);
+    returns the group's $\\theta$ gradients."""
     B, first = xs[0].shape[-1], group[0]
     gy = gys[first.o].view(first.mo, first.do * B)
-    gW = gy @ Y.T
+    gW = torch.mm(gy, Y.T).mul_(_SCALE)
     gY = W.T @ gy
     sizes = [p.mi * p.n for p in group]
     for p, gYp in zip(group, gY.split(sizes), strict=True):
         g = gYp.view(p.mi, p.n * p.do, 1, B)
         X = p.copies(xs).view(1, p.n * p.do, p.di, B)
-        _dot(g, X, 1, gxs[p.i], accumulate=True)
+        _dot(g, X, 1, gxs[p.i], accumulate=True, scale=_SCALE)
         xi = xs[p.i].view(p.mi, 1, p.di, B)
         gX = p.copies(gxs).view(p.n * p.do, p.di, B)
-        _dot(g, xi, 0, gX, accumulate=True)
+        _dot(g, xi, 0, gX, accumulate=True, scale=_SCALE)
     return list(gW.split(sizes, dim=1))
 
 
@@ -274,10 +274,10 @@ def _theta_first_backward(
     group: tuple[_Pair, ...], xs: list[Tensor], gys: list[Tensor], gxs: list[Tensor],
     Z: Tensor, W: Tensor
 ) -> list[Tensor]:  # fmt: skip
-    """Backward of `_theta_first_forward`, with `gys` the output gradients times
-    0.1: $g_Z$ and $\\partial X$ by products, then $\\partial\\theta = g_Z x_i^T$
-    and $\\partial x_i = W^T g_Z$ by GEMM (accumulated into `gxs`); returns the
-    group's $\\theta$ gradients."""
+    """Backward of `_theta_first_forward`, with `gys` the output gradients:
+    $g_Z$ (of the unscaled products) and $\\partial X$ by products, then
+    $\\partial\\theta = 0.1\\,g_Z x_i^T$ and $\\partial x_i = 0.1\\,W^T g_Z$ by GEMM
+    (accumulated into `gxs`); returns the group's $\\theta$ gradients."""
     B, first = xs[0].shape[-1], group[0]
     gZ = torch.empty_like(Z)
     sizes = [p.mo * p.n for p in group]
@@ -286,10 +286,11 @@ def _theta_first_backward(
         X = p.copies(xs).transpose(1, 2).unsqueeze(0)  # [., m, l, k]
         _dot(gy, X, 3, gZp.view(p.mo, p.n, p.di, B), accumulate=False)
         Zp = Zp.view(p.mo, p.n, 1, p.di, B)
-        _dot(Zp, gy.view(p.mo, 1, p.do, 1, B), 0, p.copies(gxs), accumulate=True)
+        gX = p.copies(gxs)
+        _dot(Zp, gy.view(p.mo, 1, p.do, 1, B), 0, gX, accumulate=True, scale=_SCALE)
     xi = xs[first.i].view(first.mi, first.di * B)
-    gW = gZ @ xi.T
-    gxs[first.i].view(first.mi, first.di * B).addmm_(W.T, gZ)
+    gW = torch.mm(gZ, xi.T).mul_(_SCALE)
+    gxs[first.i].view(first.mi, first.di * B).addmm_(W.T, gZ, alpha=_SCALE)
     return [
         gWp.view(p.mo, p.n, p.mi).transpose(1, 2).reshape(p.mo, p.mi * p.n)
         for p, gWp in zip(group, gW.split(sizes), strict=True)
@@ -326,8 +327,8 @@ class _BilinearFunction(torch.autograd.Function):
         plan: _Plan = ctx.plan
         x_slab, x_flat, slab, flat, *saved = ctx.saved_tensors
         gy = gy.contiguous()
-        # gradients w.r.t. the unscaled products: the steps need no 0.1
-        gy_slab, gy_flat = (part * _SCALE for part in _inputs(gy, slab, flat, plan))
+        # the steps apply the 0.1 to their (smaller) results, not to gy
+        gy_slab, gy_flat = _inputs(gy, slab, flat, plan)
         gx, *gx_parts = _outputs(gy, slab, flat, plan, ctx.residual)
         xs, gys = plan.split(x_slab, x_flat), plan.split(gy_slab, gy_flat)
         gxs = plan.split(*gx_parts)

@@ -94,7 +94,8 @@ class _GateFunction(torch.autograd.Function):
         D = index.shape[0]
         v, s_v = x[:D], s[:D]
         gv = g * v
-        gx = torch.zeros_like(x)
+        gx = torch.empty_like(x)
+        gx[D:].zero_()  # gate rows: only the index_add below reaches them
         gx_v = gx[:D]
         torch.mul(g, factor, out=gx_v)
         gw = None

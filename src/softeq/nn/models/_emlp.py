@@ -109,8 +109,9 @@ class _EMLPFamily(Model):
         h = x.reshape(-1, x.shape[-1]).T
         for block in self.blocks:
             h = block.forward_features_first(h)
-        W, b = self.out.affine()
-        y = torch.addmm(b, h.T, W.T)
+        # features-first here too, so that the gradient reaching the last gate is
+        # contiguous (out, B); the small output is transposed once at the end
+        y = affine_features_first(self.out, h).T.contiguous()
         return y.reshape(*x.shape[:-1], y.shape[-1])
 
     def gate_parameters(self) -> list[nn.Parameter]:
