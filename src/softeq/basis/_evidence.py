@@ -29,7 +29,7 @@ def _block_traces(Qs: list[Tensor], strengths: Tensor, alpha: float) -> Tensor:
 def _woodbury_traces(
     S: Tensor, owner: Tensor, n: int, strengths: Tensor, alpha: float
 ) -> Tensor:
-    """`_block_traces` through the Woodbury identity, for $\\alpha > 0$.
+    """`_block_traces` through the Woodbury identity.
 
     With the bases of all groups side by side, $U = [Q_1|\\dots|Q_G]$
     (`(n, K)`, Gram matrix $S = U^TU$; `owner` `(K, G)` marks each column's
@@ -39,17 +39,42 @@ def _woodbury_traces(
     (positive definite when $\\Lambda$ is; columns with $d = 0$ drop out). Then
     $\\mathrm{tr}\\,\\Lambda^{-1} = n/c + \\mathrm{tr}(M^{-1}S)/c^2$ and
     $\\mathrm{tr}(Q_j^T\\Lambda^{-1}Q_j) = K_j/c + \\sum_{a \\in j}
-    (S M^{-1} S)_{aa}/c^2$: one `(K, K)` Cholesky solve instead of an `(n, n)`
-    inverse and products, `K` = the columns of all groups (< n where it pays).
+    (S M^{-1} S)_{aa}/c^2$: one `(K, K)` solve instead of an `(n, n)` inverse.
+
+    With $\\alpha = 0$, $\\Lambda$ vanishes on $N = \\bigcap_j \\mathrm{range}(P_j)$
+    (the eigenvectors $Uv/\\sqrt{G}$ of $UU^T = \\sum_j P_j$ with eigenvalue $G$,
+    from $Sv = Gv$), and so does every $I - P_j$: the $\\alpha \\to 0$ limit
+    $\\mathrm{tr}(\\Lambda^{+}(I - P_j))$ equals $\\mathrm{tr}((\\Lambda +
+    cP_N)^{-1}(I - P_j))$, the same identity with the basis of $N$ appended to
+    $U$ at strength $-c$ (then $M$ is symmetric but indefinite: an LU solve).
     """
     d = owner @ strengths
     c = float(strengths.sum()) + alpha
     keep = d > 0
-    S_k = S[keep]
-    M = torch.diag(1.0 / d[keep]) - S_k[:, keep] / c
-    B = torch.cholesky_solve(S_k, torch.linalg.cholesky(M))  # M^{-1} S[keep, :]
-    w = (S_k * B).sum(0)  # (S M^{-1} S)_aa for every column a
-    trace_inverse = n / c + float(B[:, keep].diagonal().sum()) / c**2
+    S_x = S[keep]  # U_e^T U: rows of the columns that enter Lambda
+    inv_d = 1.0 / d[keep]
+    S_ee = S_x[:, keep]
+    null = None
+    if alpha <= 0:
+        evals, V = torch.linalg.eigh(S_ee)
+        on_null = evals > int((strengths > 0).sum()) * (1 - 1e-8)
+        if bool(on_null.any()):
+            null = V[:, on_null] / evals[on_null].sqrt()  # Q_N = U_kept @ null
+            S_x = torch.cat([S_x, null.T @ S_x])
+            inv_d = torch.cat([inv_d, inv_d.new_full((null.shape[1],), -1.0 / c)])
+            S_ee = S_x[:, keep]
+            S_ee = torch.cat([S_ee, S_ee @ null], dim=1)
+    M = torch.diag(inv_d) - S_ee / c
+    if null is None and alpha > 0:
+        B = torch.cholesky_solve(S_x, torch.linalg.cholesky(M))  # M^{-1} U_e^T U
+    else:
+        B = torch.linalg.solve(M, S_x)
+    w = (S_x * B).sum(0)  # (U^T U_e M^{-1} U_e^T U)_aa for every column a
+    k = int(keep.sum())
+    trace_MS = B[:, keep].diagonal().sum()  # tr(M^{-1} U_e^T U_e), kept columns
+    if null is not None:
+        trace_MS = trace_MS + (B[k:, keep] @ null).diagonal().sum()
+    trace_inverse = n / c + float(trace_MS) / c**2
     trace_kept = owner.sum(0) / c + (w @ owner) / c**2
     return 0.5 * (trace_inverse - trace_kept)
 
@@ -62,12 +87,12 @@ def block_traces(
     group j, from the bases side by side, `Q` `(n, K)` (float64), `owner`
     `(K, G)` marking each column's group, and optionally their Gram matrix.
 
-    Woodbury (`_woodbury_traces`) when $\\alpha > 0$ and the groups' columns are
-    fewer than `n`; otherwise the dense `(n, n)` (pseudo-)inverse.
+    Woodbury (`_woodbury_traces`) when the groups' columns are fewer than `n`;
+    otherwise the dense `(n, n)` (pseudo-)inverse.
     """
     n, K = Q.shape
     owner = owner.to(torch.float64)
-    if alpha > 0 and K < n:
+    if K < n:
         S = Q.T @ Q if gram is None else gram
         return _woodbury_traces(S, owner, n, strengths, alpha)
     cols = owner.argmax(1)
