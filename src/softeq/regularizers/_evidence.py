@@ -80,7 +80,7 @@ class EvidenceTuner(ConstantTuner):
         self.weight_decay, self.n_targets = weight_decay, n_targets
         self.every, self.damping, self.bounds = every, damping, bounds
         self.updates = 0
-        self._stacked: tuple[tuple[int, ...], ProjectorStack | None] | None = None
+        self._stacked: tuple[list[nn.Module], ProjectorStack | None] | None = None
 
     def traces(self, model: nn.Module, beta: float) -> dict[str, float]:
         """$T_j = \\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I-P_j))$ summed over the model's
@@ -110,15 +110,19 @@ class EvidenceTuner(ConstantTuner):
         """The model's soft layers as one `ProjectorStack` (cached per model) when
         they all have the same candidates, else None."""
         layers = soft_layers(model)
-        key = tuple(id(layer) for layer in layers)
-        if self._stacked is None or self._stacked[0] != key:
+        cached = self._stacked
+        if (
+            cached is None
+            or len(cached[0]) != len(layers)
+            or any(a is not b for a, b in zip(cached[0], layers, strict=True))
+        ):
             names = {tuple(g.name for g in layer.groups) for layer in layers}
             stack = (
                 ProjectorStack([layer.projectors for layer in layers])
                 if len(names) == 1
                 else None
             )
-            self._stacked = (key, stack)
+            self._stacked = (layers, stack)
         return self._stacked[1]
 
     def step(
