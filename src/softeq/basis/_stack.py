@@ -113,15 +113,16 @@ class _Layout:
         base = 0
         for mp, has_b in zip(projectors, with_bias, strict=True):
             key = "wb" if has_b else "w"
-            gather = mp.get_buffer(f"_gather_{key}")
-            owner = mp.get_buffer(f"_owner_{key}")
+            # CPU copies: the layout serves any device (`indices`) and the traces
+            gather = mp.get_buffer(f"_gather_{key}").cpu()
+            owner = mp.get_buffer(f"_owner_{key}").to("cpu", torch.float64)
             start, col = 0, 0
             for rows, n, name in mp._blocks[key]:
                 Q = mp._exact[name]
                 piece = gather[start : start + rows * n] + base
-                entry = _find(merged, n, Q)
+                cols = owner[col : col + Q.shape[1]]
+                entry = _find(merged, n, Q, cols)
                 if entry is None:
-                    cols = owner[col : col + Q.shape[1]]
                     merged.append([n, Q, [piece], cols, mp, name])
                 else:
                     entry[2].append(piece)
@@ -158,9 +159,14 @@ class _Layout:
         return self._on[(device, dtype)]
 
 
-def _find(merged: list[list], n: int, Q: Tensor) -> list | None:
-    """The merged block whose bases equal `Q`, if any."""
+def _find(merged: list[list], n: int, Q: Tensor, owner: Tensor) -> list | None:
+    """The merged block whose bases equal `Q`, column owners included, if any."""
     for entry in merged:
-        if entry[0] == n and entry[1].shape == Q.shape and torch.equal(entry[1], Q):
+        if (
+            entry[0] == n
+            and entry[1].shape == Q.shape
+            and torch.equal(entry[1], Q)
+            and torch.equal(entry[3], owner)
+        ):
             return entry
     return None
