@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,16 @@ def test_core_demo_finds_the_built_in_symmetry():
     ).stdout
     assert "Closest symmetry: O2z" in out
     assert "550/4840" in out
+
+
+def test_own_motion_data_example_finds_the_vertical_axis():
+    """Full run (about 10 s): balls under gravity along z are O(2)_z-symmetric,
+    and PER's forecast beats constant velocity."""
+    script = next(p for p in EXAMPLES if p.stem == "own_motion_data")
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    ).stdout
+    assert "Most symmetric: O2z" in out
+    found = re.search(r"PER ([0-9.]+) m, constant velocity ([0-9.]+) m", out)
+    assert found is not None, out
+    assert float(found[1]) < float(found[2])
