@@ -12,7 +12,13 @@ from ._gated import (
     gated,
     num_gates,
 )
-from ._linear import EquivariantLinear, RPPLinear, SoftLinear, dense_init
+from ._linear import (
+    EquivariantLinear,
+    RPPLinear,
+    SoftLinear,
+    affine_features_first,
+    dense_init,
+)
 
 __all__ = [
     "EquivariantBilinear",
@@ -21,6 +27,7 @@ __all__ = [
     "RPPGatedNonlinearity",
     "RPPLinear",
     "SoftLinear",
+    "affine_features_first",
     "dense_init",
     "functional",
     "gate_index",

@@ -270,7 +270,17 @@ class _DenseLinear(nn.Module):
 
 def affine_features_first(layer: nn.Module, h: Tensor) -> Tensor:
     """`layer` (any softeq linear map with `affine()`) applied to features-first
-    input: $W h + b$ for `h` `(in, B)` -> `(out, B)`, one GEMM."""
+    input: $W h + b$ for `h` `(in, B)` -> `(out, B)`, one GEMM.
+
+    Example:
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> V = parse("V", get("O3"))
+        >>> layer = SoftLinear(V, V + V, [get("O3")])
+        >>> h = torch.randn(3, 5)
+        >>> torch.allclose(affine_features_first(layer, h).T, layer(h.T), atol=1e-6)
+        True
+    """
     W, b = layer.affine()
     if h.ndim != 2 or h.shape[0] != W.shape[1]:
         raise ValueError(
