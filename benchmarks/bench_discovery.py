@@ -9,6 +9,10 @@ writes every run's numbers as JSON lines. Never asserts.
 
     python benchmarks/bench_discovery.py [--preset fast] [--seeds 3] [--workers 2]
         [--tuners per,evidence] [--epochs N] [--out results/discovery.jsonl]
+    python benchmarks/bench_discovery.py --table results/discovery.jsonl
+
+Verdict agreement pools every exact/broken group of a setting's runs (a setting
+whose groups are all approximate shows "–"); test MSE is mean ± sample std.
 """
 
 from __future__ import annotations
@@ -27,16 +31,30 @@ SETTINGS = [
 SETTINGS += [f"cossim:{s}" for s in ("so3-scale", "so3", "scale", "none")]
 
 
-def agreement(report: dict) -> tuple[bool, float]:
-    """(ranking agrees, fraction of exact/broken verdicts that agree)."""
+def agreement(report: dict) -> tuple[bool, float | None]:
+    """(ranking agrees, fraction of exact/broken verdicts that agree), the fraction
+    None when no group's truth is exact or broken (nothing to judge)."""
     ranks = {g["name"]: g["rank"] for g in report["groups"]}
     truth = {g["name"]: g["truth"] for g in report["groups"]}
     exact = [ranks[n] for n, t in truth.items() if t == "exact"]
     broken = [ranks[n] for n, t in truth.items() if t == "broken"]
     ranking = not exact or not broken or max(exact) < min(broken)
     judged = [g for g in report["groups"] if g["truth"] in ("exact", "broken")]
-    verdicts = sum(g["verdict"] == g["truth"] for g in judged) / max(len(judged), 1)
-    return ranking, verdicts
+    if not judged:
+        return ranking, None
+    return ranking, sum(g["verdict"] == g["truth"] for g in judged) / len(judged)
+
+
+def judged_verdicts(rows: list[dict]) -> tuple[int, int]:
+    """(agreeing, judged): verdicts equal to the truth over all exact/broken groups
+    of `rows`, pooled (a run's `report` holds its groups)."""
+    judged = [g for r in rows for g in r["report"] if g["truth"] in ("exact", "broken")]
+    return sum(g["verdict"] == g["truth"] for g in judged), len(judged)
+
+
+def _verdict_cell(rows: list[dict]) -> str:
+    agree, judged = judged_verdicts(rows)
+    return f"{agree / judged:.0%}" if judged else "–"
 
 
 def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
@@ -71,19 +89,20 @@ def table(rows: list[dict], tuners: list[str]) -> str:
                 cells += ["–", "–", "–"]
                 continue
             mses = [r["test_mse"] for r in rs]
-            std = statistics.pstdev(mses) if len(mses) > 1 else 0.0
+            std = statistics.stdev(mses) if len(mses) > 1 else 0.0
             cells.append(f"{statistics.mean(mses):.4g} ± {std:.2g}")
             cells.append(f"{sum(r['ranking_agrees'] for r in rs)}/{len(rs)}")
-            cells.append(f"{statistics.mean(r['verdict_agreement'] for r in rs):.0%}")
+            cells.append(_verdict_cell(rs))
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     for t in tuners:
         rs = [r for r in rows if r["tuner"] == t]
         if rs:
             rank = sum(r["ranking_agrees"] for r in rs) / len(rs)
-            verd = statistics.mean(r["verdict_agreement"] for r in rs)
+            agree, judged = judged_verdicts(rs)
             lines.append(
-                f"\n{t}: ranking agreement {rank:.0%}, "
-                f"verdict agreement {verd:.0%} over {len(rs)} runs"
+                f"\n{t}: ranking agreement {rank:.0%} over {len(rs)} runs, "
+                f"verdict agreement {agree}/{judged} exact/broken groups "
+                f"({agree / max(judged, 1):.0%})"
             )
     return "\n".join(lines)
 
@@ -97,8 +116,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--out", type=Path, default=Path("results/discovery.jsonl"))
+    parser.add_argument(
+        "--table", type=Path, metavar="JSONL",
+        help="print the table of runs saved earlier (no training)",
+    )  # fmt: skip
     args = parser.parse_args()
     tuners = args.tuners.split(",")
+    if args.table is not None:
+        rows = [json.loads(line) for line in args.table.read_text().splitlines()]
+        print(table(rows, [t for t in tuners if any(r["tuner"] == t for r in rows)]))
+        return
     settings = args.settings.split(",")
     jobs = [
         (task, t, s, args.preset, args.epochs)

@@ -6,7 +6,7 @@ import torch
 from softeq.basis import bias_projector_matrix, prior_traces, projector_matrix
 from softeq.groups import get
 from softeq.nn import SoftLinear
-from softeq.regularizers import EvidenceTuner, ProjectionPenalty
+from softeq.regularizers import EvidenceTuner, ProjectionPenalty, gauss_newton_means
 from softeq.reps import parse
 
 NAMES = ["O3", "O2x", "O2z"]
@@ -63,14 +63,54 @@ def tuner(**kw):
                          **kw)  # fmt: skip
 
 
+def inputs(lay, generator, n=64):
+    return torch.randn(n, lay.rep_in.dim, dtype=torch.float64, generator=generator)
+
+
 def test_fixed_point_is_stationary(generator):
     lay = layer(generator)
+    x = inputs(lay, generator)
     t = tuner(damping=1.0)
     beta = 1000 / (2 * 0.5)
-    T = t.traces(lay, beta)
+    T = t.traces(lay, beta, t.curvature(lay, x, 0.5))
     before = dict(t.strengths)
-    t.step(0, T, lay, train_mse=0.5)  # penalties equal to the traces: no change
+    t.step(0, T, lay, train_mse=0.5, inputs=x)  # penalties equal T: no change
     assert t.strengths == pytest.approx(before)
+
+
+@pytest.mark.parametrize("shift", [1e-3, 2.0, 1e4])
+def test_posterior_traces_equal_the_dense_computation(shift, generator):
+    """T_j = 1/2 tr(L^-1 (I - P_j)) - 1/2 tr((L + h I)^-1 (I - P_j)), in prior
+    units (lambda = beta s, alpha = beta wd)."""
+    lay = layer(generator)
+    t = tuner()
+    t.strengths = {"O3": 0.5, "O2x": 2.0, "O2z": 30.0}
+    beta = 3.0
+    lam = [beta * t.strengths[n] for n in NAMES]
+    alpha = beta * t.weight_decay
+    got = t.traces(lay, beta, [shift])
+    want = dense_traces(lay, lam, alpha) - dense_traces(lay, lam, alpha + shift)
+    torch.testing.assert_close(
+        torch.tensor([got[n] for n in NAMES], dtype=torch.float64), want
+    )
+    assert all(v > 0 for v in got.values())
+
+
+def test_gauss_newton_means_of_a_linear_layer(generator):
+    """For f(x) = W x + b, diag sum_i J_i^T J_i is sum_i x_ik^2 on W_ok and N on
+    b_o: the layer mean is (sum_ik x_ik^2 + N) / (d_in + 1)."""
+    lay = layer(generator)
+    x = inputs(lay, generator, n=40)
+    exact = (float(x.square().sum()) + len(x)) / (lay.rep_in.dim + 1)
+    gen = torch.Generator().manual_seed(0)
+    (estimate,) = gauss_newton_means(lay, x, samples=64, probes=400, generator=gen)
+    assert estimate == pytest.approx(exact, rel=0.05)
+    (half,) = gauss_newton_means(lay, x, samples=20, probes=400, generator=gen)
+    assert half == pytest.approx(exact, rel=0.1)  # a subsample, scaled by N / n
+    with pytest.raises(ValueError, match="probes >= 1"):
+        gauss_newton_means(lay, x, probes=0)
+    with pytest.raises(ValueError, match="no SoftLinear"):
+        gauss_newton_means(torch.nn.Linear(2, 2), x)
 
 
 def test_groups_the_weights_respect_get_larger_strengths(generator):
@@ -79,31 +119,37 @@ def test_groups_the_weights_respect_get_larger_strengths(generator):
         lay.project_("O2z")
         lay.weight.add_(1e-3 * torch.randn(lay.weight.shape, dtype=torch.float64,
                                            generator=generator))  # fmt: skip
+    x = inputs(lay, generator)
     penalty = ProjectionPenalty(lay)
     t = tuner(damping=0.5)
     for epoch in range(30):
         values = {k: float(v) for k, v in penalty(exact=True).items()}
-        t.step(epoch, values, lay, train_mse=0.1)
+        t.step(epoch, values, lay, train_mse=0.1, inputs=x)
     s = t.strengths
     assert s["O2z"] > 10 * s["O2x"] and s["O2z"] > 10 * s["O3"]
 
 
 def test_every_and_state_and_errors(generator):
     lay = layer(generator)
+    x = inputs(lay, generator)
     t = EvidenceTuner(NAMES, init=1.0, weight_decay=1e-3, n_targets=10, every=5)
     values = {n: 1.0 for n in NAMES}
     for epoch in range(4):
-        t.step(epoch, values, lay, train_mse=1.0)
+        t.step(epoch, values, lay, train_mse=1.0, inputs=x)
     assert t.updates == 0
-    t.step(4, values, lay, train_mse=1.0)
+    t.step(4, values, lay, train_mse=1.0, inputs=x)
     assert t.updates == 1
     other = EvidenceTuner(NAMES, init=1.0, weight_decay=1e-3, n_targets=10)
     other.load_state_dict(t.state_dict())
     assert other.strengths == t.strengths and other.updates == 1
-    with pytest.raises(ValueError, match="needs the model and train_mse"):
-        t.step(9, values)
+    with pytest.raises(ValueError, match="needs the model, train_mse and inputs"):
+        t.step(9, values, lay, train_mse=1.0)
     with pytest.raises(ValueError, match="init > 0"):
         EvidenceTuner(NAMES, init=0.0, weight_decay=1e-3, n_targets=10)
+    with pytest.raises(ValueError, match="samples >= 1"):
+        EvidenceTuner(NAMES, weight_decay=1e-3, n_targets=10, samples=0)
+    with pytest.raises(ValueError, match="expected 1 shifts"):
+        t.traces(lay, 1.0, [1.0, 2.0])
 
 
 @pytest.mark.parametrize(
@@ -152,3 +198,57 @@ def test_stacked_traces_equal_the_sum_over_layers(generator):
     torch.testing.assert_close(
         torch.tensor([stacked[n] for n in NAMES], dtype=torch.float64), per_layer
     )
+
+
+@pytest.mark.parametrize("wd", [1e-3, 0.0])
+def test_stacked_posterior_traces_equal_the_sum_over_layers(wd, generator):
+    """With per-layer curvatures (one eigendecomposition per shared block, for
+    the prior too when wd > 0), the stack equals the per-layer computation."""
+    from softeq.nn.models import SoftEMLP
+    from softeq.regularizers import soft_layers
+
+    G = [get(n) for n in NAMES]
+    model = SoftEMLP(parse("2*V0+V", G[0]), parse("V", G[0]), G, ch=24)
+    layers = soft_layers(model)
+    shifts = [0.5 * (k + 1) for k in range(len(layers))]
+    shifts[1] = shifts[-1]  # two layers with the same shift
+    shifts[0] = 0.0  # no data curvature: the layer adds nothing
+    t = EvidenceTuner(NAMES, weight_decay=wd, n_targets=1000)
+    lam = torch.tensor([3.0, 0.5, 40.0], dtype=torch.float64)
+    t.strengths = dict(zip(NAMES, lam.tolist(), strict=True))
+    stacked = t.traces(model, 1.0, shifts)
+    per_layer = sum(
+        prior_traces(layer.projectors, lam, wd)
+        - prior_traces(layer.projectors, lam, wd + s)
+        for layer, s in zip(layers, shifts, strict=True)
+    )
+    torch.testing.assert_close(
+        torch.tensor([stacked[n] for n in NAMES], dtype=torch.float64), per_layer
+    )
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01])
+@pytest.mark.parametrize("rep, pair", [("V2", 0), ("V0+V", 0), ("V0+V", -1)])
+def test_shifted_block_traces_equal_one_solve_per_shift(rep, pair, alpha, generator):
+    """One eigendecomposition for many shifts (Woodbury path on V2 -> V2 and
+    V -> V, dense path on V0 -> V0, where the groups' columns outnumber the
+    rows) equals `block_traces` at alpha + shift."""
+    from softeq.basis._evidence import block_traces, shifted_block_traces
+
+    G = [get(n) for n in NAMES]
+    mp = SoftLinear(parse(rep, G[0]), parse(rep, G[0]), G).projectors
+    projs = list(mp.projectors.values())
+    Qs = [p._exact[p._pairs[pair][4]] for p in projs]
+    Q = torch.cat(Qs, dim=1)
+    owner = torch.block_diag(*[torch.ones(q.shape[1], 1) for q in Qs]).double()
+    assert (Q.shape[1] >= Q.shape[0]) == (rep == "V0+V" and pair == 0)
+    shifts = torch.tensor([1e-4, 0.3, 50.0, 1e5], dtype=torch.float64)
+    for lam in ([0.5, 2.0, 30.0], [0.0, 3.0, 0.2]):
+        strengths = torch.tensor(lam, dtype=torch.float64)
+        got = shifted_block_traces(Q, owner, strengths, alpha, shifts)
+        want = torch.stack(
+            [block_traces(Q, owner, strengths, alpha + float(s)) for s in shifts]
+        )
+        torch.testing.assert_close(got, want, rtol=1e-7, atol=1e-12)
+    with pytest.raises(ValueError, match="alpha \\+ shift > 0"):
+        shifted_block_traces(Q, owner, strengths, 0.0, torch.zeros(1))

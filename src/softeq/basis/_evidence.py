@@ -100,6 +100,56 @@ def block_traces(
     return _block_traces(Qs, strengths, alpha)
 
 
+def shifted_block_traces(
+    Q: Tensor, owner: Tensor, strengths: Tensor, alpha: float, shifts: Tensor, *,
+    gram: Tensor | None = None,
+) -> Tensor:  # fmt: skip
+    """`block_traces` for the precisions $\\Lambda + sI$ of several shifts $s$ at
+    once (every $\\alpha + s > 0$): shape `(len(shifts), n_groups)`.
+
+    One eigendecomposition serves every shift. Woodbury path ($K < n$, notation
+    of `_woodbury_traces`): with $D = \\mathrm{diag}(d)$ over the columns that
+    enter $\\Lambda$ and $D^{1/2}SD^{1/2} = W\\mathrm{diag}(\\mu)W^T$,
+    $M^{-1} = D^{1/2}W\\mathrm{diag}(f)W^TD^{1/2}$ with
+    $f_k = 1/(1 - \\mu_k/c')$, $c' = c + s$; so $\\mathrm{tr}(M^{-1}S) =
+    \\sum_k \\mu_k f_k$ and $\\sum_{a \\in j}(S M^{-1} S)_{aa} = \\sum_k f_k E_{kj}$,
+    $E = (W^TD^{1/2}U_e^TU)^{\\circ 2}\\,\\mathrm{owner}$. Dense path: with
+    $\\Lambda = V\\mathrm{diag}(\\mu)V^T$, $\\mathrm{tr}((\\Lambda + sI)^{-1}(I - P_j))
+    = \\sum_i (1 - \\|Q_j^Tv_i\\|^2)/(\\mu_i + s)$.
+    """
+    n, K = Q.shape
+    owner = owner.to(torch.float64)
+    strengths = strengths.to(torch.float64)
+    shifts = shifts.to(torch.float64)
+    if float((alpha + shifts).min()) <= 0:
+        raise ValueError("shifted traces need alpha + shift > 0 for every shift")
+    if K >= n:
+        cols = owner.argmax(1)
+        Qs = [Q[:, cols == j] for j in range(owner.shape[1])]
+        eye = torch.eye(n, dtype=torch.float64)
+        complements = torch.stack([eye - q @ q.T for q in Qs])
+        precision = torch.einsum("g,gij->ij", strengths, complements) + alpha * eye
+        mu, V = torch.linalg.eigh(precision)
+        weights = torch.stack(
+            [1 - (q.T @ V).square().sum(0) for q in Qs], dim=1
+        )  # (n, G): (V^T (I - P_j) V)_ii
+        return 0.5 * (1 / (mu[None, :] + shifts[:, None])) @ weights
+    S = Q.T @ Q if gram is None else gram
+    d = owner @ strengths
+    c = float(strengths.sum()) + alpha
+    keep = d > 0
+    root = d[keep].sqrt()
+    A = root[:, None] * S[keep][:, keep] * root[None, :]
+    mu, W = torch.linalg.eigh(A)
+    B = W.T @ (root[:, None] * S[keep])  # (K_e, K)
+    E = B.square() @ owner  # (K_e, G)
+    cs = c + shifts  # (S,)
+    f = 1 / (1 - mu[None, :] / cs[:, None])  # (S, K_e)
+    trace_inverse = n / cs + (f * mu[None, :]).sum(1) / cs**2
+    trace_kept = owner.sum(0)[None, :] / cs[:, None] + (f @ E) / cs[:, None] ** 2
+    return 0.5 * (trace_inverse[:, None] - trace_kept)
+
+
 def prior_traces(mp: MultiProjector, strengths: Tensor, alpha: float) -> Tensor:
     """Per group, $\\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I - P_j))$ over one layer's
     weight and bias, for the prior precision

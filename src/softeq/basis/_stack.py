@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._evidence import block_traces
+from ._evidence import block_traces, shifted_block_traces
 from ._multi import MultiProjector, _FusedResiduals
 
 
@@ -96,6 +96,50 @@ class ProjectorStack:
             total += rows * block_traces(Q, owner, strengths, alpha, gram=gram)
         return total
 
+    def evidence_traces(
+        self, strengths: Tensor, alpha: float, shifts: Sequence[float]
+    ) -> Tensor:
+        """$T_j = \\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I - P_j))
+        - \\tfrac12\\mathrm{tr}((\\Lambda + s_lI)^{-1}(I - P_j))$ summed over the
+        layers $l$: the prior's traces minus those of the Laplace posterior when
+        layer $l$'s data curvature is $s_l I$ (`shifts`, one per layer; a layer
+        with $s_l \\le 0$ has no data curvature and adds nothing).
+
+        One eigendecomposition per distinct block serves the prior (when
+        $\\alpha > 0$) and the shifts of every layer that holds the block
+        (`shifted_block_traces`).
+        """
+        if len(shifts) != len(self.projectors):
+            raise ValueError(
+                f"expected {len(self.projectors)} shifts (one per layer), "
+                f"got {len(shifts)}"
+            )
+        layout = self._layout((True,) * len(self.projectors))
+        strengths = strengths.to(torch.float64)
+        total = torch.zeros(len(self.groups), dtype=torch.float64)
+        for (_, _, mp, name), owner, gram, held in zip(
+            layout.blocks, layout.owners, layout.grams(), layout.layer_rows,
+            strict=True,
+        ):  # fmt: skip
+            held = [(k, r) for k, r in held if shifts[k] > 0]  # else T = 0
+            if not held:
+                continue
+            Q = mp._exact[name]
+            values = [float(shifts[k]) for k, _ in held]
+            rows_each = torch.tensor([r for _, r in held], dtype=torch.float64)
+            if alpha > 0:  # the prior is the zero shift
+                traces = shifted_block_traces(
+                    Q, owner, strengths, alpha, torch.tensor([0.0, *values]), gram=gram
+                )
+                total += rows_each.sum() * traces[0] - rows_each @ traces[1:]
+                continue
+            traces = shifted_block_traces(
+                Q, owner, strengths, alpha, torch.tensor(values), gram=gram
+            )
+            prior = block_traces(Q, owner, strengths, alpha, gram=gram)
+            total += rows_each.sum() * prior - rows_each @ traces
+        return total
+
     def _layout(self, with_bias: tuple[bool, ...]) -> _Layout:
         """The (cached) stacked layout of the layers, with or without biases."""
         if with_bias not in self._layouts:
@@ -106,12 +150,14 @@ class ProjectorStack:
 class _Layout:
     """The stacked rows layout of some layers (with or without their biases):
     merged blocks `(rows, n, projector, basis name)`, the gather from the
-    concatenated parameters, and the column owners."""
+    concatenated parameters, the column owners, and which layers hold each
+    merged block's rows (`layer_rows`: `(layer, rows)` pairs)."""
 
     def __init__(self, projectors: list[MultiProjector], with_bias: tuple[bool, ...]):
-        merged: list[list] = []  # [n, Q, [(gather piece)], owner columns, mp, name]
+        # [n, Q, [gather pieces], owner columns, mp, name, [(layer, rows)]]
+        merged: list[list] = []
         base = 0
-        for mp, has_b in zip(projectors, with_bias, strict=True):
+        for layer, (mp, has_b) in enumerate(zip(projectors, with_bias, strict=True)):
             key = "wb" if has_b else "w"
             # CPU copies: the layout serves any device (`indices`) and the traces
             gather = mp.get_buffer(f"_gather_{key}").cpu()
@@ -123,17 +169,19 @@ class _Layout:
                 cols = owner[col : col + Q.shape[1]]
                 entry = _find(merged, n, Q, cols)
                 if entry is None:
-                    merged.append([n, Q, [piece], cols, mp, name])
+                    merged.append([n, Q, [piece], cols, mp, name, [(layer, rows)]])
                 else:
                     entry[2].append(piece)
+                    entry[6].append((layer, rows))
                 start, col = start + rows * n, col + Q.shape[1]
             base += len(gather)
         self.blocks = [
             (sum(len(p) for p in pieces) // n, n, mp, name)
-            for n, _, pieces, _, mp, name in merged
+            for n, _, pieces, _, mp, name, _ in merged
         ]
         self._gather = torch.cat([p for entry in merged for p in entry[2]])
         self.owners = [entry[3] for entry in merged]
+        self.layer_rows: list[list[tuple[int, int]]] = [entry[6] for entry in merged]
         self._owner = torch.cat(self.owners)
         self._bases = [entry[1] for entry in merged]
         self._grams: list[Tensor] | None = None

@@ -6,7 +6,7 @@
 """
 
 from ._augment import GroupAugmentation
-from ._evidence import EvidenceTuner
+from ._evidence import EvidenceTuner, gauss_newton_means
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
 from ._projection import ProjectionPenalty, soft_layers
@@ -21,5 +21,6 @@ __all__ = [
     "OrbitTuner",
     "PERTuner",
     "ProjectionPenalty",
+    "gauss_newton_means",
     "soft_layers",
 ]

@@ -7,11 +7,68 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ..basis import ProjectorStack, prior_traces
 from ._projection import soft_layers
 from ._tuners import ConstantTuner
+
+
+def gauss_newton_means(
+    model: nn.Module,
+    inputs: Tensor,
+    *,
+    samples: int = 256,
+    probes: int = 1,
+    generator: torch.Generator | None = None,
+) -> list[float]:
+    """Per soft layer, the mean diagonal entry of the data's Gauss-Newton matrix
+    $\\sum_{i=1}^N J_i^TJ_i$ over the layer's weight and bias ($J_i$: the Jacobian
+    of the model's output at input $i$ with respect to the layer's parameters).
+
+    Estimated without Jacobians: for Gaussian output probes $z_i \\sim N(0, I)$,
+    $E[(\\sum_i J_i^Tz_i)^2] = \\mathrm{diag}\\sum_i J_i^TJ_i$ entrywise, and
+    $\\sum_i J_i^Tz_i$ is one backward pass of $\\sum_i z_i \\cdot f(x_i)$. The sum
+    runs over `samples` random inputs (all of them if fewer), scaled by
+    $N/$`samples`; averaging over a layer's thousands of entries makes one probe
+    enough for a mean.
+
+    Args:
+        model: A model with `SoftLinear` layers.
+        inputs: The training inputs `(N, rep_in.dim)`.
+        samples: Inputs per probe.
+        probes: Probes averaged (each one backward pass).
+        generator: Randomness of the subsample and the probes (CPU).
+
+    Returns:
+        One float per soft layer, in `soft_layers(model)` order.
+    """
+    layers = soft_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no SoftLinear layer")
+    n = len(inputs)
+    if n == 0 or probes < 1 or samples < 1:
+        raise ValueError(
+            f"need inputs, probes >= 1 and samples >= 1; got {n} inputs, "
+            f"probes={probes}, samples={samples}"
+        )
+    params = [p for layer in layers for p in (layer.weight, layer.bias)]
+    sums = [0.0] * len(layers)
+    with torch.enable_grad():
+        for _ in range(probes):
+            pick = torch.randperm(n, generator=generator)[:samples]
+            out = model(inputs[pick.to(inputs.device)])
+            z = torch.randn(out.shape, generator=generator, dtype=out.dtype)
+            grads = torch.autograd.grad((out * z.to(out.device)).sum(), params)
+            for k in range(len(layers)):
+                gw, gb = grads[2 * k], grads[2 * k + 1]
+                squares = gw.double().square().sum() + gb.double().square().sum()
+                sums[k] += float(squares)
+    scale = n / min(samples, n) / probes
+    return [
+        s * scale / (layer.weight.numel() + layer.bias.numel())
+        for s, layer in zip(sums, layers, strict=True)
+    ]
 
 
 class EvidenceTuner(ConstantTuner):
@@ -26,20 +83,31 @@ class EvidenceTuner(ConstantTuner):
     $\\lambda_j = \\beta s_j$ and $\\alpha = \\beta\\,wd$, with $\\sigma^2$ estimated by
     the training MSE.
 
-    Maximising the evidence (MacKay's type-II maximum likelihood, Laplace
-    approximation with the penalised curvature only) over $\\lambda_j$ gives
-    $\\partial_{\\lambda_j}[\\tfrac12\\log\\det\\Lambda - \\tfrac12 w^T\\Lambda w] = 0$,
-    i.e.
+    The Laplace approximation of the evidence at the trained weights $w$, with
+    the data's Gauss-Newton curvature $H = \\sigma^{-2}\\sum_i J_i^TJ_i$, is
+    $\\log Z = -\\beta\\,\\mathrm{MSE} - \\tfrac12 w^T\\Lambda w
+    + \\tfrac12\\log\\det\\Lambda - \\tfrac12\\log\\det(\\Lambda + H)$. Setting
+    $\\partial\\log Z/\\partial\\lambda_j = 0$ (MacKay's type-II maximum likelihood)
+    gives the fixed point
 
     $T_j := \\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I - P_j))
+    - \\tfrac12\\mathrm{tr}((\\Lambda + H)^{-1}(I - P_j))
     = R_j = \\tfrac12\\|(I-P_j)w\\|^2$
 
-    summed over layers. Every `every` epochs the tuner takes one damped fixed-point
-    step in log space, $\\log\\lambda_j \\mathrel{+}= \\eta(\\log T_j - \\log R_j)$:
-    a group whose residual is smaller than the prior expects gets a larger strength.
-    $T_j$ is exact: $\\Lambda$ is block-diagonal per copy pair
-    (`softeq.basis.prior_traces`).
-    Every group, the largest included, gets its own strength.
+    summed over layers. $2\\lambda_jT_j = \\gamma_j$ counts the directions off
+    group j's equivariant maps that the data determine, so $\\lambda_j =
+    \\gamma_j / \\|(I-P_j)w\\|^2$: a residual the data do not ask for drives the
+    strength up; one they need keeps it small. Without $H$ (the limit of
+    infinitely informative data) every off-group direction would count, and the
+    strengths of overparameterised networks run away.
+
+    $H$ is taken isotropic per layer, $h_l I$, with $h_l$ its mean diagonal entry
+    (`gauss_newton_means`: one probe on `samples` training inputs per update).
+    Then both traces are exact: $\\Lambda + h_l I$ is the prior with
+    $\\alpha + h_l$, block-diagonal per copy pair (`softeq.basis.prior_traces`).
+    Every `every` epochs the tuner takes one damped fixed-point step in log space,
+    $\\log\\lambda_j \\mathrel{+}= \\eta(\\log T_j - \\log R_j)$. Every group, the
+    largest included, gets its own strength.
 
     Args:
         groups: Candidate group names.
@@ -49,6 +117,8 @@ class EvidenceTuner(ConstantTuner):
         every: Epochs between updates.
         damping: $\\eta \\in (0, 1]$.
         bounds: Strengths are clipped to this range.
+        samples: Training inputs of each curvature probe.
+        seed: Seeds the probes (update k uses `seed + k`: resumable).
 
     Example:
         >>> tuner = EvidenceTuner(["O3", "O2z"], init=1.0, weight_decay=1e-4,
@@ -67,6 +137,8 @@ class EvidenceTuner(ConstantTuner):
         every: int = 10,
         damping: float = 0.5,
         bounds: tuple[float, float] = (1e-8, 1e8),
+        samples: int = 64,
+        seed: int = 0,
     ) -> None:
         if init <= 0:
             raise ValueError(f"EvidenceTuner needs init > 0 (log space), got {init}")
@@ -75,36 +147,63 @@ class EvidenceTuner(ConstantTuner):
                 "need 0 < damping <= 1, every >= 1, n_targets >= 1, weight_decay >= 0; "
                 f"got {damping}, {every}, {n_targets}, {weight_decay}"
             )
+        if samples < 1:
+            raise ValueError(f"EvidenceTuner needs samples >= 1, got {samples}")
         super().__init__(groups, init, largest=init)
         self.groups = list(groups)
         self.weight_decay, self.n_targets = weight_decay, n_targets
         self.every, self.damping, self.bounds = every, damping, bounds
+        self.samples, self.seed = samples, seed
         self.updates = 0
         self._stacked: tuple[list[nn.Module], ProjectorStack | None] | None = None
 
-    def traces(self, model: nn.Module, beta: float) -> dict[str, float]:
-        """$T_j = \\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I-P_j))$ summed over the model's
-        soft layers, at the current strengths (in prior units $\\lambda = \\beta s$)."""
+    def curvature(
+        self, model: nn.Module, inputs: Tensor, train_mse: float
+    ) -> list[float]:
+        """Per soft layer, $h_l$ in prior units: `gauss_newton_means` over
+        $\\sigma^2$ = `train_mse`, from this update's seeded probe."""
+        gen = torch.Generator().manual_seed(self.seed + self.updates)
+        sums = gauss_newton_means(model, inputs, samples=self.samples, generator=gen)
+        return [s / max(float(train_mse), 1e-12) for s in sums]
+
+    def traces(
+        self, model: nn.Module, beta: float, shifts: Sequence[float] | None = None
+    ) -> dict[str, float]:
+        """$T_j$ summed over the model's soft layers at the current strengths
+        (prior units $\\lambda = \\beta s$), with `shifts` the per-layer
+        curvatures $h_l$; without them, the prior term alone,
+        $\\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I-P_j))$."""
+        layers = soft_layers(model)
+        if shifts is not None and len(shifts) != len(layers):
+            raise ValueError(f"expected {len(layers)} shifts, got {len(shifts)}")
+        alpha = beta * self.weight_decay
         stack = self._stack(model)
         if stack is not None:
             names = [g.name for g in stack.groups]
-            lam = torch.tensor(
-                [beta * self.strengths[n] for n in names], dtype=torch.float64
-            )
-            values = stack.prior_traces(lam, beta * self.weight_decay)
+            lam = self._lambdas(names, beta)
+            if shifts is None:
+                values = stack.prior_traces(lam, alpha)
+            else:
+                values = stack.evidence_traces(lam, alpha, shifts)
             return {g: 0.0 for g in self.groups} | dict(
                 zip(names, values.tolist(), strict=True)
             )
         total = {g: 0.0 for g in self.groups}
-        for layer in soft_layers(model):
+        for k, layer in enumerate(layers):
             names = [g.name for g in layer.groups]
-            lam = torch.tensor(
-                [beta * self.strengths[n] for n in names], dtype=torch.float64
-            )
-            values = prior_traces(layer.projectors, lam, beta * self.weight_decay)
+            lam = self._lambdas(names, beta)
+            if shifts is not None and shifts[k] <= 0:
+                continue  # no data curvature: the posterior is the prior
+            values = prior_traces(layer.projectors, lam, alpha)
+            if shifts is not None:
+                values = values - prior_traces(layer.projectors, lam, alpha + shifts[k])
             for name, value in zip(names, values.tolist(), strict=True):
                 total[name] += value
         return total
+
+    def _lambdas(self, names: list[str], beta: float) -> Tensor:
+        values = [beta * self.strengths[n] for n in names]
+        return torch.tensor(values, dtype=torch.float64)
 
     def _stack(self, model: nn.Module) -> ProjectorStack | None:
         """The model's soft layers as one `ProjectorStack` (cached per model) when
@@ -132,6 +231,8 @@ class EvidenceTuner(ConstantTuner):
         model: nn.Module | None = None,
         *,
         train_mse: float | None = None,
+        inputs: Tensor | None = None,
+        **info: Any,
     ) -> None:
         """Every `every` epochs, one damped fixed-point step towards $T_j = R_j$.
 
@@ -140,17 +241,19 @@ class EvidenceTuner(ConstantTuner):
             penalties: Exact $R_j$ summed over layers (``exact=True`` values).
             model: The model whose soft layers define the prior.
             train_mse: The epoch's training MSE (estimates $\\sigma^2$).
+            inputs: The training inputs (for the data curvature).
         """
         if (epoch + 1) % self.every:
             return
-        if model is None or train_mse is None:
-            raise ValueError("EvidenceTuner.step needs the model and train_mse")
+        if model is None or train_mse is None or inputs is None:
+            raise ValueError("EvidenceTuner.step needs the model, train_mse and inputs")
         beta = self.n_targets / (2 * max(float(train_mse), 1e-12))
-        T = self.traces(model, beta)
+        T = self.traces(model, beta, self.curvature(model, inputs, train_mse))
         low, high = self.bounds
         for g in self.groups:
             R = max(float(penalties[g]), 1e-300)
-            log_s = math.log(self.strengths[g]) + self.damping * math.log(T[g] / R)
+            t = max(T[g], 1e-300)
+            log_s = math.log(self.strengths[g]) + self.damping * math.log(t / R)
             self.strengths[g] = min(max(math.exp(log_s), low), high)
         self.updates += 1
 

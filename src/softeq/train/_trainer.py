@@ -165,7 +165,8 @@ class Trainer:
             row[f"reg/penalty/{name}"] = penalties[name]
             row[f"reg/strength/{name}"] = self.tuner.strengths[name]
             row[f"reg/residual/{name}"] = float(entry["total"])
-        self.tuner.step(self.epoch, penalties, self.model, train_mse=train_mse)
+        self.tuner.step(self.epoch, penalties, self.model, train_mse=train_mse,
+                        inputs=self.data["x_train"])  # fmt: skip
         return row
 
     # -- selection, checkpoints -------------------------------------------------------
