@@ -42,6 +42,21 @@ def gauss_newton_means(
 
     Returns:
         One float per soft layer, in `soft_layers(model)` order.
+
+    Example:
+        A linear layer $Wx + b$ on ten inputs of ones: $\\sum_i x_{ik}^2 = 10$ on
+        every weight and $N = 10$ on every bias entry, so the mean is 10.
+
+        >>> from softeq.groups import get
+        >>> from softeq.nn import SoftLinear
+        >>> from softeq.reps import parse
+        >>> G = [get("O3"), get("O2z")]
+        >>> layer = SoftLinear(parse("V", G[0]), parse("V", G[0]), G)
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> (h,) = gauss_newton_means(layer, torch.ones(10, 3), probes=400,
+        ...                           generator=gen)
+        >>> abs(h - 10.0) < 1.0
+        True
     """
     layers = soft_layers(model)
     if not layers:
