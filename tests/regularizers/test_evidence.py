@@ -6,7 +6,7 @@ import torch
 from softeq.basis import bias_projector_matrix, prior_traces, projector_matrix
 from softeq.groups import get
 from softeq.nn import SoftLinear
-from softeq.regularizers import EvidenceTuner, ProjectionPenalty, gauss_newton_means
+from softeq.regularizers import EvidenceTuner, ProjectionPenalty, gauss_newton_diagonals
 from softeq.reps import parse
 
 NAMES = ["O3", "O2x", "O2z"]
@@ -18,16 +18,24 @@ def layer(generator):
                       generator=generator).double()  # fmt: skip
 
 
-def dense_traces(lay, lam, alpha):
+def dense_traces(lay, lam, alpha, diagonal=None):
+    """1/2 tr(L^-1 (I - P_j)) per group from the dense projectors, with
+    L = sum_j lam_j (I - P_j) + alpha I (+ diag(diagonal) over W then b)."""
     out = torch.zeros(len(NAMES), dtype=torch.float64)
-    for Ps in (
+    n_w = lay.weight.numel()
+    for k, Ps in enumerate((
         [projector_matrix(lay.rep_in.with_group(g), lay.rep_out.with_group(g))
          for g in lay.groups],
         [bias_projector_matrix(lay.rep_out.with_group(g)) for g in lay.groups],
-    ):  # fmt: skip
+    )):  # fmt: skip
         eye = torch.eye(Ps[0].shape[0], dtype=torch.float64)
+        extra = 0.0
+        if diagonal is not None:
+            extra = torch.diag(diagonal[:n_w] if k == 0 else diagonal[n_w:])
         cov = torch.linalg.inv(
-            sum(s * (eye - P) for s, P in zip(lam, Ps, strict=True)) + alpha * eye
+            sum(s * (eye - P) for s, P in zip(lam, Ps, strict=True))
+            + alpha * eye
+            + extra
         )
         out += torch.stack([0.5 * torch.trace(cov @ (eye - P)) for P in Ps])
     return out
@@ -78,6 +86,10 @@ def test_fixed_point_is_stationary(generator):
     assert t.strengths == pytest.approx(before)
 
 
+def n_entries(lay):
+    return lay.weight.numel() + lay.bias.numel()
+
+
 @pytest.mark.parametrize("shift", [1e-3, 2.0, 1e4])
 def test_posterior_traces_equal_the_dense_computation(shift, generator):
     """T_j = 1/2 tr(L^-1 (I - P_j)) - 1/2 tr((L + h I)^-1 (I - P_j)), in prior
@@ -88,7 +100,8 @@ def test_posterior_traces_equal_the_dense_computation(shift, generator):
     beta = 3.0
     lam = [beta * t.strengths[n] for n in NAMES]
     alpha = beta * t.weight_decay
-    got = t.traces(lay, beta, [shift])
+    flat = torch.full((n_entries(lay),), shift, dtype=torch.float64)
+    got = t.traces(lay, beta, [flat])
     want = dense_traces(lay, lam, alpha) - dense_traces(lay, lam, alpha + shift)
     torch.testing.assert_close(
         torch.tensor([got[n] for n in NAMES], dtype=torch.float64), want
@@ -96,21 +109,56 @@ def test_posterior_traces_equal_the_dense_computation(shift, generator):
     assert all(v > 0 for v in got.values())
 
 
-def test_gauss_newton_means_of_a_linear_layer(generator):
+def test_curvature_is_averaged_per_block(generator):
+    """The posterior takes the curvature isotropic on each type-pair block: a
+    diagonal that is constant per block gives the dense traces exactly, and any
+    diagonal gives the same traces as its block means."""
+    from softeq.basis import ProjectorStack
+
+    lay = layer(generator)
+    pieces = ProjectorStack([lay.projectors])._layout((True,)).pieces
+    means = torch.zeros(n_entries(lay), dtype=torch.float64)
+    noisy = torch.zeros(n_entries(lay), dtype=torch.float64)
+    for b, block in enumerate(pieces):
+        for piece in block:
+            means[piece] = 0.5 + 2.0 * b
+            wobble = torch.rand(len(piece), dtype=torch.float64, generator=generator)
+            noisy[piece] = means[piece] + wobble - wobble.mean()
+    t = tuner()
+    t.strengths = {"O3": 0.5, "O2x": 2.0, "O2z": 30.0}
+    lam = [t.strengths[n] for n in NAMES]
+    got = t.traces(lay, 1.0, [means])
+    want = dense_traces(lay, lam, 1e-3) - dense_traces(lay, lam, 1e-3, means)
+    torch.testing.assert_close(
+        torch.tensor([got[n] for n in NAMES], dtype=torch.float64), want
+    )
+    assert t.traces(lay, 1.0, [noisy]) == pytest.approx(got, rel=1e-9)
+
+
+def test_gauss_newton_diagonals_of_a_linear_layer(generator):
     """For f(x) = W x + b, diag sum_i J_i^T J_i is sum_i x_ik^2 on W_ok and N on
-    b_o: the layer mean is (sum_ik x_ik^2 + N) / (d_in + 1)."""
+    b_o."""
     lay = layer(generator)
     x = inputs(lay, generator, n=40)
-    exact = (float(x.square().sum()) + len(x)) / (lay.rep_in.dim + 1)
+    d_out = lay.rep_out.dim
+    exact = torch.cat(
+        [x.square().sum(0).repeat(d_out), torch.full((d_out,), float(len(x)))]
+    )
     gen = torch.Generator().manual_seed(0)
-    (estimate,) = gauss_newton_means(lay, x, samples=64, probes=400, generator=gen)
-    assert estimate == pytest.approx(exact, rel=0.05)
-    (half,) = gauss_newton_means(lay, x, samples=20, probes=400, generator=gen)
-    assert half == pytest.approx(exact, rel=0.1)  # a subsample, scaled by N / n
+    (h,) = gauss_newton_diagonals(lay, x, samples=64, probes=400, generator=gen)
+    assert h.shape == exact.shape
+    n_w = lay.weight.numel()
+    for part in (slice(0, n_w), slice(n_w, None)):
+        assert float(h[part].mean()) == pytest.approx(
+            float(exact[part].mean()), rel=0.05
+        )
+    assert float((h / exact - 1).abs().median()) < 0.1  # entry by entry
+    (sub,) = gauss_newton_diagonals(lay, x, samples=20, probes=400, generator=gen)
+    assert float(sub.mean()) == pytest.approx(float(exact.mean()), rel=0.1)
     with pytest.raises(ValueError, match="probes >= 1"):
-        gauss_newton_means(lay, x, probes=0)
+        gauss_newton_diagonals(lay, x, probes=0)
     with pytest.raises(ValueError, match="no SoftLinear"):
-        gauss_newton_means(torch.nn.Linear(2, 2), x)
+        gauss_newton_diagonals(torch.nn.Linear(2, 2), x)
 
 
 def test_groups_the_weights_respect_get_larger_strengths(generator):
@@ -148,8 +196,10 @@ def test_every_and_state_and_errors(generator):
         EvidenceTuner(NAMES, init=0.0, weight_decay=1e-3, n_targets=10)
     with pytest.raises(ValueError, match="samples >= 1"):
         EvidenceTuner(NAMES, weight_decay=1e-3, n_targets=10, samples=0)
-    with pytest.raises(ValueError, match="expected 1 shifts"):
-        t.traces(lay, 1.0, [1.0, 2.0])
+    with pytest.raises(ValueError, match="expected 1 curvature diagonals"):
+        t.traces(lay, 1.0, [torch.ones(n_entries(lay))] * 2)
+    with pytest.raises(ValueError, match="one curvature diagonal per layer"):
+        t.traces(lay, 1.0, [torch.ones(3)])
 
 
 @pytest.mark.parametrize(
@@ -213,10 +263,14 @@ def test_stacked_posterior_traces_equal_the_sum_over_layers(wd, generator):
     shifts = [0.5 * (k + 1) for k in range(len(layers))]
     shifts[1] = shifts[-1]  # two layers with the same shift
     shifts[0] = 0.0  # no data curvature: the layer adds nothing
+    diagonals = [
+        torch.full((n_entries(layer),), s, dtype=torch.float64)
+        for layer, s in zip(layers, shifts, strict=True)
+    ]
     t = EvidenceTuner(NAMES, weight_decay=wd, n_targets=1000)
     lam = torch.tensor([3.0, 0.5, 40.0], dtype=torch.float64)
     t.strengths = dict(zip(NAMES, lam.tolist(), strict=True))
-    stacked = t.traces(model, 1.0, shifts)
+    stacked = t.traces(model, 1.0, diagonals)
     per_layer = sum(
         prior_traces(layer.projectors, lam, wd)
         - prior_traces(layer.projectors, lam, wd + s)
@@ -252,3 +306,23 @@ def test_shifted_block_traces_equal_one_solve_per_shift(rep, pair, alpha, genera
         torch.testing.assert_close(got, want, rtol=1e-7, atol=1e-12)
     with pytest.raises(ValueError, match="alpha \\+ shift > 0"):
         shifted_block_traces(Q, owner, strengths, 0.0, torch.zeros(1))
+
+
+def test_layers_with_different_candidates_are_summed_layer_by_layer(generator):
+    """Soft layers that do not share their candidates cannot be stacked: each
+    layer is its own stack and the traces add up, per group."""
+    G = [get(n) for n in NAMES]
+    first = SoftLinear(parse("2*V0+V", G[0]), parse("V", G[0]), G, generator=generator)
+    second = SoftLinear(parse("V", G[0]), parse("V+V0", G[0]), [G[0], G[2]],
+                        generator=generator)  # fmt: skip
+    model = torch.nn.Sequential(first, second).double()
+    diagonals = [
+        torch.full((n_entries(lay),), h, dtype=torch.float64)
+        for lay, h in ((first, 0.7), (second, 3.0))
+    ]
+    t = tuner()
+    got = t.traces(model, 2.0, diagonals)
+    one = t.traces(first, 2.0, diagonals[:1])
+    two = t.traces(second, 2.0, diagonals[1:])
+    assert got == pytest.approx({n: one[n] + two.get(n, 0.0) for n in NAMES})
+    assert two["O2x"] == 0.0 and got["O2x"] == pytest.approx(one["O2x"])

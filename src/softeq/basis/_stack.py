@@ -97,45 +97,55 @@ class ProjectorStack:
         return total
 
     def evidence_traces(
-        self, strengths: Tensor, alpha: float, shifts: Sequence[float]
+        self, strengths: Tensor, alpha: float, curvature: Sequence[Tensor]
     ) -> Tensor:
         """$T_j = \\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I - P_j))
-        - \\tfrac12\\mathrm{tr}((\\Lambda + s_lI)^{-1}(I - P_j))$ summed over the
-        layers $l$: the prior's traces minus those of the Laplace posterior when
-        layer $l$'s data curvature is $s_l I$ (`shifts`, one per layer; a layer
-        with $s_l \\le 0$ has no data curvature and adds nothing).
+        - \\tfrac12\\mathrm{tr}((\\Lambda + H)^{-1}(I - P_j))$ summed over the
+        layers: the prior's traces minus those of the Laplace posterior, whose
+        data curvature $H$ is taken isotropic on each layer's copy-pair blocks of
+        one type pair, $h\\,I$ with $h$ the mean of the given diagonal there.
+
+        Args:
+            strengths: $\\lambda_j$, `(n_groups,)`.
+            alpha: Isotropic prior precision $\\alpha \\ge 0$.
+            curvature: Per layer, the diagonal of its data curvature over its
+                weight (row-major) then bias entries, `(out * in + out,)`.
+                Blocks whose mean is not positive add nothing (no data there).
 
         One eigendecomposition per distinct block serves the prior (when
-        $\\alpha > 0$) and the shifts of every layer that holds the block
-        (`shifted_block_traces`).
+        $\\alpha > 0$) and every layer's shift (`shifted_block_traces`).
         """
-        if len(shifts) != len(self.projectors):
-            raise ValueError(
-                f"expected {len(self.projectors)} shifts (one per layer), "
-                f"got {len(shifts)}"
-            )
         layout = self._layout((True,) * len(self.projectors))
+        sizes = [mp.get_buffer("_gather_wb").numel() for mp in self.projectors]
+        if len(curvature) != len(self.projectors) or any(
+            c.shape != (n,) for c, n in zip(curvature, sizes, strict=False)
+        ):
+            raise ValueError(
+                f"expected one curvature diagonal per layer, of sizes {sizes}; got "
+                f"{[tuple(c.shape) for c in curvature]}"
+            )
+        u = torch.cat([c.detach().to("cpu", torch.float64) for c in curvature])
         strengths = strengths.to(torch.float64)
         total = torch.zeros(len(self.groups), dtype=torch.float64)
-        for (_, _, mp, name), owner, gram, held in zip(
+        for (_, _, mp, name), owner, gram, held, pieces in zip(
             layout.blocks, layout.owners, layout.grams(), layout.layer_rows,
-            strict=True,
+            layout.pieces, strict=True,
         ):  # fmt: skip
-            held = [(k, r) for k, r in held if shifts[k] > 0]  # else T = 0
-            if not held:
+            shifts = [float(u[piece].mean()) for piece in pieces]
+            kept = [(r, h) for (_, r), h in zip(held, shifts, strict=True) if h > 0]
+            if not kept:
                 continue
             Q = mp._exact[name]
-            values = [float(shifts[k]) for k, _ in held]
-            rows_each = torch.tensor([r for _, r in held], dtype=torch.float64)
+            rows_each = torch.tensor([r for r, _ in kept], dtype=torch.float64)
+            values = torch.tensor([h for _, h in kept], dtype=torch.float64)
             if alpha > 0:  # the prior is the zero shift
+                values = torch.cat([values.new_zeros(1), values])
                 traces = shifted_block_traces(
-                    Q, owner, strengths, alpha, torch.tensor([0.0, *values]), gram=gram
+                    Q, owner, strengths, alpha, values, gram=gram
                 )
                 total += rows_each.sum() * traces[0] - rows_each @ traces[1:]
                 continue
-            traces = shifted_block_traces(
-                Q, owner, strengths, alpha, torch.tensor(values), gram=gram
-            )
+            traces = shifted_block_traces(Q, owner, strengths, alpha, values, gram=gram)
             prior = block_traces(Q, owner, strengths, alpha, gram=gram)
             total += rows_each.sum() * prior - rows_each @ traces
         return total
@@ -151,7 +161,8 @@ class _Layout:
     """The stacked rows layout of some layers (with or without their biases):
     merged blocks `(rows, n, projector, basis name)`, the gather from the
     concatenated parameters, the column owners, and which layers hold each
-    merged block's rows (`layer_rows`: `(layer, rows)` pairs)."""
+    merged block's rows (`layer_rows`: `(layer, rows)` pairs, with their gather
+    `pieces` into the concatenated parameters)."""
 
     def __init__(self, projectors: list[MultiProjector], with_bias: tuple[bool, ...]):
         # [n, Q, [gather pieces], owner columns, mp, name, [(layer, rows)]]
@@ -182,6 +193,7 @@ class _Layout:
         self._gather = torch.cat([p for entry in merged for p in entry[2]])
         self.owners = [entry[3] for entry in merged]
         self.layer_rows: list[list[tuple[int, int]]] = [entry[6] for entry in merged]
+        self.pieces: list[list[Tensor]] = [entry[2] for entry in merged]
         self._owner = torch.cat(self.owners)
         self._bases = [entry[1] for entry in merged]
         self._grams: list[Tensor] | None = None

@@ -6,7 +6,7 @@
 """
 
 from ._augment import GroupAugmentation
-from ._evidence import EvidenceTuner, gauss_newton_means
+from ._evidence import EvidenceTuner, gauss_newton_diagonals
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
 from ._projection import ProjectionPenalty, soft_layers
@@ -21,6 +21,6 @@ __all__ = [
     "OrbitTuner",
     "PERTuner",
     "ProjectionPenalty",
-    "gauss_newton_means",
+    "gauss_newton_diagonals",
     "soft_layers",
 ]

@@ -9,29 +9,30 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..basis import ProjectorStack, prior_traces
+from ..basis import ProjectorStack
 from ._projection import soft_layers
 from ._tuners import ConstantTuner
 
 
-def gauss_newton_means(
+def gauss_newton_diagonals(
     model: nn.Module,
     inputs: Tensor,
     *,
     samples: int = 256,
     probes: int = 1,
     generator: torch.Generator | None = None,
-) -> list[float]:
-    """Per soft layer, the mean diagonal entry of the data's Gauss-Newton matrix
-    $\\sum_{i=1}^N J_i^TJ_i$ over the layer's weight and bias ($J_i$: the Jacobian
-    of the model's output at input $i$ with respect to the layer's parameters).
+) -> list[Tensor]:
+    """Per soft layer, an unbiased estimate of the diagonal of the data's
+    Gauss-Newton matrix $\\sum_{i=1}^N J_i^TJ_i$ over the layer's weight (row-major)
+    then bias entries ($J_i$: the Jacobian of the model's output at input $i$
+    with respect to the layer's parameters).
 
     Estimated without Jacobians: for Gaussian output probes $z_i \\sim N(0, I)$,
     $E[(\\sum_i J_i^Tz_i)^2] = \\mathrm{diag}\\sum_i J_i^TJ_i$ entrywise, and
     $\\sum_i J_i^Tz_i$ is one backward pass of $\\sum_i z_i \\cdot f(x_i)$. The sum
     runs over `samples` random inputs (all of them if fewer), scaled by
-    $N/$`samples`; averaging over a layer's thousands of entries makes one probe
-    enough for a mean.
+    $N/$`samples`. One probe is noisy entry by entry; its means over blocks of
+    hundreds of entries, which is what `EvidenceTuner` uses, are not.
 
     Args:
         model: A model with `SoftLinear` layers.
@@ -41,11 +42,12 @@ def gauss_newton_means(
         generator: Randomness of the subsample and the probes (CPU).
 
     Returns:
-        One float per soft layer, in `soft_layers(model)` order.
+        One float64 CPU tensor `(out * in + out,)` per soft layer, in
+        `soft_layers(model)` order.
 
     Example:
-        A linear layer $Wx + b$ on ten inputs of ones: $\\sum_i x_{ik}^2 = 10$ on
-        every weight and $N = 10$ on every bias entry, so the mean is 10.
+        A linear layer $Wx + b$ on ten inputs of ones: the diagonal is
+        $\\sum_i x_{ik}^2 = 10$ on every weight and $N = 10$ on every bias entry.
 
         >>> from softeq.groups import get
         >>> from softeq.nn import SoftLinear
@@ -53,10 +55,10 @@ def gauss_newton_means(
         >>> G = [get("O3"), get("O2z")]
         >>> layer = SoftLinear(parse("V", G[0]), parse("V", G[0]), G)
         >>> gen = torch.Generator().manual_seed(0)
-        >>> (h,) = gauss_newton_means(layer, torch.ones(10, 3), probes=400,
-        ...                           generator=gen)
-        >>> abs(h - 10.0) < 1.0
-        True
+        >>> (h,) = gauss_newton_diagonals(layer, torch.ones(10, 3), probes=400,
+        ...                               generator=gen)
+        >>> h.shape, abs(float(h.mean()) - 10.0) < 1.0
+        (torch.Size([12]), True)
     """
     layers = soft_layers(model)
     if not layers:
@@ -68,22 +70,21 @@ def gauss_newton_means(
             f"probes={probes}, samples={samples}"
         )
     params = [p for layer in layers for p in (layer.weight, layer.bias)]
-    sums = [0.0] * len(layers)
+    sums = [
+        torch.zeros(layer.weight.numel() + layer.bias.numel(), dtype=torch.float64)
+        for layer in layers
+    ]
     with torch.enable_grad():
         for _ in range(probes):
             pick = torch.randperm(n, generator=generator)[:samples]
             out = model(inputs[pick.to(inputs.device)])
             z = torch.randn(out.shape, generator=generator, dtype=out.dtype)
             grads = torch.autograd.grad((out * z.to(out.device)).sum(), params)
-            for k in range(len(layers)):
+            for k, total in enumerate(sums):
                 gw, gb = grads[2 * k], grads[2 * k + 1]
-                squares = gw.double().square().sum() + gb.double().square().sum()
-                sums[k] += float(squares)
+                total += torch.cat([gw.reshape(-1), gb]).to("cpu", torch.float64) ** 2
     scale = n / min(samples, n) / probes
-    return [
-        s * scale / (layer.weight.numel() + layer.bias.numel())
-        for s, layer in zip(sums, layers, strict=True)
-    ]
+    return [total * scale for total in sums]
 
 
 class EvidenceTuner(ConstantTuner):
@@ -116,10 +117,11 @@ class EvidenceTuner(ConstantTuner):
     infinitely informative data) every off-group direction would count, and the
     strengths of overparameterised networks run away.
 
-    $H$ is taken isotropic per layer, $h_l I$, with $h_l$ its mean diagonal entry
-    (`gauss_newton_means`: one probe on `samples` training inputs per update).
-    Then both traces are exact: $\\Lambda + h_l I$ is the prior with
-    $\\alpha + h_l$, block-diagonal per copy pair (`softeq.basis.prior_traces`).
+    $H$ is taken isotropic on each layer's blocks of one type pair, $h I$, with $h$
+    the mean of its diagonal there (`gauss_newton_diagonals`: one probe on
+    `samples` training inputs per update). Then both traces are exact: there
+    $\\Lambda + hI$ is the prior with $\\alpha + h$, block-diagonal per copy pair
+    (`softeq.basis.ProjectorStack.evidence_traces`).
     Every `every` epochs the tuner takes one damped fixed-point step in log space,
     $\\log\\lambda_j \\mathrel{+}= \\eta(\\log T_j - \\log R_j)$. Every group, the
     largest included, gets its own strength.
@@ -170,48 +172,44 @@ class EvidenceTuner(ConstantTuner):
         self.every, self.damping, self.bounds = every, damping, bounds
         self.samples, self.seed = samples, seed
         self.updates = 0
-        self._stacked: tuple[list[nn.Module], ProjectorStack | None] | None = None
+        self._stacked: (
+            tuple[list[nn.Module], list[tuple[ProjectorStack, list[int]]]] | None
+        ) = None
 
     def curvature(
         self, model: nn.Module, inputs: Tensor, train_mse: float
-    ) -> list[float]:
-        """Per soft layer, $h_l$ in prior units: `gauss_newton_means` over
-        $\\sigma^2$ = `train_mse`, from this update's seeded probe."""
+    ) -> list[Tensor]:
+        """Per soft layer, the diagonal of $H$ in prior units:
+        `gauss_newton_diagonals` over $\\sigma^2$ = `train_mse`, from this
+        update's seeded probe."""
         gen = torch.Generator().manual_seed(self.seed + self.updates)
-        sums = gauss_newton_means(model, inputs, samples=self.samples, generator=gen)
-        return [s / max(float(train_mse), 1e-12) for s in sums]
+        diagonals = gauss_newton_diagonals(
+            model, inputs, samples=self.samples, generator=gen
+        )
+        return [d / max(float(train_mse), 1e-12) for d in diagonals]
 
     def traces(
-        self, model: nn.Module, beta: float, shifts: Sequence[float] | None = None
+        self, model: nn.Module, beta: float, curvature: Sequence[Tensor] | None = None
     ) -> dict[str, float]:
         """$T_j$ summed over the model's soft layers at the current strengths
-        (prior units $\\lambda = \\beta s$), with `shifts` the per-layer
-        curvatures $h_l$; without them, the prior term alone,
+        (prior units $\\lambda = \\beta s$), with `curvature` the per-layer
+        diagonals of $H$ (`curvature()`); without them, the prior term alone,
         $\\tfrac12\\mathrm{tr}(\\Lambda^{-1}(I-P_j))$."""
         layers = soft_layers(model)
-        if shifts is not None and len(shifts) != len(layers):
-            raise ValueError(f"expected {len(layers)} shifts, got {len(shifts)}")
-        alpha = beta * self.weight_decay
-        stack = self._stack(model)
-        if stack is not None:
-            names = [g.name for g in stack.groups]
-            lam = self._lambdas(names, beta)
-            if shifts is None:
-                values = stack.prior_traces(lam, alpha)
-            else:
-                values = stack.evidence_traces(lam, alpha, shifts)
-            return {g: 0.0 for g in self.groups} | dict(
-                zip(names, values.tolist(), strict=True)
+        if curvature is not None and len(curvature) != len(layers):
+            raise ValueError(
+                f"expected {len(layers)} curvature diagonals, got {len(curvature)}"
             )
+        alpha = beta * self.weight_decay
+        parts = self._parts(model)
         total = {g: 0.0 for g in self.groups}
-        for k, layer in enumerate(layers):
-            names = [g.name for g in layer.groups]
+        for part, which in parts:
+            names = [g.name for g in part.groups]
             lam = self._lambdas(names, beta)
-            if shifts is not None and shifts[k] <= 0:
-                continue  # no data curvature: the posterior is the prior
-            values = prior_traces(layer.projectors, lam, alpha)
-            if shifts is not None:
-                values = values - prior_traces(layer.projectors, lam, alpha + shifts[k])
+            if curvature is None:
+                values = part.prior_traces(lam, alpha)
+            else:
+                values = part.evidence_traces(lam, alpha, [curvature[k] for k in which])
             for name, value in zip(names, values.tolist(), strict=True):
                 total[name] += value
         return total
@@ -220,9 +218,10 @@ class EvidenceTuner(ConstantTuner):
         values = [beta * self.strengths[n] for n in names]
         return torch.tensor(values, dtype=torch.float64)
 
-    def _stack(self, model: nn.Module) -> ProjectorStack | None:
-        """The model's soft layers as one `ProjectorStack` (cached per model) when
-        they all have the same candidates, else None."""
+    def _parts(self, model: nn.Module) -> list[tuple[ProjectorStack, list[int]]]:
+        """The model's soft layers as `ProjectorStack`s with the layers each
+        holds (cached per model): one stack when they all have the same
+        candidates, else one per layer."""
         layers = soft_layers(model)
         cached = self._stacked
         if (
@@ -231,12 +230,19 @@ class EvidenceTuner(ConstantTuner):
             or any(a is not b for a, b in zip(cached[0], layers, strict=True))
         ):
             names = {tuple(g.name for g in layer.groups) for layer in layers}
-            stack = (
-                ProjectorStack([layer.projectors for layer in layers])
-                if len(names) == 1
-                else None
-            )
-            self._stacked = (layers, stack)
+            if len(names) == 1:
+                parts = [
+                    (
+                        ProjectorStack([layer.projectors for layer in layers]),
+                        list(range(len(layers))),
+                    )
+                ]
+            else:
+                parts = [
+                    (ProjectorStack([layer.projectors]), [k])
+                    for k, layer in enumerate(layers)
+                ]
+            self._stacked = (layers, parts)
         return self._stacked[1]
 
     def step(
