@@ -8,6 +8,7 @@ import torch
 from softeq.basis import BlockProjector
 from softeq.groups import get
 from softeq.metrics import (
+    COST_THRESHOLDS,
     orbit_errors,
     orbit_parameters,
     render_markdown,
@@ -68,3 +69,43 @@ def test_report_needs_known_groups(generator):
     rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
     with pytest.raises(ValueError, match="unknown group"):
         symmetry_report(f, rep_in, rep_out, ["O4z"], torch.zeros(2, 4))
+
+
+def test_with_targets_verdicts_and_ranks_come_from_the_cost(generator):
+    # an O(2)_z map and targets it fits up to noise: the cost is ~0 for O2z and
+    # large for the groups the targets break, even though the verdict basis moves
+    # from the model's equivariance error to the data's symmetry cost
+    f = o2z_linear(generator)
+    rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
+    x = torch.randn(500, 4, dtype=torch.float64, generator=generator)
+    y = f(x) + 0.1 * torch.randn(500, 3, dtype=torch.float64, generator=generator)
+    report = symmetry_report(f, rep_in, rep_out, NAMES, x, y=y)
+    assert report["verdict_basis"] == "cost"
+    assert report["thresholds"] == COST_THRESHOLDS
+    first, *rest = report["groups"]
+    assert first["name"] == "O2z" and first["verdict"] == "exact"
+    assert abs(first["cost"]) < 1e-9 and first["cost_stderr"] >= 0
+    assert all(e["verdict"] == "broken" for e in rest)
+    costs = [e["cost"] for e in report["groups"]]
+    assert costs == sorted(costs)
+    md = render_markdown(report)
+    assert (
+        "cost (±se)" in md.splitlines()[2] and "Verdicts from the symmetry cost" in md
+    )
+
+
+def test_without_targets_there_is_no_cost(generator):
+    f = o2z_linear(generator)
+    rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
+    x = torch.randn(16, 4, dtype=torch.float64, generator=generator)
+    report = symmetry_report(f, rep_in, rep_out, NAMES, x)
+    assert report["verdict_basis"] == "equivariance_error"
+    assert all(e["cost"] is None and e["cost_stderr"] is None for e in report["groups"])
+    assert "cost" not in render_markdown(report).splitlines()[2]
+
+
+def test_cost_verdict_thresholds():
+    values = (-0.1, 0.19, 0.5, 1.0, 40.0)
+    assert [verdict(v, COST_THRESHOLDS) for v in values] == [
+        "exact", "exact", "approximate", "broken", "broken",
+    ]  # fmt: skip

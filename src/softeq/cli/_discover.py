@@ -48,7 +48,8 @@ def run_discover(args: argparse.Namespace) -> int:
     summary = trainer.fit()
     report = build_report(trainer, summary)
     if args.json:
-        keys = ("name", "strength", "residual", "equivariance_error", "verdict", "rank")
+        keys = ("name", "strength", "residual", "equivariance_error", "cost",
+                "cost_stderr", "verdict", "rank")  # fmt: skip
         print(json.dumps({
             "groups": [{k: g[k] for k in keys} for g in report["groups"]],
             "test_mse": summary["test_mse"],

@@ -55,11 +55,27 @@ def plot_run(run_dir: str | Path) -> list[Path]:
 
 
 def plot_report(report: dict, path: str | Path) -> Path:
-    """Bar chart: each group's model equivariance error (and the truth's), ranked."""
+    """Bar chart, ranked: each group's model equivariance error (and the truth's)
+    and, when the report has it, the symmetry cost with its standard error and the
+    verdict thresholds."""
     entries = report["groups"]
+    has_cost = report.get("verdict_basis") == "cost"
+    panels = 2 if has_cost else 1
+    fig, axes = plt.subplots(
+        1, panels, figsize=(panels * (1.2 * len(entries) + 2.5), 3.5), squeeze=False
+    )
+    _error_bars(axes[0][0], entries, label_verdicts=not has_cost)
+    if has_cost:
+        _cost_bars(axes[0][1], entries, report["thresholds"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def _error_bars(ax, entries: list[dict], *, label_verdicts: bool) -> None:
     names = [e["name"] for e in entries]
     model = [e["equivariance_error"] for e in entries]
-    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 3.5))
     xs = range(len(names))
     has_truth = any(e["true_error"] is not None for e in entries)
     width = 0.4 if has_truth else 0.7
@@ -67,15 +83,29 @@ def plot_report(report: dict, path: str | Path) -> Path:
     if has_truth:
         truth = [e["true_error"] or 0.0 for e in entries]
         ax.bar([x + width / 2 for x in xs], truth, width, label="ground truth")
-    for x, e in zip(xs, entries, strict=True):
-        ax.text(x, max(model) * 1.02, e["verdict"], ha="center", fontsize=8)
+    if label_verdicts:
+        for x, e in zip(xs, entries, strict=True):
+            ax.text(x, max(model) * 1.02, e["verdict"], ha="center", fontsize=8)
     ax.set_xticks(list(xs), names)
     ax.set(ylabel="relative equivariance error", title="symmetry report (ranked)")
     ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+
+
+def _cost_bars(ax, entries: list[dict], thresholds: dict) -> None:
+    xs = list(range(len(entries)))
+    costs = [e["cost"] for e in entries]
+    ax.bar(xs, costs, 0.6, yerr=[2 * e["cost_stderr"] for e in entries],
+           color="C2", capsize=3)  # fmt: skip
+    for name, value in thresholds.items():
+        ax.axhline(value, ls="--", lw=0.8, color="grey")
+        ax.text(-0.45, value, f"{name} below {value:g}", fontsize=7, va="bottom")
+    top = max(max(costs), thresholds["approximate"])
+    for x, e in zip(xs, entries, strict=True):
+        ax.text(x, top * 1.3, e["verdict"], ha="center", fontsize=8)
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_ylim(top=top * 3)
+    ax.set_xticks(xs, [e["name"] for e in entries])
+    ax.set(ylabel="symmetry cost (relative MSE increase)", title="verdicts (±2 se)")
 
 
 def plot_orbits(curves: dict[str, dict], path: str | Path) -> Path:

@@ -13,13 +13,19 @@ if TYPE_CHECKING:
     from ._trainer import Trainer
 
 
+#: Held-out samples the report measures on (the whole test split up to this).
+REPORT_INPUTS = 2048
+
+
 def build_report(trainer: Trainer, summary: dict[str, Any]) -> dict[str, Any]:
-    """The run's symmetry report (the `softeq discover --json` schema)."""
+    """The run's symmetry report (the `softeq discover --json` schema), measured on
+    the test split: verdicts from the symmetry cost of its targets."""
     task, cfg = trainer.task, trainer.config
     rep_in, rep_out = task.reps()
-    x = trainer.data["x_test"][: max(cfg.eval_inputs, 64)]
+    x = trainer.data["x_test"][:REPORT_INPUTS]
+    y = trainer.data["y_test"][:REPORT_INPUTS]
     report = symmetry_report(
-        trainer.model.eval(), rep_in, rep_out, task.groups, x,
+        trainer.model.eval(), rep_in, rep_out, task.groups, x, y=y,
         strengths=trainer.tuner.strengths if trainer.penalty is not None else None,
         true_fn=task.true_fn, truth=task.truth, n_samples=cfg.eval_transforms,
     )  # fmt: skip

@@ -1,0 +1,153 @@
+"""Symmetry cost: what predicting through a group element adds to held-out error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..groups import Group
+from ..reps import Rep
+from ._equivariance import _check_args, _check_output
+
+# Rows of one call of `f`: bounds the memory of n_inputs * n_samples rows.
+_ROWS_PER_CALL = 1 << 16
+
+
+@dataclass(frozen=True)
+class SymmetryCost:
+    """The result of `symmetry_cost`.
+
+    Attributes:
+        cost: $L_G / L - 1$: the relative increase of held-out MSE.
+        stderr: Its standard error over the held-out inputs.
+        mse: $L$, the model's held-out MSE (mean over samples and output entries).
+        transformed_mse: $L_G$, the MSE of the predictions made through $g$.
+    """
+
+    cost: float
+    stderr: float
+    mse: float
+    transformed_mse: float
+
+
+def symmetry_cost(
+    f: Callable[[Tensor], Tensor],
+    rep_in: Rep,
+    rep_out: Rep,
+    group: Group,
+    x: Tensor,
+    y: Tensor,
+    n_samples: int = 16,
+    *,
+    generator: torch.Generator | None = None,
+    scale: float = 1.0,
+) -> SymmetryCost:
+    """How much worse `f` predicts held-out targets through a random element of `group`.
+
+    With $L = \\mathrm{mean}_i\\,\\|f(x_i) - y_i\\|^2$ and
+    $L_G = \\mathrm{mean}_{i,k}\\,\\|\\rho_{out}(g_k)^{-1}f(\\rho_{in}(g_k)x_i) -
+    y_i\\|^2$ (both per output entry), the cost is $L_G / L - 1$.
+
+    Why it measures the *data's* symmetry and not the model's: if $G$ is exact —
+    the inputs' distribution is $G$-invariant and $E[y|x]$ is $G$-equivariant, with
+    $G$ acting orthogonally on the outputs — then
+    $\\|\\rho_{out}(g)^{-1}f(\\rho_{in}(g)x) - y\\| = \\|f(x') - y'\\|$ for the pair
+    $(x', y') = (\\rho_{in}(g)x, \\rho_{out}(g)y)$, which is one more draw from the
+    data's own distribution. So $L_G$ and $L$ estimate the same number and the
+    cost is 0 in expectation for *any* $f$, equivariant or not. If $G$ is broken,
+    predicting through $g$ adds the data's asymmetry
+    $\\|y(gx) - \\rho_{out}(g)y(x)\\|$ and the cost grows with it, in units of
+    the model's own error. Adding the same equivariant function to `f` and to the
+    targets (a baseline such as constant velocity) leaves the cost unchanged.
+
+    For groups that move inputs off the data (non-compact ones such as scaling,
+    or a rotation of data that all lie near one plane) $f(\\rho_{in}(g)x)$ is an
+    extrapolation, and the cost also contains the model's error there.
+
+    The standard error is that of the mean of the per-input differences
+    $\\mathrm{mean}_k\\,\\ell_{ik} - \\ell_i$, over $L$.
+
+    Args:
+        f: Maps `(batch, rep_in.dim)` to `(batch, rep_out.dim)`.
+        rep_in: Input representation (layout; re-bound to `group`).
+        rep_out: Output representation (layout; re-bound to `group`).
+        group: The group, acting on the same $R^d$ as the reps.
+        x: Held-out inputs `(n, rep_in.dim)`.
+        y: Their targets `(n, rep_out.dim)`.
+        n_samples: Group elements $g_k$, shared by all inputs.
+        generator: Source of randomness for the group elements.
+        scale: Lie-algebra sampling scale (bound it for non-compact groups).
+
+    Returns:
+        A `SymmetryCost`. When the model is exact on `x` ($L$ below $10^{-12}$ of
+        the targets' variance) $L$ is taken as that floor.
+
+    Raises:
+        ValueError: For shapes that do not fit the representations, or fewer than
+            two inputs.
+
+    Example:
+        A map that is only O(2)_z-equivariant, on targets it makes itself: rotating
+        about z costs nothing, rotating about x does.
+
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> rep = parse("V", get("O3"))
+        >>> D = torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64))
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(400, 3, dtype=torch.float64, generator=gen)
+        >>> y = x @ D + 0.1 * torch.randn(400, 3, dtype=torch.float64, generator=gen)
+        >>> f = lambda v: v @ D
+        >>> abs(symmetry_cost(f, rep, rep, get("O2z"), x, y, generator=gen).cost) < 1e-9
+        True
+        >>> symmetry_cost(f, rep, rep, get("O2x"), x, y, generator=gen).cost > 1
+        True
+    """
+    _check_args(rep_in, rep_out, group, x)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"symmetry_cost needs n_samples >= 1, got {n_samples!r}")
+    n = x.shape[0]
+    if n < 2 or y.shape != (n, rep_out.dim):
+        raise ValueError(
+            f"symmetry_cost expects targets y of shape ({n}, {rep_out.dim}) for "
+            f"rep_out {rep_out} and at least 2 inputs, got y {tuple(y.shape)}"
+        )
+    rep_in, rep_out = rep_in.with_group(group), rep_out.with_group(group)
+    gs = group.sample(n_samples, scale=scale, generator=generator)
+    like = {"dtype": x.dtype, "device": x.device}
+    rho_in = rep_in.rho(gs).to(**like)
+    rho_back = rep_out.rho(torch.linalg.inv(gs)).to(**like)
+    y = y.to(**like)
+    with torch.no_grad():
+        loss = _squared_errors(_check_output(f(x), rep_out, n), y)  # (n,)
+        transformed = torch.zeros_like(loss)
+        per_call = max(1, _ROWS_PER_CALL // n)
+        for start in range(0, n_samples, per_call):
+            stop = min(start + per_call, n_samples)
+            x_g = torch.einsum("sij,bj->sbi", rho_in[start:stop], x)
+            f_gx = _check_output(
+                f(x_g.reshape(-1, x.shape[1])), rep_out, x_g.shape[0] * n
+            )
+            back = torch.einsum(
+                "sij,sbj->sbi", rho_back[start:stop], f_gx.reshape(stop - start, n, -1)
+            )
+            transformed += _squared_errors(back, y).sum(0)
+        transformed /= n_samples
+    return _summarise(loss, transformed, y)
+
+
+def _squared_errors(prediction: Tensor, y: Tensor) -> Tensor:
+    """Mean squared error per sample over the last dim, in float64."""
+    return (prediction.double() - y.double()).square().mean(-1)
+
+
+def _summarise(loss: Tensor, transformed: Tensor, y: Tensor) -> SymmetryCost:
+    mse, mse_g = float(loss.mean()), float(transformed.mean())
+    variance = float((y.double() - y.double().mean(0)).square().mean())
+    floor = max(mse, 1e-12 * variance, 1e-300)
+    diff = transformed - loss
+    stderr = float(diff.std() / diff.numel() ** 0.5) / floor
+    return SymmetryCost((mse_g - mse) / floor, stderr, mse, mse_g)
