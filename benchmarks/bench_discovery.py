@@ -57,6 +57,24 @@ def _verdict_cell(rows: list[dict]) -> str:
     return f"{agree / judged:.0%}" if judged else "–"
 
 
+LABELS = ("exact", "approximate", "broken")
+
+
+def confusion(rows: list[dict], tuner: str) -> str:
+    """Markdown table: each group's truth (rows) against its verdict (columns),
+    pooled over the tuner's runs and settings."""
+    counts = {(t, v): 0 for t in LABELS for v in LABELS}
+    for r in rows:
+        if r["tuner"] == tuner:
+            for g in r["report"]:
+                counts[g["truth"], g["verdict"]] += 1
+    lines = [f"| {tuner}: truth \\ verdict | " + " | ".join(LABELS) + " |",
+             "|---|---|---|---|"]  # fmt: skip
+    for t in LABELS:
+        lines.append(f"| {t} | " + " | ".join(str(counts[t, v]) for v in LABELS) + " |")
+    return "\n".join(lines)
+
+
 def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
     from softeq.train import TrainConfig, Trainer
     from softeq.train._report import build_report
@@ -104,6 +122,7 @@ def table(rows: list[dict], tuners: list[str]) -> str:
                 f"verdict agreement {agree}/{judged} exact/broken groups "
                 f"({agree / max(judged, 1):.0%})"
             )
+            lines.append("\n" + confusion(rows, t))
     return "\n".join(lines)
 
 

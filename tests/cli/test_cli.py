@@ -86,9 +86,8 @@ def test_discover_json_ranks_groups(o2x_npz, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert [g["rank"] for g in result["groups"]] == [1, 2, 3, 4]
     assert {g["name"] for g in result["groups"]} == {"O3", "O2x", "O2y", "O2z"}
-    assert {"strength", "residual", "equivariance_error", "verdict"} <= set(
-        result["groups"][0]
-    )
+    keys = {"strength", "residual", "equivariance_error", "cost", "cost_stderr"}
+    assert keys | {"verdict"} <= set(result["groups"][0])
     assert result["test_mse"] > 0
     for name in ["report.md", "report.json", "report.png", "report_orbits.png"]:
         assert (tmp_path / "run" / name).is_file()

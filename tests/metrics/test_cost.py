@@ -52,6 +52,22 @@ def test_zero_in_expectation_for_a_non_equivariant_model_on_exact_data(generator
     assert equivariance_error(f, rep, rep, G, x[:256], 8, generator=generator) > 0.2
     result = symmetry_cost(f, rep, rep, G, x, y, 64, generator=generator)
     assert abs(result.cost) < 4 * result.stderr + 0.02
+    # averaging over the group keeps only W's commuting part, tr(W)/3 I: it is
+    # closer to 2I than W is (Pythagoras), so the averaged model predicts better
+    assert result.averaged_mse < 0.9 * result.mse
+
+
+@pytest.mark.parametrize("name", ["O3", "O2x", "Scale3", "S3"])
+def test_averaging_never_loses_to_single_transforms(name, generator):
+    # per input, the squared error of a mean is at most the mean squared error
+    G = get(name)
+    rep = parse("V", G)
+    W = torch.randn(3, 3, dtype=F64, generator=generator)
+    x = torch.randn(200, 3, dtype=F64, generator=generator)
+    y = torch.randn(200, 3, dtype=F64, generator=generator)
+    result = symmetry_cost(lambda v: torch.tanh(v @ W), rep, rep, G, x, y, 8,
+                           generator=generator, scale=sample_scale(G))  # fmt: skip
+    assert result.averaged_mse <= result.transformed_mse * (1 + 1e-12)
 
 
 def test_large_for_a_broken_symmetry(generator):

@@ -85,6 +85,7 @@ def test_with_targets_verdicts_and_ranks_come_from_the_cost(generator):
     first, *rest = report["groups"]
     assert first["name"] == "O2z" and first["verdict"] == "exact"
     assert abs(first["cost"]) < 1e-9 and first["cost_stderr"] >= 0
+    assert first["averaged_mse"] == pytest.approx(report["mse"], rel=1e-9)
     assert all(e["verdict"] == "broken" for e in rest)
     costs = [e["cost"] for e in report["groups"]]
     assert costs == sorted(costs)

@@ -25,12 +25,20 @@ class SymmetryCost:
         stderr: Its standard error over the held-out inputs.
         mse: $L$, the model's held-out MSE (mean over samples and output entries).
         transformed_mse: $L_G$, the MSE of the predictions made through $g$.
+        averaged_mse: The MSE of their mean over the sampled $g_k$, the
+            orbit-averaged model $\\bar f(x) = \\mathrm{mean}_k\\,
+            \\rho_{out}(g_k)^{-1}f(\\rho_{in}(g_k)x)$: never above
+            `transformed_mse` (the squared error of a mean is at most the mean
+            squared error) and, for an exact symmetry, often below `mse`:
+            averaging over the group removes the part of the model's error that
+            breaks it.
     """
 
     cost: float
     stderr: float
     mse: float
     transformed_mse: float
+    averaged_mse: float
 
 
 def symmetry_cost(
@@ -124,6 +132,7 @@ def symmetry_cost(
     with torch.no_grad():
         loss = _squared_errors(_check_output(f(x), rep_out, n), y)  # (n,)
         transformed = torch.zeros_like(loss)
+        averaged = torch.zeros_like(y)
         per_call = max(1, _ROWS_PER_CALL // n)
         for start in range(0, n_samples, per_call):
             stop = min(start + per_call, n_samples)
@@ -135,8 +144,10 @@ def symmetry_cost(
                 "sij,sbj->sbi", rho_back[start:stop], f_gx.reshape(stop - start, n, -1)
             )
             transformed += _squared_errors(back, y).sum(0)
+            averaged += back.sum(0)
         transformed /= n_samples
-    return _summarise(loss, transformed, y)
+        averaged_mse = float(_squared_errors(averaged / n_samples, y).mean())
+    return _summarise(loss, transformed, y, averaged_mse)
 
 
 def _squared_errors(prediction: Tensor, y: Tensor) -> Tensor:
@@ -144,10 +155,12 @@ def _squared_errors(prediction: Tensor, y: Tensor) -> Tensor:
     return (prediction.double() - y.double()).square().mean(-1)
 
 
-def _summarise(loss: Tensor, transformed: Tensor, y: Tensor) -> SymmetryCost:
+def _summarise(
+    loss: Tensor, transformed: Tensor, y: Tensor, averaged_mse: float
+) -> SymmetryCost:
     mse, mse_g = float(loss.mean()), float(transformed.mean())
     variance = float((y.double() - y.double().mean(0)).square().mean())
     floor = max(mse, 1e-12 * variance, 1e-300)
     diff = transformed - loss
     stderr = float(diff.std() / diff.numel() ** 0.5) / floor
-    return SymmetryCost((mse_g - mse) / floor, stderr, mse, mse_g)
+    return SymmetryCost((mse_g - mse) / floor, stderr, mse, mse_g, averaged_mse)

@@ -92,8 +92,11 @@ def symmetry_report(
     Returns:
         ``{"groups": [entry, ...], "verdict_basis": .., "thresholds": ..}``, each
         entry with ``name, strength, residual, residual_layers,
-        equivariance_error, true_error, truth, cost, cost_stderr, verdict, rank``
-        (``cost`` and ``cost_stderr`` None without `y`).
+        equivariance_error, true_error, truth, cost, cost_stderr, averaged_mse,
+        verdict, rank`` (the last three measured quantities None without `y`;
+        ``averaged_mse`` is the held-out MSE of the model averaged over the
+        group's sampled elements, `SymmetryCost.averaged_mse`). With `y` the
+        report also has ``mse``, the model's own held-out MSE.
     """
     residuals = _residuals(model)
     entries = []
@@ -122,7 +125,9 @@ def symmetry_report(
             "truth": None if truth is None else truth.get(name),
             "cost": None if cost is None else cost.cost,
             "cost_stderr": None if cost is None else cost.stderr,
+            "averaged_mse": None if cost is None else cost.averaged_mse,
         })  # fmt: skip
+    mse = None if cost is None else cost.mse
     basis = "equivariance_error" if y is None else "cost"
     thresholds = VERDICT_THRESHOLDS if y is None else COST_THRESHOLDS
     for entry in entries:
@@ -130,7 +135,8 @@ def symmetry_report(
     entries.sort(key=lambda e: e[basis])
     for rank, entry in enumerate(entries, start=1):
         entry["rank"] = rank
-    return {"groups": entries, "verdict_basis": basis, "thresholds": dict(thresholds)}
+    return {"groups": entries, "verdict_basis": basis, "thresholds": dict(thresholds),
+            "mse": mse}  # fmt: skip
 
 
 def _residuals(model: nn.Module | Callable) -> dict[str, dict[str, Any]]:
@@ -149,16 +155,16 @@ def _fmt(value: float | None, spec: str = ".4f") -> str:
 def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -> str:
     """The report as a Markdown table, ranked, with the verdict rule stated."""
     has_cost = report.get("verdict_basis") == "cost"
-    cost_head = " cost (±se) |" if has_cost else ""
+    cost_head = " cost (±se) | MSE averaged over G |" if has_cost else ""
     lines = [
         f"# {title}",
         "",
         f"| rank | group | verdict |{cost_head} equivariance error | true error "
         "| truth | strength | weight residual |",
-        "|---|---|---|" + ("---|" if has_cost else "") + "---|---|---|---|---|",
+        "|---|---|---|" + ("---|---|" if has_cost else "") + "---|---|---|---|---|",
     ]
     for e in report["groups"]:
-        cost = f" {_fmt_cost(e)} |" if has_cost else ""
+        cost = f" {_fmt_cost(e)} | {e['averaged_mse']:.4g} |" if has_cost else ""
         lines.append(
             f"| {e['rank']} | {e['name']} | **{e['verdict']}** |{cost} "
             f"{_fmt(e['equivariance_error'])} | {_fmt(e['true_error'])} "
@@ -173,7 +179,10 @@ def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -
             "ρ_out(g)⁻¹ f(ρ_in(g)x) instead of f(x): an exact symmetry costs "
             f"nothing in expectation, whatever the model. Exact below {t['exact']} "
             f"(+{t['exact']:.0%} MSE), approximate below {t['approximate']}, broken "
-            "from there on (the error at least doubles). "
+            "from there on (the error at least doubles). The model's own held-out "
+            f"MSE is {report['mse']:.4g}; the MSE of its average over each group's "
+            "sampled elements is listed beside the cost (below it: averaging over "
+            "the group would help). "
         )
     else:
         rule = (

@@ -16,10 +16,17 @@ from torch import Tensor, nn
 from .._atomic import write_text_atomic
 from ..data import Task, get_task
 from ..groups import get
-from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
+from ..metrics import (
+    COST_THRESHOLDS,
+    equivariance_error,
+    gaussian_inputs,
+    symmetry_cost,
+    verdict,
+    weight_residuals,
+)
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import TrainConfig, resolve_config
-from ._report import write_report
+from ._report import REPORT_INPUTS, write_report
 from ._setup import (
     build_model,
     make_optimizer,
@@ -343,11 +350,17 @@ class Trainer:
             if task.true_fn
             else {}
         )
+        x_test = self.data["x_test"][:REPORT_INPUTS]
+        y_test = self.data["y_test"][:REPORT_INPUTS]
         self.model.eval()
         out: dict[str, dict[str, float | str | None]] = {}
         for name in task.groups:
             G = get(name)
             scale = 1.0 if G.is_compact else 0.3
+            cost = symmetry_cost(
+                self.model, rep_in, rep_out, G, x_test, y_test, cfg.eval_transforms,
+                generator=torch.Generator().manual_seed(0), scale=scale,
+            )  # fmt: skip
             errs = [
                 equivariance_error(
                     self.model, rep_in, rep_out, G, x, cfg.eval_transforms,
@@ -360,6 +373,8 @@ class Trainer:
                 "equivariance_error_gaussian": errs[1],
                 "true_error": true.get(name),
                 "truth": task.truth.get(name),
+                "cost": cost.cost,
+                "verdict": verdict(cost.cost, COST_THRESHOLDS),
             }
         self.model.train()
         return out

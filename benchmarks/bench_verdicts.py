@@ -1,0 +1,109 @@
+"""What the symmetry report's verdicts can and cannot resolve on the synthetic tasks.
+
+Two tables, printed as Markdown (never asserts):
+
+* `--truth` (no training, seconds): for every PER setting and candidate group, the
+  ground truth's own relative equivariance error and its asymmetry
+  $E\\|y(gx) - \\rho_{out}(g)y(x)\\|^2 / 2\\,\\mathrm{tr\\,Cov}(y)$ on the test split,
+  next to the task's label. Where a "broken" group is less asymmetric than an
+  "approximate" one, no verdict that grows with the asymmetry matches both labels.
+* `--scales` (trains PER once per setting, about 30 s each): the symmetry cost of
+  every non-compact candidate at several Lie-algebra sampling scales.
+
+    python benchmarks/bench_verdicts.py --truth
+    python benchmarks/bench_verdicts.py --scales 0.3,0.2,0.1,0.05 \\
+        --settings cossim:so3-scale,cossim:so3
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from softeq.data import get_task
+from softeq.groups import get
+from softeq.metrics import equivariance_error, symmetry_cost
+
+SETTINGS = [
+    f"inertia:{s}" for s in ("o3", "o2x", "o2y", "o2z", "mixed", "broken", "rpp")
+]
+SETTINGS += [f"cossim:{s}" for s in ("so3-scale", "so3", "scale", "none")]
+N_SAMPLES = 16
+
+
+def asymmetry(task, name: str) -> tuple[float, float]:
+    """(relative equivariance error, asymmetry) of the task's ground truth."""
+    G = get(name)
+    rep_in, rep_out = task.reps(name)
+    scale = 1.0 if G.is_compact else 0.3
+    x = task.x_test.double()
+    y = task.true_fn(x)
+    gen = torch.Generator().manual_seed(0)
+    rel = equivariance_error(task.true_fn, rep_in, rep_out, G, x, N_SAMPLES,
+                             generator=gen, scale=scale)  # fmt: skip
+    gs = G.sample(N_SAMPLES, scale=scale, generator=torch.Generator().manual_seed(0))
+    rho_in, rho_out = rep_in.rho(gs), rep_out.rho(gs)
+    x_g = torch.einsum("sij,bj->sbi", rho_in, x).reshape(-1, x.shape[1])
+    y_gx = task.true_fn(x_g).reshape(N_SAMPLES, len(x), -1)
+    g_y = torch.einsum("sij,bj->sbi", rho_out, y)
+    spread = 2 * (y - y.mean(0)).square().sum(1).mean()
+    return rel, float((y_gx - g_y).square().sum(-1).mean() / spread)
+
+
+def truth_table(settings: list[str]) -> str:
+    lines = ["| task | group | label | relative equivariance error | asymmetry |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for spec in settings:
+        task = get_task(spec)
+        for name in task.groups:
+            rel, asym = asymmetry(task, name)
+            lines.append(f"| {spec} | {name} | {task.truth[name]} | {rel:.3f} "
+                         f"| {asym:.3f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def scale_table(settings: list[str], scales: list[float]) -> str:
+    from softeq.train import TrainConfig, Trainer
+
+    lines = ["| task | group | label | " + " | ".join(f"scale {s:g}" for s in scales)
+             + " |", "|---|---|---|" + "---|" * len(scales)]  # fmt: skip
+    for spec in settings:
+        trainer = Trainer(TrainConfig(task=spec, model="per", seed=0), None)
+        trainer.fit()
+        model, task = trainer.model.eval(), trainer.task
+        x, y = trainer.data["x_test"], trainer.data["y_test"]
+        for name in task.groups:
+            G = get(name)
+            if G.is_compact:
+                continue
+            rep_in, rep_out = task.reps(name)
+            cells = []
+            for s in scales:
+                gen = torch.Generator().manual_seed(0)
+                c = symmetry_cost(model, rep_in, rep_out, G, x, y, N_SAMPLES,
+                                  generator=gen, scale=s)  # fmt: skip
+                cells.append(f"{c.cost:.3g} ± {c.stderr:.2g}")
+            lines.append(f"| {spec} | {name} | {task.truth[name]} | "
+                         + " | ".join(cells) + " |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--truth", action="store_true")
+    parser.add_argument("--scales", default=None, help="e.g. 0.3,0.2,0.1")
+    parser.add_argument("--settings", default=None)
+    args = parser.parse_args()
+    if not args.truth and args.scales is None:
+        parser.error("give --truth and/or --scales")
+    if args.truth:
+        print(truth_table(args.settings.split(",") if args.settings else SETTINGS))
+    if args.scales is not None:
+        cossim = [s for s in SETTINGS if s.startswith("cossim")]
+        settings = args.settings.split(",") if args.settings else cossim
+        print(scale_table(settings, [float(s) for s in args.scales.split(",")]))
+
+
+if __name__ == "__main__":
+    main()
