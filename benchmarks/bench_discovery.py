@@ -3,9 +3,12 @@
 Grid: 7 inertia + 4 cossim settings x tuners x seeds, SoftEMLP with the given
 preset. Per run: test MSE, and agreement of the report with the ground truth:
 * ranking: every group whose truth is "exact" is ranked above every "broken" one;
-* verdicts: the verdict equals the truth, over groups whose truth is exact/broken.
-Prints a Markdown table (setting x tuner: test MSE mean ± std, agreement rates) and
-writes every run's numbers as JSON lines. Never asserts.
+* verdicts: the verdict equals the truth, over groups whose truth is exact/broken;
+* averaged: where the report's top group is "exact", the change of test MSE when
+  the model is averaged over it (`softeq.regularizers.GroupAveraged`).
+Prints a Markdown table (setting x tuner: test MSE mean ± std, agreement rates, the
+averaging gain) and truth-by-verdict tables, and writes every run's numbers as JSON
+lines. Never asserts.
 
     python benchmarks/bench_discovery.py [--preset fast] [--seeds 3] [--workers 2]
         [--tuners per,evidence] [--epochs N] [--out results/discovery.jsonl]
@@ -75,6 +78,21 @@ def confusion(rows: list[dict], tuner: str) -> str:
     return "\n".join(lines)
 
 
+def averaging_gain(rows: list[dict]) -> str:
+    """Mean relative change of test MSE when the model is averaged over its
+    top-ranked group, over the runs whose top group's verdict is "exact" (the
+    report's advice: impose it); "–" where none is."""
+    changes = [
+        top["averaged_mse"] / r["test_mse"] - 1
+        for r in rows
+        if (top := min(r["report"], key=lambda g: g["rank"]))["verdict"] == "exact"
+        and top.get("averaged_mse") is not None
+    ]
+    if not changes:
+        return "–"
+    return f"{statistics.mean(changes):+.0%} ({len(changes)}/{len(rows)})"
+
+
 def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
     from softeq.train import TrainConfig, Trainer
     from softeq.train._report import build_report
@@ -95,22 +113,26 @@ def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
 def table(rows: list[dict], tuners: list[str]) -> str:
     lines = [
         "| setting | "
-        + " | ".join(f"{t}: test MSE | {t}: ranking | {t}: verdicts" for t in tuners)
+        + " | ".join(
+            f"{t}: test MSE | {t}: ranking | {t}: verdicts | {t}: averaged"
+            for t in tuners
+        )
         + " |"
     ]
-    lines.append("|---|" + "---|---|---|" * len(tuners))
+    lines.append("|---|" + "---|---|---|---|" * len(tuners))
     for task in SETTINGS:
         cells = []
         for t in tuners:
             rs = [r for r in rows if r["task"] == task and r["tuner"] == t]
             if not rs:
-                cells += ["–", "–", "–"]
+                cells += ["–", "–", "–", "–"]
                 continue
             mses = [r["test_mse"] for r in rs]
             std = statistics.stdev(mses) if len(mses) > 1 else 0.0
             cells.append(f"{statistics.mean(mses):.4g} ± {std:.2g}")
             cells.append(f"{sum(r['ranking_agrees'] for r in rs)}/{len(rs)}")
             cells.append(_verdict_cell(rs))
+            cells.append(averaging_gain(rs))
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     for t in tuners:
         rs = [r for r in rows if r["tuner"] == t]

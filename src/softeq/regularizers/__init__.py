@@ -2,10 +2,12 @@
 
 `ProjectionPenalty` is the exact, structured penalty of soft linear layers;
 `OrbitPenalty` is the sample-based regularizer for any model; `GroupAugmentation`
-(data augmentation) and `FrameAveraged` (frame averaging) wrap a model as baselines.
+(data augmentation) and `FrameAveraged` (frame averaging) wrap a model as baselines;
+`GroupAveraged` averages a trained model over a group the data respect.
 """
 
 from ._augment import GroupAugmentation
+from ._averaging import GroupAveraged
 from ._evidence import EvidenceTuner, gauss_newton_diagonals
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
@@ -17,6 +19,7 @@ __all__ = [
     "EvidenceTuner",
     "FrameAveraged",
     "GroupAugmentation",
+    "GroupAveraged",
     "OrbitPenalty",
     "OrbitTuner",
     "PERTuner",
