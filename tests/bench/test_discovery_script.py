@@ -47,3 +47,24 @@ def test_all_approximate_is_not_judged():
     mixed = next(line for line in text.splitlines() if "inertia:mixed" in line)
     assert mixed.endswith("| – |")
     assert "verdict agreement 1/2 exact/broken groups (50%)" in text
+
+
+def test_confusion_counts_truth_against_verdict():
+    rows = [
+        _run("inertia:o2z", [_group("O2z", "exact", "exact", 1),
+                             _group("O2x", "broken", "approximate", 2),
+                             _group("O3", "broken", "broken", 3)]),
+    ]  # fmt: skip
+    lines = bench.confusion(rows, "per").splitlines()
+    assert lines[2] == "| exact | 1 | 0 | 0 |"
+    assert lines[4] == "| broken | 0 | 1 | 1 |"
+
+
+def test_averaging_gain_only_where_the_top_group_is_exact():
+    top = dict(_group("O2z", "exact", "exact", 1), averaged_mse=0.75)
+    rows = [
+        _run("inertia:o2z", [top, _group("O3", "broken", "broken", 2)], mse=1.0),
+        _run("inertia:o2z", [_group("O3", "broken", "broken", 1)], mse=1.0),
+    ]
+    assert bench.averaging_gain(rows) == "-25% (1/2)"
+    assert bench.averaging_gain(rows[1:]) == "–"

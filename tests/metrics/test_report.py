@@ -12,6 +12,7 @@ from softeq.metrics import (
     orbit_errors,
     orbit_parameters,
     render_markdown,
+    summary_line,
     symmetry_report,
     verdict,
 )
@@ -45,7 +46,14 @@ def test_report_ranks_the_respected_group_first(generator):
     assert all(e["verdict"] == "broken" for e in report["groups"][1:])
     assert all(e["residual"] is None for e in report["groups"])  # no soft layers
     md = render_markdown(report)
-    assert md.splitlines()[4].startswith("| 1 | O2z | **exact**")
+    lines = md.splitlines()
+    assert (
+        lines[2]
+        == "**Exact:** O2z. **Approximate:** none. **Broken:** "
+        + ", ".join(e["name"] for e in report["groups"][1:])
+        + "."
+    )
+    assert lines[6].startswith("| 1 | O2z | **exact**")
     assert "exact below 0.02" in md
 
 
@@ -91,7 +99,7 @@ def test_with_targets_verdicts_and_ranks_come_from_the_cost(generator):
     assert costs == sorted(costs)
     md = render_markdown(report)
     assert (
-        "cost (±se)" in md.splitlines()[2] and "Verdicts from the symmetry cost" in md
+        "cost (±se)" in md.splitlines()[4] and "Verdicts from the symmetry cost" in md
     )
 
 
@@ -102,7 +110,7 @@ def test_without_targets_there_is_no_cost(generator):
     report = symmetry_report(f, rep_in, rep_out, NAMES, x)
     assert report["verdict_basis"] == "equivariance_error"
     assert all(e["cost"] is None and e["cost_stderr"] is None for e in report["groups"])
-    assert "cost" not in render_markdown(report).splitlines()[2]
+    assert "cost" not in render_markdown(report).splitlines()[4]
 
 
 def test_cost_verdict_thresholds():
@@ -110,3 +118,20 @@ def test_cost_verdict_thresholds():
     assert [verdict(v, COST_THRESHOLDS) for v in values] == [
         "exact", "exact", "approximate", "broken", "broken",
     ]  # fmt: skip
+
+
+def test_summary_says_what_averaging_over_the_exact_group_does():
+    report = {
+        "verdict_basis": "cost",
+        "mse": 2.0,
+        "groups": [
+            {"name": "O2z", "verdict": "exact", "averaged_mse": 1.5},
+            {"name": "O2x", "verdict": "approximate", "averaged_mse": 2.2},
+            {"name": "O3", "verdict": "broken", "averaged_mse": 5.0},
+        ],
+    }
+    line = summary_line(report)
+    assert line.startswith("**Exact:** O2z. **Approximate:** O2x. **Broken:** O3.")
+    assert "over O2z changes its held-out MSE by -25%" in line
+    report["groups"][0]["verdict"] = "approximate"
+    assert "Averaging" not in summary_line(report)

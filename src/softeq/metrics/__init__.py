@@ -8,6 +8,7 @@ from ._report import (
     COST_THRESHOLDS,
     VERDICT_THRESHOLDS,
     render_markdown,
+    summary_line,
     symmetry_report,
     verdict,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "orbit_parameters",
     "render_markdown",
     "symmetry_cost",
+    "summary_line",
     "symmetry_report",
     "verdict",
     "weight_residuals",

@@ -153,11 +153,14 @@ def _fmt(value: float | None, spec: str = ".4f") -> str:
 
 
 def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -> str:
-    """The report as a Markdown table, ranked, with the verdict rule stated."""
+    """The report as Markdown: a one-line summary, the ranked table and the verdict
+    rule."""
     has_cost = report.get("verdict_basis") == "cost"
     cost_head = " cost (±se) | MSE averaged over G |" if has_cost else ""
     lines = [
         f"# {title}",
+        "",
+        summary_line(report),
         "",
         f"| rank | group | verdict |{cost_head} equivariance error | true error "
         "| truth | strength | weight residual |",
@@ -171,8 +174,44 @@ def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -
             f"| {e['truth'] or '–'} | {_fmt(e['strength'], '.3g')} "
             f"| {_fmt(e['residual'], '.3g')} |"
         )
+    return "\n".join([*lines, "", _rule(report), ""])
+
+
+def summary_line(report: Mapping[str, Any]) -> str:
+    """One sentence: the groups under each verdict, most symmetric first, and, when
+    the top group is exact and the report has costs, what averaging over it does to
+    the held-out MSE.
+
+    Example:
+        >>> groups = [{"name": "O2z", "verdict": "exact"},
+        ...           {"name": "O3", "verdict": "broken"}]
+        >>> summary_line({"verdict_basis": "equivariance_error", "groups": groups})
+        '**Exact:** O2z. **Approximate:** none. **Broken:** O3.'
+    """
+    groups = report["groups"]
+    parts = []
+    for label in ("exact", "approximate", "broken"):
+        names = [e["name"] for e in groups if e["verdict"] == label]
+        parts.append(f"**{label.capitalize()}:** {', '.join(names) or 'none'}.")
+    top = groups[0] if groups else None
+    if (
+        top is not None
+        and top["verdict"] == "exact"
+        and report.get("verdict_basis") == "cost"
+        and report.get("mse")
+    ):
+        change = top["averaged_mse"] / report["mse"] - 1
+        parts.append(
+            f"Averaging the model over {top['name']} changes its held-out MSE by "
+            f"{change:+.0%} (`softeq.regularizers.GroupAveraged`)."
+        )
+    return " ".join(parts)
+
+
+def _rule(report: Mapping[str, Any]) -> str:
+    """The paragraph under the table: how the verdicts were made."""
     t = report["thresholds"]
-    if has_cost:
+    if report.get("verdict_basis") == "cost":
         rule = (
             "Verdicts from the symmetry cost, the relative increase of held-out MSE "
             "when the model predicts through a random group element, "
@@ -189,15 +228,12 @@ def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -
             "Verdicts from the held-out relative equivariance error: exact below "
             f"{t['exact']}, approximate below {t['approximate']}, broken above. "
         )
-    lines += [
-        "",
+    return (
         rule + "The equivariance error is ‖f(ρ_in(g)x) − ρ_out(g)f(x)‖ / "
         "(‖f(ρ_in(g)x)‖ + ‖ρ_out(g)f(x)‖), averaged over held-out inputs and sampled "
         "group elements; the weight residual is ‖(I − P)w‖² / ‖w‖² over all soft "
-        "layers.",
-        "",
-    ]
-    return "\n".join(lines)
+        "layers."
+    )
 
 
 def _fmt_cost(entry: Mapping[str, Any]) -> str:
