@@ -44,3 +44,17 @@ def test_own_motion_data_example_finds_the_vertical_axis():
     found = re.search(r"PER ([0-9.]+) m, constant velocity ([0-9.]+) m", out)
     assert found is not None, out
     assert float(found[1]) < float(found[2])
+
+
+def test_symmetry_cost_example_finds_o2z_and_averaging_helps():
+    """A short run (about 3 s): even a plain MLP's report calls O2z exact, and
+    averaging the MLP over it lowers the test MSE."""
+    script = next(p for p in EXAMPLES if p.stem == "symmetry_cost_any_model")
+    out = subprocess.run(
+        [sys.executable, str(script), "--epochs", "60"],
+        capture_output=True, text=True, timeout=300,
+    ).stdout  # fmt: skip
+    assert "Exact: O2z. Approximate: none. Broken:" in out, out
+    found = re.search(r"test MSE ([0-9.]+) \(was ([0-9.]+)\)", out)
+    assert found is not None, out
+    assert float(found[1]) < float(found[2])
