@@ -88,7 +88,8 @@ def test_discover_json_ranks_groups(o2x_npz, tmp_path, capsys):
     assert {g["name"] for g in result["groups"]} == {"O3", "O2x", "O2y", "O2z"}
     keys = {"strength", "residual", "equivariance_error", "cost", "cost_stderr"}
     assert keys | {"verdict"} <= set(result["groups"][0])
-    assert result["test_mse"] > 0
+    assert result["test_mse"] > 0 and result["verdict_basis"] == "cost"
+    assert result["summary"].startswith("Exact: ")
     for name in ["report.md", "report.json", "report.png", "report_orbits.png"]:
         assert (tmp_path / "run" / name).is_file()
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..data import from_file
-from ..metrics import render_markdown
+from ..metrics import render_markdown, summary_line
 from ..train import TrainConfig, Trainer
 from ..train._report import build_report
 
@@ -53,6 +53,8 @@ def run_discover(args: argparse.Namespace) -> int:
         print(json.dumps({
             "groups": [{k: g[k] for k in keys} for g in report["groups"]],
             "test_mse": summary["test_mse"],
+            "verdict_basis": report["verdict_basis"],
+            "summary": summary_line(report).replace("**", ""),
         }))  # fmt: skip
     else:
         print(render_markdown(report, f"Symmetry report: {args.data.name}"))
