@@ -141,3 +141,18 @@ def test_orbit_penalty_model_tunes_and_resumes(tmp_path):
 def test_evidence_tuner_needs_soft_layers():
     with pytest.raises(ValueError, match="needs soft layers"):
         Trainer(TrainConfig(**SMALL, model="mlp-orbit", tuner="evidence"))
+
+
+def test_a_one_sample_test_split_falls_back_to_equivariance_verdicts(tmp_path):
+    # the symmetry cost needs two held-out samples; with one the run still ends,
+    # and the report says its verdicts come from the model's equivariance error
+    from dataclasses import replace
+
+    from softeq.data import get_task
+
+    full = get_task("inertia:o2z")
+    task = replace(full, x_test=full.x_test[:1], y_test=full.y_test[:1])
+    summary = Trainer(TrainConfig(**SMALL, model="per"), tmp_path, task=task).fit()
+    assert all(g["cost"] is None for g in summary["groups"].values())
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict_basis"] == "equivariance_error"

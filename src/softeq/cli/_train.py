@@ -98,17 +98,19 @@ def print_summary(summary: dict[str, Any], out: Path | None) -> None:
         strength = summary["strengths"].get(name)
         true = g["true_error"]
         print(
-            f"  {name:<12} {str(g['truth']):>6}  {g['verdict']:>11}  "
-            f"{g['cost']:7.3f}  "
+            f"  {name:<12} {str(g['truth']):>6}  {g.get('verdict', '-'):>11}  "
+            f"{'-' if g.get('cost') is None else format(g['cost'], '7.3f'):>7}  "
             f"{'-' if strength is None else f'{strength:.3g}':>8}  "
             f"{g['equivariance_error']:18.4f}  "
             f"{g['equivariance_error_gaussian']:17.4f}  "
             f"{'-' if true is None else f'{true:.4f}':>10}"
         )
-    print(
-        "  verdict from the cost: the test MSE's relative increase when predicting "
-        "through a random group element (exact < 0.2 <= approximate < 1 <= broken)"
-    )
+    if any(g.get("cost") is not None for g in summary["groups"].values()):
+        print(
+            "  verdict from the cost: the test MSE's relative increase when "
+            "predicting through a random group element "
+            "(exact < 0.2 <= approximate < 1 <= broken)"
+        )
     if out is not None:
         print(f"  run folder: {out}")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from torch import Tensor
+
 from .._atomic import write_text_atomic
 from ..groups import get
 from ..metrics import orbit_errors, orbit_parameters, render_markdown, symmetry_report
@@ -17,13 +19,21 @@ if TYPE_CHECKING:
 REPORT_INPUTS = 2048
 
 
+def report_split(trainer: Trainer) -> tuple[Tensor, Tensor | None]:
+    """The test inputs the report measures on and their targets (None when the
+    split has fewer than 2 samples: no symmetry cost, verdicts from the
+    equivariance error)."""
+    x = trainer.data["x_test"][:REPORT_INPUTS]
+    y = trainer.data["y_test"][:REPORT_INPUTS]
+    return x, (y if len(y) >= 2 else None)
+
+
 def build_report(trainer: Trainer, summary: dict[str, Any]) -> dict[str, Any]:
     """The run's symmetry report (the `softeq discover --json` schema), measured on
     the test split: verdicts from the symmetry cost of its targets."""
     task, cfg = trainer.task, trainer.config
     rep_in, rep_out = task.reps()
-    x = trainer.data["x_test"][:REPORT_INPUTS]
-    y = trainer.data["y_test"][:REPORT_INPUTS]
+    x, y = report_split(trainer)
     report = symmetry_report(
         trainer.model.eval(), rep_in, rep_out, task.groups, x, y=y,
         strengths=trainer.tuner.strengths if trainer.penalty is not None else None,

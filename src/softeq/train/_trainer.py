@@ -26,7 +26,7 @@ from ..metrics import (
 )
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import TrainConfig, resolve_config
-from ._report import REPORT_INPUTS, write_report
+from ._report import report_split, write_report
 from ._setup import (
     build_model,
     make_optimizer,
@@ -350,17 +350,16 @@ class Trainer:
             if task.true_fn
             else {}
         )
-        x_test = self.data["x_test"][:REPORT_INPUTS]
-        y_test = self.data["y_test"][:REPORT_INPUTS]
+        x_test, y_test = report_split(self)
         self.model.eval()
         out: dict[str, dict[str, float | str | None]] = {}
         for name in task.groups:
             G = get(name)
             scale = 1.0 if G.is_compact else 0.3
-            cost = symmetry_cost(
+            cost = None if y_test is None else symmetry_cost(
                 self.model, rep_in, rep_out, G, x_test, y_test, cfg.eval_transforms,
                 generator=torch.Generator().manual_seed(0), scale=scale,
-            )  # fmt: skip
+            ).cost  # fmt: skip
             errs = [
                 equivariance_error(
                     self.model, rep_in, rep_out, G, x, cfg.eval_transforms,
@@ -373,8 +372,10 @@ class Trainer:
                 "equivariance_error_gaussian": errs[1],
                 "true_error": true.get(name),
                 "truth": task.truth.get(name),
-                "cost": cost.cost,
-                "verdict": verdict(cost.cost, COST_THRESHOLDS),
+                "cost": cost,
+                "verdict": (
+                    verdict(errs[0]) if cost is None else verdict(cost, COST_THRESHOLDS)
+                ),
             }
         self.model.train()
         return out
