@@ -157,6 +157,13 @@ def test_rejects_bad_targets_and_samples(y_shape, n_samples, match):
         symmetry_cost(lambda v: v, rep, rep, G, x, y, n_samples)
 
 
+def test_rejects_targets_that_are_not_a_tensor():
+    G = get("O3")
+    rep = parse("V", G)
+    with pytest.raises(ValueError, match="got y list"):
+        symmetry_cost(lambda v: v, rep, rep, G, torch.zeros(4, 3), [[0.0] * 3] * 4)
+
+
 def test_rejects_a_single_input():
     G = get("O3")
     rep = parse("V", G)

@@ -118,10 +118,11 @@ def symmetry_cost(
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"symmetry_cost needs n_samples >= 1, got {n_samples!r}")
     n = x.shape[0]
-    if n < 2 or y.shape != (n, rep_out.dim):
+    if not isinstance(y, Tensor) or n < 2 or y.shape != (n, rep_out.dim):
+        got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
         raise ValueError(
             f"symmetry_cost expects targets y of shape ({n}, {rep_out.dim}) for "
-            f"rep_out {rep_out} and at least 2 inputs, got y {tuple(y.shape)}"
+            f"rep_out {rep_out} and at least 2 inputs, got y {got}"
         )
     rep_in, rep_out = rep_in.with_group(group), rep_out.with_group(group)
     gs = group.sample(n_samples, scale=scale, generator=generator)
