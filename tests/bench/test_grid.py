@@ -100,6 +100,14 @@ def test_local_grid_runs_and_reports(local_grid):
     assert "| MLP | " in report and "| PER (PER tuner) | " in report
     assert report.count("**") == 2  # one best cell in the single column
     assert "softeq report" in report
+    # every method's report gives verdicts: one row per candidate, truth first
+    assert "Symmetry-report verdicts against the truth" in report
+    verdicts = report.split("Symmetry-report verdicts against the truth")[1]
+    verdict_row = next(
+        r for r in verdicts.splitlines() if r.startswith("| cossim:so3 | SO3 |")
+    )
+    assert verdict_row.startswith("| cossim:so3 | SO3 | exact | ")
+    assert verdict_row.count("1/1") == 2  # MLP and PER, one seed each
     csv = (root / "results.csv").read_text().splitlines()
     assert len(csv) == 3 and csv[0].startswith("suite,protocol,task,method")
     cells = aggregate(load_results(root))

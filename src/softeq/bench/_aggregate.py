@@ -79,6 +79,9 @@ def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         strengths=dict(summary.get("strengths") or {}),
         truth={g: v.get("truth") for g, v in summary["groups"].items()},
         errors={g: v["equivariance_error"] for g, v in summary["groups"].items()},
+        verdicts={
+            g: v["verdict"] for g, v in summary["groups"].items() if v.get("verdict")
+        },
     )
     return row
 
@@ -242,6 +245,26 @@ def discovery_table(rows: list[dict[str, Any]]) -> str:
                     if r["method"] == m and g in r["strengths"]
                 ]
                 cells.append(f"{statistics.fmean(logs):.2f}" if logs else "–")
+            lines.append(f"| {task} | {g} | {truth} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per task and candidate, the truth and each method's most common
+    symmetry-report verdict with its share of seeds (e.g. ``exact 3/3``)."""
+    judged = [r for r in rows if r.get("verdicts")]
+    methods = _ordered(list({r["method"] for r in judged}), list(METHODS))
+    head = " | ".join(label(m) for m in methods)
+    lines = [f"| task | group | truth | {head} |",
+             "|---|---|---|" + "---|" * len(methods)]  # fmt: skip
+    for task in dict.fromkeys(r["task"] for r in judged):
+        rs = [r for r in judged if r["task"] == task]
+        for g, truth in rs[0]["truth"].items():
+            cells = []
+            for m in methods:
+                said = [r["verdicts"][g] for r in rs if r["method"] == m]
+                top = max(set(said), key=said.count) if said else None
+                cells.append(f"{top} {said.count(top)}/{len(said)}" if top else "–")
             lines.append(f"| {task} | {g} | {truth} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ from ._aggregate import (
     load_results,
     main_metric,
     results_table,
+    verdict_table,
     wins_table,
     write_csv,
 )
@@ -46,6 +47,10 @@ def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
         ]
         if _plot(root, f"{tag}-strengths.png", "plot_strengths", rows, tag):
             out += [f"![strengths vs truth]({tag}-strengths.png)", ""]
+    if any(r.get("verdicts") for r in rows):
+        out += ["Symmetry-report verdicts against the truth (most common verdict over "
+                "seeds; from each run's symmetry cost, docs/report.md):", "",
+                verdict_table(rows), ""]  # fmt: skip
     return out
 
 
