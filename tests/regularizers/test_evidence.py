@@ -326,3 +326,32 @@ def test_layers_with_different_candidates_are_summed_layer_by_layer(generator):
     two = t.traces(second, 2.0, diagonals[1:])
     assert got == pytest.approx({n: one[n] + two.get(n, 0.0) for n in NAMES})
     assert two["O2x"] == 0.0 and got["O2x"] == pytest.approx(one["O2x"])
+
+
+def test_the_largest_group_stays_at_zero_unless_tuned(generator):
+    lay = layer(generator)
+    x = inputs(lay, generator)
+    values = {k: float(v) for k, v in ProjectionPenalty(lay)(exact=True).items()}
+    kept = tuner(damping=1.0)
+    assert kept.strengths["O3"] == 0.0 and kept.tuned == ["O2x", "O2z"]
+    kept.step(0, values, lay, train_mse=0.5, inputs=x)
+    assert kept.strengths["O3"] == 0.0
+    assert kept.strengths["O2x"] != 1.0 and kept.strengths["O2z"] != 1.0
+    tuned = tuner(damping=1.0, tune_largest=True)
+    tuned.step(0, values, lay, train_mse=0.5, inputs=x)
+    assert tuned.tuned == NAMES and tuned.strengths["O3"] not in (0.0, 1.0)
+    # a single candidate has nothing to stand in for it: it is always tuned
+    alone = EvidenceTuner(["O2z"], init=1.0, weight_decay=1e-3, n_targets=10)
+    assert alone.strengths == {"O2z": 1.0} and alone.tuned == ["O2z"]
+
+
+def test_zero_largest_strength_without_weight_decay(generator):
+    # motion presets have no weight decay: the prior is singular where every
+    # penalised group's maps agree; the posterior traces still exist
+    lay = layer(generator)
+    x = inputs(lay, generator)
+    values = {k: float(v) for k, v in ProjectionPenalty(lay)(exact=True).items()}
+    t = EvidenceTuner(NAMES, init=1.0, weight_decay=0.0, n_targets=1000, every=1)
+    t.step(0, values, lay, train_mse=0.5, inputs=x)
+    assert t.strengths["O3"] == 0.0
+    assert all(0 < t.strengths[g] < float("inf") for g in ("O2x", "O2z"))
