@@ -9,6 +9,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from ..metrics import COST_THRESHOLDS
 from ..train import (
     TrainConfig,
     Trainer,
@@ -106,10 +107,11 @@ def print_summary(summary: dict[str, Any], out: Path | None) -> None:
             f"{'-' if true is None else f'{true:.4f}':>10}"
         )
     if any(g.get("cost") is not None for g in summary["groups"].values()):
+        t = COST_THRESHOLDS
         print(
             "  verdict from the cost: the test MSE's relative increase when "
             "predicting through a random group element "
-            "(exact < 0.2 <= approximate < 1 <= broken)"
+            f"(exact < {t['exact']:g} <= approximate < {t['approximate']:g} <= broken)"
         )
     if out is not None:
         print(f"  run folder: {out}")
