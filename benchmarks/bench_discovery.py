@@ -95,7 +95,6 @@ def averaging_gain(rows: list[dict]) -> str:
 
 def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
     from softeq.train import TrainConfig, Trainer
-    from softeq.train._report import build_report
 
     task, tuner, seed, preset, epochs = job
     torch.set_num_threads(1)
@@ -103,7 +102,7 @@ def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
                       epochs=epochs)  # fmt: skip
     trainer = Trainer(cfg, None)
     summary = trainer.fit()
-    report = build_report(trainer, summary)
+    report = trainer.report
     ranking, verdicts = agreement(report)
     return {"task": task, "tuner": tuner, "seed": seed, "test_mse": summary["test_mse"],
             "ranking_agrees": ranking, "verdict_agreement": verdicts,

@@ -9,7 +9,6 @@ from pathlib import Path
 from ..data import from_file
 from ..metrics import render_markdown, summary_line
 from ..train import TrainConfig, Trainer
-from ..train._report import build_report
 
 
 def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +45,7 @@ def run_discover(args: argparse.Namespace) -> int:
     )  # fmt: skip
     trainer = Trainer(config, args.out, task=task, progress=not args.json)
     summary = trainer.fit()
-    report = build_report(trainer, summary)
+    report = trainer.report
     if args.json:
         keys = ("name", "strength", "residual", "equivariance_error", "cost",
                 "cost_stderr", "verdict", "rank")  # fmt: skip

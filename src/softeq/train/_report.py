@@ -73,11 +73,10 @@ def orbit_curves(trainer: Trainer, n_points: int = 48) -> dict[str, dict]:
     return curves
 
 
-def write_report(trainer: Trainer, summary: dict[str, Any]) -> dict[str, Any]:
-    """Write `report.md`, `report.json` and, with matplotlib, `report.png` and
-    `report_orbits.png` into the run folder."""
+def write_report(trainer: Trainer, report: dict[str, Any]) -> dict[str, Any]:
+    """Write `report` (from `build_report`) as `report.md`, `report.json` and, with
+    matplotlib, `report.png` and `report_orbits.png` into the run folder."""
     out = trainer.out
-    report = build_report(trainer, summary)
     title = f"Symmetry report: {report['model']} on {report['task']}"
     markdown = render_markdown(report, title)
     write_text_atomic(

@@ -16,17 +16,10 @@ from torch import Tensor, nn
 from .._atomic import write_text_atomic
 from ..data import Task, get_task
 from ..groups import get
-from ..metrics import (
-    COST_THRESHOLDS,
-    equivariance_error,
-    gaussian_inputs,
-    symmetry_cost,
-    verdict,
-    weight_residuals,
-)
+from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import TrainConfig, resolve_config
-from ._report import report_split, write_report
+from ._report import build_report, write_report
 from ._setup import (
     build_model,
     make_optimizer,
@@ -90,6 +83,8 @@ class Trainer:
         self.orbit_samples = torch.Generator().manual_seed(self.config.seed + 2)
         self.orbit_sums: dict[str, float] = {}
         self.tuner = make_tuner(self.config, self.task)
+        #: The symmetry report of the selected model, set by `evaluate`.
+        self.report: dict[str, Any] | None = None
         self.optimizer = make_optimizer(self.model, self.config)
         self.shuffle = torch.Generator().manual_seed(self.config.seed + 1)
         self.epoch = 0
@@ -319,10 +314,14 @@ class Trainer:
             "groups": self._group_errors(),
         }  # fmt: skip
         summary.update(self._task_metrics())
+        self.report = build_report(self, summary)
+        for entry in self.report["groups"]:
+            group = summary["groups"][entry["name"]]
+            group["cost"], group["verdict"] = entry["cost"], entry["verdict"]
         if self.out is not None:
             summary_text = json.dumps(summary, indent=2) + "\n"
             write_text_atomic(self.out / "summary.json", summary_text)
-            write_report(self, summary)
+            write_report(self, self.report)
             self._plots()
         return summary
 
@@ -350,16 +349,11 @@ class Trainer:
             if task.true_fn
             else {}
         )
-        x_test, y_test = report_split(self)
         self.model.eval()
         out: dict[str, dict[str, float | str | None]] = {}
         for name in task.groups:
             G = get(name)
             scale = 1.0 if G.is_compact else 0.3
-            cost = None if y_test is None else symmetry_cost(
-                self.model, rep_in, rep_out, G, x_test, y_test, cfg.eval_transforms,
-                generator=torch.Generator().manual_seed(0), scale=scale,
-            ).cost  # fmt: skip
             errs = [
                 equivariance_error(
                     self.model, rep_in, rep_out, G, x, cfg.eval_transforms,
@@ -372,10 +366,6 @@ class Trainer:
                 "equivariance_error_gaussian": errs[1],
                 "true_error": true.get(name),
                 "truth": task.truth.get(name),
-                "cost": cost,
-                "verdict": (
-                    verdict(errs[0]) if cost is None else verdict(cost, COST_THRESHOLDS)
-                ),
             }
         self.model.train()
         return out
