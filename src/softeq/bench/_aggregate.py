@@ -10,6 +10,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,46 +228,49 @@ def wins_table(cells: list[Cell], metric: str, methods=("per", "per-evidence")) 
     return "\n".join(lines)
 
 
-def discovery_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: per task and candidate, truth and mean log10 strength per tuner."""
-    per_rows = [r for r in rows if r["strengths"]]
-    methods = _ordered(list({r["method"] for r in per_rows}), list(METHODS))
-    head = " | ".join(f"{label(m)}: log10 λ" for m in methods)
+def _per_group_table(
+    rows: list[dict[str, Any]],
+    column: Callable[[str], str],
+    cell: Callable[[list[dict[str, Any]], str], str],
+) -> str:
+    """Markdown: one line per task and candidate group with its truth, one column
+    per method (headed `column(method)`) holding `cell(method's runs, group)`."""
+    methods = _ordered(list({r["method"] for r in rows}), list(METHODS))
+    head = " | ".join(column(m) for m in methods)
     lines = [f"| task | group | truth | {head} |",
              "|---|---|---|" + "---|" * len(methods)]  # fmt: skip
-    for task in dict.fromkeys(r["task"] for r in per_rows):
-        rs = [r for r in per_rows if r["task"] == task]
+    for task in dict.fromkeys(r["task"] for r in rows):
+        rs = [r for r in rows if r["task"] == task]
         for g, truth in rs[0]["truth"].items():
-            cells = []
-            for m in methods:
-                logs = [
-                    math.log10(max(r["strengths"][g], 1e-12))
-                    for r in rs
-                    if r["method"] == m and g in r["strengths"]
-                ]
-                cells.append(f"{statistics.fmean(logs):.2f}" if logs else "–")
+            cells = [cell([r for r in rs if r["method"] == m], g) for m in methods]
             lines.append(f"| {task} | {g} | {truth} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def discovery_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per task and candidate, truth and mean log10 strength per tuner."""
+
+    def cell(runs: list[dict[str, Any]], g: str) -> str:
+        logs = [math.log10(max(r["strengths"][g], 1e-12))
+                for r in runs if g in r["strengths"]]  # fmt: skip
+        return f"{statistics.fmean(logs):.2f}" if logs else "–"
+
+    per_rows = [r for r in rows if r["strengths"]]
+    return _per_group_table(per_rows, lambda m: f"{label(m)}: log10 λ", cell)
 
 
 def verdict_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per task and candidate, the truth and each method's most common
     symmetry-report verdict with its share of seeds (e.g. ``exact 3/3``)."""
-    judged = [r for r in rows if r.get("verdicts")]
-    methods = _ordered(list({r["method"] for r in judged}), list(METHODS))
-    head = " | ".join(label(m) for m in methods)
-    lines = [f"| task | group | truth | {head} |",
-             "|---|---|---|" + "---|" * len(methods)]  # fmt: skip
-    for task in dict.fromkeys(r["task"] for r in judged):
-        rs = [r for r in judged if r["task"] == task]
-        for g, truth in rs[0]["truth"].items():
-            cells = []
-            for m in methods:
-                said = [r["verdicts"][g] for r in rs if r["method"] == m]
-                top = max(set(said), key=said.count) if said else None
-                cells.append(f"{top} {said.count(top)}/{len(said)}" if top else "–")
-            lines.append(f"| {task} | {g} | {truth} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+
+    def cell(runs: list[dict[str, Any]], g: str) -> str:
+        said = [r["verdicts"][g] for r in runs if g in r["verdicts"]]
+        if not said:
+            return "–"
+        top = max(set(said), key=said.count)
+        return f"{top} {said.count(top)}/{len(said)}"
+
+    return _per_group_table([r for r in rows if r.get("verdicts")], label, cell)
 
 
 def write_csv(cells: list[Cell], path: Path) -> None:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..groups import Group
 from ..reps import Rep
-from ._checks import check_batch, check_group, check_output, check_rep, check_same_d
+from ._checks import check_batch, check_output, check_wrapper_args
 
 
 class GroupAugmentation(nn.Module):
@@ -52,16 +52,12 @@ class GroupAugmentation(nn.Module):
     ) -> None:
         super().__init__()
         who = type(self).__name__
-        if not callable(model):
-            raise ValueError(f"{who}: model must be callable, got {type(model)}")
-        check_rep(rep_in, "rep_in", who)
-        check_rep(rep_out, "rep_out", who)
-        self.group = check_group(group, check_same_d(rep_in, rep_out, who), who)
+        self.group, self.rep_in, self.rep_out = check_wrapper_args(
+            model, group, rep_in, rep_out, who
+        )
         if not scale >= 0:
             raise ValueError(f"{who}: scale must be >= 0, got {scale}")
         self.model = model
-        self.rep_in = rep_in.with_group(group)
-        self.rep_out = rep_out.with_group(group)
         self.scale = float(scale)
         self.generator = generator
 

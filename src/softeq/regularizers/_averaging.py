@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ..groups import Group
 from ..reps import Rep
-from ._checks import check_batch, check_group, check_output, check_rep, check_same_d
+from ._checks import check_batch, check_output, check_wrapper_args
 
 
 class GroupAveraged(nn.Module):
@@ -74,12 +74,10 @@ class GroupAveraged(nn.Module):
     ) -> None:
         super().__init__()
         who = type(self).__name__
-        if not callable(model):
-            raise ValueError(f"{who}: model must be callable, got {type(model)}")
-        check_rep(rep_in, "rep_in", who)
-        check_rep(rep_out, "rep_out", who)
-        d = check_same_d(rep_in, rep_out, who)
-        self.group = check_group(group, d, who)
+        self.group, self.rep_in, self.rep_out = check_wrapper_args(
+            model, group, rep_in, rep_out, who
+        )
+        d = self.group.d
         if elements is None:
             if (
                 isinstance(n_samples, bool)
@@ -97,8 +95,6 @@ class GroupAveraged(nn.Module):
             )
         elements = elements.to(torch.float64)
         self.model = model
-        self.rep_in = rep_in.with_group(group)
-        self.rep_out = rep_out.with_group(group)
         self.register_buffer("rho_in", self.rep_in.rho(elements))
         self.register_buffer(
             "rho_out_inv", self.rep_out.rho(torch.linalg.inv(elements))

@@ -58,3 +58,16 @@ def check_output(y: object, rep: Rep, batch: int, who: str) -> Tensor:
             f"for rep_out {rep}; for batch {batch} it returned {got}"
         )
     return y
+
+
+def check_wrapper_args(
+    model: object, group: object, rep_in: object, rep_out: object, who: str
+) -> tuple[Group, Rep, Rep]:
+    """Validate the arguments of a model wrapper (a callable model, two reps on one
+    $R^d$, a group on it); return the group and the reps re-bound to it."""
+    if not callable(model):
+        raise ValueError(f"{who}: model must be callable, got {type(model)}")
+    rep_in = check_rep(rep_in, "rep_in", who)
+    rep_out = check_rep(rep_out, "rep_out", who)
+    group = check_group(group, check_same_d(rep_in, rep_out, who), who)
+    return group, rep_in.with_group(group), rep_out.with_group(group)
