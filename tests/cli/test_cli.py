@@ -133,3 +133,13 @@ def test_train_on_your_own_motion_file(tmp_path, capsys, monkeypatch):
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.startswith("motion-") and folder.name.endswith("-mlp-s0")
     assert (folder / "summary.json").is_file()
+
+
+def test_tune_largest_flag_reaches_the_evidence_tuner(tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--task", "inertia:o2z", "--model", "per", "--tuner", "evidence",
+            "--tune-largest", "--out", str(out), *FAST]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["strengths"]["O3"] > 0
+    assert "tune_largest = true" in (out / "config.toml").read_text()

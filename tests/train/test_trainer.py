@@ -126,6 +126,13 @@ def test_tuners_run_in_the_trainer(tuner, tmp_path):
     assert all(v >= 0 for v in summary["strengths"].values())
 
 
+@pytest.mark.parametrize("tune_largest", [False, True])
+def test_evidence_tuner_tunes_the_largest_group_only_when_asked(tune_largest):
+    cfg = TrainConfig(**SMALL, model="per", tuner="evidence", tune_largest=tune_largest)
+    strengths = Trainer(cfg).tuner.strengths
+    assert (strengths["O3"] > 0) is tune_largest and strengths["O2z"] > 0
+
+
 def test_orbit_penalty_model_tunes_and_resumes(tmp_path):
     cfg = TrainConfig(**SMALL, model="mlp-orbit", adjust_at=3, checkpoint_every=1)
     full = Trainer(cfg, tmp_path / "full")

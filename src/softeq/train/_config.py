@@ -44,6 +44,9 @@ class TrainConfig:
         adjust_at: Epoch (1-based) at which the ``"per"`` tuner rescales strengths.
         adjust_power: Exponent p of the ``"per"`` tuner.
         tuner_every: Epochs between ``"evidence"`` updates.
+        tune_largest: The ``"evidence"`` tuner also tunes the largest group's
+            strength (by default it stays 0, as with ``"per"``; set it when the
+            other candidates do not generate the largest group).
         gated_wd: Decay of the element-wise gate paths (reference: 1, no ½).
         basic_wd: RPP decay of the free path (reference: 1).
         equiv_wd: RPP decay of the equivariant path (reference: 1e-5).
@@ -76,6 +79,7 @@ class TrainConfig:
     adjust_at: int | None = None
     adjust_power: float | None = None
     tuner_every: int = 10
+    tune_largest: bool = False
     gated_wd: float = 1.0
     basic_wd: float = 1.0
     equiv_wd: float = 1e-5
