@@ -7,6 +7,10 @@ the ratio within a round)
 that SPEC §6 and issue #3 target, measured in one run. Never asserts.
 
     python benchmarks/bench_step.py [--steps 20] [--blocks 5] [--threads N]
+                                    [--device cpu|cuda] [--batch 500]
+
+On cuda the timings synchronise the device around each block, and peak memory is
+`torch.cuda.max_memory_allocated` over one step.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def make_step(model: nn.Module, penalised: bool, x: Tensor, y: Tensor) -> Callab
 
 
 def interleaved_times(
-    steps: dict[str, Callable], n_steps: int, blocks: int
+    steps: dict[str, Callable], n_steps: int, blocks: int, sync: Callable[[], None]
 ) -> dict[str, list[float]]:
     """Seconds per step of every closure in each of `blocks` rounds; within a
     round the models run one block each, back to back, so that drift in machine
@@ -58,9 +62,11 @@ def interleaved_times(
     times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(blocks):
         for name, step in steps.items():
+            sync()
             start = time.perf_counter()
             for _ in range(n_steps):
                 step()
+            sync()
             times[name].append((time.perf_counter() - start) / n_steps)
     return times
 
@@ -75,10 +81,17 @@ def paired_ratio(times: dict[str, list[float]], top: str, bottom: str) -> float:
     return median([a / b for a, b in zip(times[top], times[bottom], strict=True)])
 
 
-def peak_memory_mb(step: Callable) -> float | None:
-    """Peak CPU memory (MB) of the tensors alive during one step (parameters,
-    gradients, optimiser state, activations, temporaries), from torch's profiler
-    memory timeline; None where this torch build lacks that (private) API."""
+def peak_memory_mb(step: Callable, device: torch.device) -> float | None:
+    """Peak memory (MB) of the tensors alive during one step (parameters,
+    gradients, optimiser state, activations, temporaries): on cuda the allocator's
+    peak, on the CPU from torch's profiler memory timeline; None where this torch
+    build lacks that (private) API."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) / 1e6
     try:
         from torch.profiler import profile
         from torch.profiler._memory_profiler import MemoryProfileTimeline
@@ -114,13 +127,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device")
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     gen = torch.Generator().manual_seed(0)
     G = get("O3")
     rep_in, rep_out = parse("5*V0+5*V", G), parse("V2", G)
-    x = torch.randn(500, rep_in.dim, generator=gen)
-    y = torch.randn(500, rep_out.dim, generator=gen)
+    x = torch.randn(args.batch, rep_in.dim, generator=gen).to(device)
+    y = torch.randn(args.batch, rep_out.dim, generator=gen).to(device)
 
     models = {
         "MLP (ch 128)": (MLP(rep_in, rep_out, ch=128), False),
@@ -133,16 +151,26 @@ def main() -> None:
         ),
     }  # fmt: skip
     steps = {
-        name: make_step(model, penalised, x, y)
+        name: make_step(model.to(device), penalised, x, y)
         for name, (model, penalised) in models.items()
     }
-    rounds = interleaved_times(steps, args.steps, args.blocks)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    rounds = interleaved_times(steps, args.steps, args.blocks, sync)
     times = {name: 1e3 * median(ts) for name, ts in rounds.items()}
     rows = [
-        (name, model.num_parameters(), times[name], peak_memory_mb(steps[name]))
+        (name, model.num_parameters(), times[name], peak_memory_mb(steps[name], device))
         for name, (model, _) in models.items()
     ]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch 500")
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{torch.get_num_threads()} thread(s)"
+    )
+    print(f"torch {torch.__version__}, {where}, batch {args.batch}")
     print("| model | parameters | ms/step | peak MB/step |")
     print("|---|---|---|---|")
     for name, n, ms, mb in rows:

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from softeq.cli import main
 
@@ -28,6 +29,39 @@ def test_train_then_eval(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert main(["eval", str(out)]) == 0
     assert f"{summary['test_mse']:.5g}" in capsys.readouterr().out
+
+
+def _as_if_trained_on_cuda(run) -> None:
+    """Rewrite a CPU run folder as a GPU run would have left it (device "cuda" in
+    config.toml and in the checkpoint's config; tensors are always saved on CPU)."""
+    from softeq.train import load_checkpoint, save_atomic
+
+    config = run / "config.toml"
+    text = config.read_text()
+    assert 'device = "cpu"' in text
+    config.write_text(text.replace('device = "cpu"', 'device = "cuda"'))
+    state = load_checkpoint(run / "checkpoint.pt")
+    state["config"]["device"] = "cuda"
+    save_atomic(state, run / "checkpoint.pt")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_eval_of_a_gpu_run_on_a_cpu_machine(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", "--task", "inertia:o2z", "--model", "per", "--out", str(out),
+          *FAST])  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    _as_if_trained_on_cuda(out)
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 2
+    assert "evaluate it on the CPU with --device cpu" in capsys.readouterr().err
+    assert main(["eval", str(out), "--device", "cpu"]) == 0
+    assert f"{summary['test_mse']:.5g}" in capsys.readouterr().out
+    # the flag chooses where to run, not what was trained: other fields still count
+    config = out / "config.toml"
+    config.write_text(config.read_text().replace("seed = 0", "seed = 1"))
+    assert main(["eval", str(out), "--device", "cpu"]) == 2
+    assert "differs in ['seed']" in capsys.readouterr().err
 
 
 def test_config_file_with_flag_override(tmp_path, capsys):

@@ -42,6 +42,10 @@ def make_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=run_train)
     ev = sub.add_parser("eval", help="re-evaluate the selected model of a run folder")
     ev.add_argument("run_dir", type=Path)
+    ev.add_argument(
+        "--device", choices=["cpu", "cuda"], default=None,
+        help="evaluate on this device instead of the run's (e.g. a GPU run on a CPU)",
+    )  # fmt: skip
     ev.set_defaults(run=run_eval)
     disc = sub.add_parser(
         "discover", help="fit PER to your data; print the symmetry report"

@@ -9,6 +9,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..metrics import COST_THRESHOLDS
 from ..train import (
     TrainConfig,
@@ -146,12 +148,24 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
-    config = checked(load_config(run_dir / "config.toml"), run_dir / "config.toml")
+    config = load_config(run_dir / "config.toml")
+    device = getattr(args, "device", None)
+    if device is not None:  # where to evaluate is no part of what was trained
+        config = dataclasses.replace(config, device=device)
+    elif config.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"{run_dir} was trained on cuda, which torch does not see here; "
+            "evaluate it on the CPU with --device cpu"
+        )
+    config = checked(config, run_dir / "config.toml")
     state = load_checkpoint(run_dir / "checkpoint.pt")  # before the costly model
     trainer = Trainer(config, None)
-    if state["config"] != trainer.config.to_dict():
+    written = dict(state["config"])
+    if device is not None:
+        written["device"] = device
+    if written != trainer.config.to_dict():
         diff = sorted(k for k, v in trainer.config.to_dict().items()
-                      if state["config"].get(k) != v)  # fmt: skip
+                      if written.get(k) != v)  # fmt: skip
         raise ValueError(
             f"{run_dir}: checkpoint.pt was written by a different config than "
             f"config.toml (differs in {diff})"

@@ -59,8 +59,9 @@ def orbit_errors(
     with torch.no_grad():
         fx = f(x)
         for g in gs:
-            gx = x @ rep_in.rho(g).to(x.dtype).T
-            lhs, rhs = f(gx), fx @ rep_out.rho(g).to(x.dtype).T
+            gx = x @ rep_in.rho(g).to(dtype=x.dtype, device=x.device).T
+            rho_out = rep_out.rho(g).to(dtype=x.dtype, device=x.device)
+            lhs, rhs = f(gx), fx @ rho_out.T
             rel = (lhs - rhs).norm(dim=-1) / (
                 lhs.norm(dim=-1) + rhs.norm(dim=-1)
             ).clamp_min(1e-12)
