@@ -8,6 +8,7 @@ that SPEC §6 and issue #3 target, measured in one run. Never asserts.
 
     python benchmarks/bench_step.py [--steps 20] [--blocks 5] [--threads N]
                                     [--device cpu|cuda] [--batch 500]
+                                    [--cuda-graphs]
 
 On cuda the timings synchronise the device around each block, and peak memory is
 `torch.cuda.max_memory_allocated` over one step.
@@ -29,19 +30,24 @@ from softeq.groups import get
 from softeq.nn.models import MLP, build
 from softeq.regularizers import ProjectionPenalty
 from softeq.reps import parse
+from softeq.train import GraphedForward
 
 CANDIDATES = ["O3", "O2x", "O2y", "O2z"]
 
 
-def make_step(model: nn.Module, penalised: bool, x: Tensor, y: Tensor) -> Callable:
-    """A closure doing one full training step of `model`."""
+def make_step(
+    model: nn.Module, penalised: bool, x: Tensor, y: Tensor, graphs: bool = False
+) -> Callable:
+    """A closure doing one full training step of `model` (its forward and backward
+    replayed from CUDA graphs when `graphs`, as `TrainConfig.cuda_graphs`)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as softeq.train
+    forward = GraphedForward(model, x) if graphs else model
     penalty = ProjectionPenalty(model) if penalised else None
     strengths = {name: 100.0 for name in CANDIDATES[1:]}  # reference: G0 gets 0
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        loss = (model(x) - y).square().mean()
+        loss = (forward(x) - y).square().mean()
         if penalty is not None:
             terms = penalty()
             loss = loss + sum(strengths[k] * terms[k] for k in strengths)
@@ -129,9 +135,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--cuda-graphs", action="store_true", help="replay forward and backward"
+    )
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device")
+    if args.cuda_graphs and args.device != "cuda":
+        parser.error("--cuda-graphs needs --device cuda")
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     gen = torch.Generator().manual_seed(0)
@@ -151,7 +162,7 @@ def main() -> None:
         ),
     }  # fmt: skip
     steps = {
-        name: make_step(model.to(device), penalised, x, y)
+        name: make_step(model.to(device), penalised, x, y, args.cuda_graphs)
         for name, (model, penalised) in models.items()
     }
 
@@ -170,7 +181,8 @@ def main() -> None:
         if device.type == "cuda"
         else f"{torch.get_num_threads()} thread(s)"
     )
-    print(f"torch {torch.__version__}, {where}, batch {args.batch}")
+    graphs = ", CUDA graphs" if args.cuda_graphs else ""
+    print(f"torch {torch.__version__}, {where}, batch {args.batch}{graphs}")
     print("| model | parameters | ms/step | peak MB/step |")
     print("|---|---|---|---|")
     for name, n, ms, mb in rows:

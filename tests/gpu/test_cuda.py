@@ -29,7 +29,7 @@ from softeq.regularizers import (
     ProjectionPenalty,
 )
 from softeq.reps import parse
-from softeq.train import TrainConfig, Trainer, load_checkpoint
+from softeq.train import GraphedForward, TrainConfig, Trainer, load_checkpoint
 
 pytestmark = [
     pytest.mark.gpu,
@@ -240,3 +240,60 @@ def test_cli_trains_on_cuda_and_evaluates_on_the_cpu(tmp_path):
         capture_output=True, text=True,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.filterwarnings("ignore:The AccumulateGrad node's stream")
+@pytest.mark.parametrize("name", ["mlp", "emlp", "rpp", "per"])
+def test_graphed_forward_matches_the_eager_model(name):
+    rep_in, rep_out = _reps()
+    gen = torch.Generator().manual_seed(0)
+    model = build(name, rep_in, rep_out, CANDIDATES, ch=32, generator=gen).to(CUDA)
+    twin = copy.deepcopy(model)
+    data = torch.randn(100, rep_in.dim, device=CUDA)
+    kept = data.clone()
+    forward = GraphedForward(model, data[:64])
+    for seed in range(3):  # replays with new inputs and the same parameters
+        x, y = (t.float().to(CUDA) for t in _inputs(64, seed=seed))
+        for m, f in [(model, forward), (twin, twin)]:
+            m.zero_grad(set_to_none=True)
+            (f(x) - y).square().mean().backward()
+        for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6)
+    assert torch.equal(data, kept)  # replays never write into the sample's memory
+    # other shapes, evaluation and no-grad calls run the eager model
+    x = torch.randn(10, rep_in.dim, device=CUDA)
+    torch.testing.assert_close(forward(x), twin(x), rtol=1e-5, atol=1e-6)
+    model.eval()
+    with torch.no_grad():
+        x = torch.randn(64, rep_in.dim, device=CUDA)
+        torch.testing.assert_close(forward(x), twin(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("model", "tuner"),
+    [("per", "per"), ("per", "evidence"), ("mlp-orbit", None), ("rpp", None)],
+)
+def test_training_with_cuda_graphs_follows_the_eager_run(model, tuner, tmp_path):
+    # batch 300 of 1000 training rows: three replays and one eager batch per epoch
+    base = {**SMALL, "batch_size": 300, "model": model, "device": "cuda"}
+    base.update({"tuner": tuner} if tuner else {})
+    runs = {}
+    for graphs in (False, True):
+        out = tmp_path / str(graphs)
+        trainer = Trainer(TrainConfig(**base, cuda_graphs=graphs), out)
+        assert isinstance(trainer.forward, GraphedForward) == graphs
+        runs[graphs] = trainer.fit()
+        rows = (out / "metrics.jsonl").read_text().splitlines()
+        runs[graphs]["rows"] = [json.loads(r)["train/mse"] for r in rows]
+    assert runs[True]["rows"] == pytest.approx(runs[False]["rows"], rel=1e-4)
+    assert runs[True]["test_mse"] == pytest.approx(runs[False]["test_mse"], rel=1e-4)
+
+
+def test_cli_trains_with_cuda_graphs(tmp_path):
+    run = tmp_path / "run"
+    train = [sys.executable, "-m", "softeq.cli", "train", "--task", "inertia:o2z",
+             "--model", "per", "--device", "cuda", "--cuda-graphs", "--epochs", "3",
+             "--ch", "16", "--num-layers", "1", "--out", str(run)]  # fmt: skip
+    done = subprocess.run(train, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run / "summary.json").read_text())["epochs_run"] == 3

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from softeq.train import TrainConfig, config_from_dict, load_config, resolve_config
 
@@ -44,6 +45,13 @@ def test_epoch_override_scales_the_selection_epoch():
         ({"allocation": "random"}, "allocation must be one of"),
         ({"device": "tpu"}, "device"),
         ({"patience": 1.5}, "patience"),
+        ({"cuda_graphs": "yes"}, "cuda_graphs must be true or false"),
+        ({"tune_largest": 1}, "tune_largest must be true or false"),
+        ({"cuda_graphs": True}, "cuda_graphs needs device 'cuda', got 'cpu'"),
+        (
+            {"cuda_graphs": True, "device": "cuda", "model": "mlp-aug"},
+            "cannot capture model 'mlp-aug'",
+        ),
     ],
 )
 def test_bad_values_raise_naming_the_field(kwargs, message):
@@ -80,3 +88,10 @@ def test_tuner_presets_and_scaling():
     assert (short.adjust_at, short.select_after) == (200, 400)
     with pytest.raises(ValueError, match="tuner must be one of"):
         resolve_config(TrainConfig(tuner="evidence2"))
+
+
+def test_graphed_forward_needs_a_cuda_sample():
+    from softeq.train import GraphedForward
+
+    with pytest.raises(ValueError, match="needs a CUDA sample, got one on cpu"):
+        GraphedForward(torch.nn.Linear(3, 2), torch.randn(4, 3))

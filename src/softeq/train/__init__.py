@@ -11,12 +11,14 @@ from ._config import (
     resolve_config,
     validate,
 )
+from ._cuda_graph import GraphedForward
 from ._trainer import NonFiniteLossError, Trainer, cosine_lr
 
 __all__ = [
     "MODELS",
     "PRESETS",
     "TUNERS",
+    "GraphedForward",
     "NonFiniteLossError",
     "TrainConfig",
     "Trainer",

@@ -58,6 +58,10 @@ class TrainConfig:
         checkpoint_every: Epochs between checkpoints (0: about 100 per run).
         fast_dev_run: One batch of one epoch, then evaluate (smoke test).
         device: ``"cpu"`` or ``"cuda"``.
+        cuda_graphs: Replay the model's training forward and backward from CUDA
+            graphs (`GraphedForward`): far fewer kernel launches per step on a
+            GPU. Needs ``device = "cuda"``; not for ``mlp-aug``, which draws group
+            elements on the CPU for every batch.
     """
 
     task: str = "inertia:o2z"
@@ -90,6 +94,7 @@ class TrainConfig:
     checkpoint_every: int = 0
     fast_dev_run: bool = False
     device: str = "cpu"
+    cuda_graphs: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of every field."""
@@ -239,9 +244,22 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
                "device": ("cpu", "cuda")}  # fmt: skip
     for name in [n for n in choices if n in given]:
         _check_choice(config, name, choices[name])
-    if not isinstance(config.fast_dev_run, bool):
+    for name in ("fast_dev_run", "tune_largest", "cuda_graphs"):
+        if not isinstance(getattr(config, name), bool):
+            raise ValueError(
+                f"{name} must be true or false, got {getattr(config, name)!r}"
+            )
+    _check_device(config)
+
+
+def _check_device(config: TrainConfig) -> None:
+    """`device` exists here, and `cuda_graphs` fits the device and the model."""
+    if config.cuda_graphs and config.device != "cuda":
+        raise ValueError(f"cuda_graphs needs device 'cuda', got {config.device!r}")
+    if config.cuda_graphs and config.model == "mlp-aug":
         raise ValueError(
-            f"fast_dev_run must be true or false, got {config.fast_dev_run!r}"
+            "cuda_graphs cannot capture model 'mlp-aug': it draws group elements "
+            "on the CPU for every batch"
         )
     import torch  # only this check needs it
 
