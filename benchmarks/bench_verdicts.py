@@ -8,7 +8,8 @@ Two tables, printed as Markdown (never asserts):
   next to the task's label. Where a "broken" group is less asymmetric than an
   "approximate" one, no verdict that grows with the asymmetry matches both labels.
 * `--scales` (trains PER once per setting, about 30 s each): the symmetry cost of
-  every non-compact candidate at several Lie-algebra sampling scales.
+  every non-compact candidate at several Lie-algebra sampling scales, and with the
+  report's scalings matched to the data (`symmetry_cost(..., scalings="data")`).
 
     python benchmarks/bench_verdicts.py --truth
     python benchmarks/bench_verdicts.py --scales 0.3,0.2,0.1,0.05 \\
@@ -66,8 +67,9 @@ def truth_table(settings: list[str]) -> str:
 def scale_table(settings: list[str], scales: list[float]) -> str:
     from softeq.train import TrainConfig, Trainer
 
-    lines = ["| task | group | label | " + " | ".join(f"scale {s:g}" for s in scales)
-             + " |", "|---|---|---|" + "---|" * len(scales)]  # fmt: skip
+    heads = [f"scale {s:g}" for s in scales] + ["matched to the data"]
+    lines = ["| task | group | label | " + " | ".join(heads) + " |",
+             "|---|---|---|" + "---|" * len(heads)]  # fmt: skip
     for spec in settings:
         trainer = Trainer(TrainConfig(task=spec, model="per", seed=0), None)
         trainer.fit()
@@ -79,10 +81,12 @@ def scale_table(settings: list[str], scales: list[float]) -> str:
                 continue
             rep_in, rep_out = task.reps(name)
             cells = []
-            for s in scales:
+            for s in [*scales, None]:  # None: the report's data-matched scalings
                 gen = torch.Generator().manual_seed(0)
+                kind = "data" if s is None else "sampled"
                 c = symmetry_cost(model, rep_in, rep_out, G, x, y, N_SAMPLES,
-                                  generator=gen, scale=s)  # fmt: skip
+                                  generator=gen, scale=s or 1.0,
+                                  scalings=kind)  # fmt: skip
                 cells.append(f"{c.cost:.3g} ± {c.stderr:.2g}")
             lines.append(f"| {spec} | {name} | {task.truth[name]} | "
                          + " | ".join(cells) + " |")  # fmt: skip

@@ -11,6 +11,7 @@ from torch import Tensor
 from ..groups import Group
 from ..reps import Rep
 from ._equivariance import _check_args, _check_output
+from ._scalings import ScalingSplit, matched_scalings, scaling_split
 
 # Rows of one call of `f`: bounds the memory of n_inputs * n_samples rows.
 _ROWS_PER_CALL = 1 << 16
@@ -52,6 +53,7 @@ def symmetry_cost(
     *,
     generator: torch.Generator | None = None,
     scale: float = 1.0,
+    scalings: str = "data",
 ) -> SymmetryCost:
     """How much worse `f` predicts held-out targets through a random element of `group`.
 
@@ -71,9 +73,19 @@ def symmetry_cost(
     the model's own error. Adding the same equivariant function to `f` and to the
     targets (a baseline such as constant velocity) leaves the cost unchanged.
 
-    For groups that move inputs off the data (non-compact ones such as scaling,
-    or a rotation of data that all lie near one plane) $f(\\rho_{in}(g)x)$ is an
-    extrapolation, and the cost also contains the model's error there.
+    No distribution is invariant under scalings, so for them the argument needs
+    elements that keep inputs on the data: with ``scalings="data"`` (the default)
+    a group of scalings times a compact group (``Scale3``, ``SO3xScale3``;
+    `scaling_split`) is sampled as $g = s\\,c$ with $c$ from the compact part and
+    $s$ taking $x_i$ to the scale of another held-out input $x_j$ drawn at random
+    (`matched_scalings`). When the inputs' scale is independent of the rest of
+    their distribution, $\\rho_{in}(g)x_i$ is then one more draw from the data
+    and the cost is again 0 in expectation for an exact symmetry; a broken one
+    still pays the change of $E[y|x]$ across the data's range of scales. With
+    ``scalings="sampled"``, or for other non-compact groups (``GL3``,
+    ``Lorentz``) and for data that all lie near one plane under rotations,
+    $f(\\rho_{in}(g)x)$ is an extrapolation and the cost also contains the
+    model's error there.
 
     The standard error is that of the mean of the per-input differences
     $\\mathrm{mean}_k\\,\\ell_{ik} - \\ell_i$, over $L$.
@@ -87,7 +99,10 @@ def symmetry_cost(
         y: Their targets `(n, rep_out.dim)`.
         n_samples: Group elements $g_k$, shared by all inputs.
         generator: Source of randomness for the group elements.
-        scale: Lie-algebra sampling scale (bound it for non-compact groups).
+        scale: Lie-algebra sampling scale (bound it for non-compact groups);
+            compact parts of data-matched scalings always use 1.
+        scalings: ``"data"`` (scalings matched to the inputs, where the group
+            allows it) or ``"sampled"`` (every element from `group.sample`).
 
     Returns:
         A `SymmetryCost`. When the model is exact on `x` ($L$ below $10^{-12}$ of
@@ -124,8 +139,14 @@ def symmetry_cost(
             f"symmetry_cost expects targets y of shape ({n}, {rep_out.dim}) for "
             f"rep_out {rep_out} and at least 2 inputs, got y {got}"
         )
+    if scalings not in ("data", "sampled"):
+        raise ValueError(f"scalings must be 'data' or 'sampled', got {scalings!r}")
+    split = scaling_split(group, rep_in, rep_out) if scalings == "data" else None
     rep_in, rep_out = rep_in.with_group(group), rep_out.with_group(group)
-    gs = group.sample(n_samples, scale=scale, generator=generator)
+    if split is None:
+        gs = group.sample(n_samples, scale=scale, generator=generator)
+    else:
+        gs = split.compact.sample(n_samples, generator=generator)
     like = {"dtype": x.dtype, "device": x.device}
     rho_in = rep_in.rho(gs).to(**like)
     rho_back = rep_out.rho(torch.linalg.inv(gs)).to(**like)
@@ -134,21 +155,42 @@ def symmetry_cost(
         loss = _squared_errors(_check_output(f(x), rep_out, n), y)  # (n,)
         transformed = torch.zeros_like(loss)
         averaged = torch.zeros_like(y)
+        powers = (
+            None if split is None else _scaling_powers(split, x, n_samples, generator)
+        )
         per_call = max(1, _ROWS_PER_CALL // n)
         for start in range(0, n_samples, per_call):
             stop = min(start + per_call, n_samples)
-            x_g = torch.einsum("sij,bj->sbi", rho_in[start:stop], x)
+            if powers is None:
+                x_g = torch.einsum("sij,bj->sbi", rho_in[start:stop], x)
+            else:
+                x_s = x * powers[0][start:stop]
+                x_g = torch.einsum("sij,sbj->sbi", rho_in[start:stop], x_s)
             f_gx = _check_output(
                 f(x_g.reshape(-1, x.shape[1])), rep_out, x_g.shape[0] * n
-            )
-            back = torch.einsum(
-                "sij,sbj->sbi", rho_back[start:stop], f_gx.reshape(stop - start, n, -1)
-            )
+            ).reshape(stop - start, n, -1)
+            if powers is not None:
+                f_gx = f_gx * powers[1][start:stop]
+            back = torch.einsum("sij,sbj->sbi", rho_back[start:stop], f_gx)
             transformed += _squared_errors(back, y).sum(0)
             averaged += back.sum(0)
         transformed /= n_samples
         averaged_mse = float(_squared_errors(averaged / n_samples, y).mean())
     return _summarise(loss, transformed, y, averaged_mse)
+
+
+def _scaling_powers(
+    split: ScalingSplit, x: Tensor, n_samples: int, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor]:
+    """$\\rho_{in}(s)$ and $\\rho_{out}(s)^{-1}$ of data-matched scalings as
+    factors to multiply features by: `(n_samples, n, rep_in.dim)` and
+    `(n_samples, n, rep_out.dim)` (a component of degree $p - q$ scales by
+    $s^{p-q}$; scalings commute with the compact part)."""
+    s = matched_scalings(split, x, n_samples, generator)[..., None]  # (S, n, 1)
+    like = {"dtype": x.dtype, "device": x.device}
+    d_in, d_out = split.degrees_in.to(**like), split.degrees_out.to(**like)
+    s = s.to(**like)
+    return s**d_in, s ** (-d_out)
 
 
 def _squared_errors(prediction: Tensor, y: Tensor) -> Tensor:
