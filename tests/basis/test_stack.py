@@ -77,3 +77,16 @@ def test_stack_float32_gradients_and_errors(generator):
         ProjectorStack([projectors[0], other])
     with pytest.raises(ValueError, match="at least one"):
         ProjectorStack([])
+
+
+def test_float64_masters_are_copied_to_a_device_once():
+    from softeq.basis._exact import exact_on
+
+    masters = {"Q": torch.randn(4, 2, dtype=torch.float64)}
+    copies: dict = {}
+    assert exact_on(masters, copies, "Q", torch.device("cpu")) is masters["Q"]
+    assert not copies
+    meta = torch.device("meta")  # stands in for a GPU: any device but the master's
+    first = exact_on(masters, copies, "Q", meta)
+    assert first.device == meta and first.dtype == torch.float64
+    assert exact_on(masters, copies, "Q", meta) is first

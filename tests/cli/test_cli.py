@@ -39,9 +39,12 @@ def _as_if_trained_on_cuda(run) -> None:
     config = run / "config.toml"
     text = config.read_text()
     assert 'device = "cpu"' in text
-    config.write_text(text.replace('device = "cpu"', 'device = "cuda"'))
+    gpu = 'device = "cuda"\ncuda_graphs = true'
+    config.write_text(
+        text.replace('device = "cpu"', gpu).replace("cuda_graphs = false\n", "")
+    )
     state = load_checkpoint(run / "checkpoint.pt")
-    state["config"]["device"] = "cuda"
+    state["config"].update(device="cuda", cuda_graphs=True)
     save_atomic(state, run / "checkpoint.pt")
 
 

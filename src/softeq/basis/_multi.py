@@ -11,6 +11,7 @@ from torch.autograd.function import once_differentiable
 
 from ..groups import Group, as_groups
 from ..reps import Rep
+from ._exact import exact_on
 from ._projector import BlockProjector
 
 # One block: (rows, vec size n, buffer name of its bases Q (n, columns)).
@@ -109,6 +110,7 @@ class MultiProjector(nn.Module):
         )
         # float64 copies that `.to(dtype)` does not touch, for ``exact=True``.
         self._exact: dict[str, Tensor] = {}
+        self._exact_copies: dict[tuple[str, torch.device], Tensor] = {}
         projs = list(self.projectors.values())
         first = projs[0]
         # The projectors' rows layout: one block per type pair, then per output type.
@@ -152,7 +154,7 @@ class MultiProjector(nn.Module):
         """A block's bases in `dtype`; float64 comes from the float64 master."""
         Q = cast(Tensor, self._buffers[name])  # plain dict lookup: called per block
         if dtype == torch.float64:
-            return self._exact[name].to(device=Q.device)
+            return exact_on(self._exact, self._exact_copies, name, Q.device)
         return Q if Q.dtype == dtype else Q.to(dtype)
 
     def check(self, W: Tensor, b: Tensor | None = None) -> None:

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from ..reps import Rep, Scalar
 from ._cache import hom_basis, invariant_basis
+from ._exact import exact_on
 from ._solve import dense_hom_constraints, nullspace
 
 # A dense projector on vec(W) has (dim_in * dim_out)^2 entries: refuse beyond this.
@@ -92,6 +93,7 @@ class BlockProjector(nn.Module):
         self._pairs: list[tuple[int, int, int, int, str]] = []
         # float64 masters that `.to(dtype)` cannot round: used for float64 inputs.
         self._exact: dict[str, Tensor] = {}
+        self._exact_copies: dict[tuple[str, torch.device], Tensor] = {}
         gathers, start = [], 0
         for o, t_out in enumerate(out_types):
             for i, t_in in enumerate(in_types):
@@ -133,7 +135,7 @@ class BlockProjector(nn.Module):
         """Basis `name` in `like`'s dtype; float64 inputs get the float64 master."""
         Q = getattr(self, name)
         if like.dtype == torch.float64:
-            return self._exact[name].to(device=like.device)
+            return exact_on(self._exact, self._exact_copies, name, like.device)
         return Q.to(like.dtype)
 
     # -- checks -----------------------------------------------------------------------

@@ -146,23 +146,27 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Config fields that say where and how a run executes, not what it trains.
+_WHERE = ("device", "cuda_graphs")
+
+
 def run_eval(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     config = load_config(run_dir / "config.toml")
     device = getattr(args, "device", None)
-    if device is not None:  # where to evaluate is no part of what was trained
-        config = dataclasses.replace(config, device=device)
-    elif config.device == "cuda" and not torch.cuda.is_available():
+    if device is None and config.device == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"{run_dir} was trained on cuda, which torch does not see here; "
             "evaluate it on the CPU with --device cpu"
         )
+    # where and how the run executes is no part of what it trained; evaluation
+    # never trains, so it needs no CUDA graphs
+    config = dataclasses.replace(config, device=device or config.device,
+                                 cuda_graphs=False)  # fmt: skip
     config = checked(config, run_dir / "config.toml")
     state = load_checkpoint(run_dir / "checkpoint.pt")  # before the costly model
     trainer = Trainer(config, None)
-    written = dict(state["config"])
-    if device is not None:
-        written["device"] = device
+    written = {**state["config"], **{k: getattr(config, k) for k in _WHERE}}
     if written != trainer.config.to_dict():
         diff = sorted(k for k, v in trainer.config.to_dict().items()
                       if written.get(k) != v)  # fmt: skip
