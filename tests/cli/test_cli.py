@@ -137,8 +137,10 @@ def test_discover_json_ranks_groups(o2x_npz, tmp_path, capsys):
         (["--rep-in", "4*V", "--rep-out", "V2"], "rep_in"),
         (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--groups", "O3,O9"], "O9"),
         (["--rep-in", "5*V0+5*W", "--rep-out", "V2"], "W"),
+        (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--cuda-graphs"],
+         "cuda_graphs needs device 'cuda'"),
     ],
-)
+)  # fmt: skip
 def test_discover_bad_input_exits_2(o2x_npz, extra, message, capsys):
     assert main(["discover", str(o2x_npz), *extra, "--epochs", "1"]) == 2
     err = capsys.readouterr().err

@@ -297,3 +297,20 @@ def test_cli_trains_with_cuda_graphs(tmp_path):
     done = subprocess.run(train, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads((run / "summary.json").read_text())["epochs_run"] == 3
+
+
+def test_discover_on_cuda_with_graphs(tmp_path):
+    import numpy as np
+
+    from softeq.data import get_task
+
+    task = get_task("inertia:o2x")
+    data = tmp_path / "o2x.npz"
+    np.savez(data, x=task.x_train[:300].numpy(), y=task.y_train[:300].numpy())
+    argv = [sys.executable, "-m", "softeq.cli", "discover", str(data), "--rep-in",
+            "5*V0+5*V", "--rep-out", "V2", "--epochs", "3", "--json", "--device",
+            "cuda", "--cuda-graphs"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {g["name"] for g in result["groups"]} == set(CANDIDATES)

@@ -31,6 +31,11 @@ def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, help="also write a run folder"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument(
+        "--cuda-graphs", action="store_true",
+        help="replay the model's forward and backward from CUDA graphs (cuda only)",
+    )  # fmt: skip
 
 
 def run_discover(args: argparse.Namespace) -> int:
@@ -41,7 +46,8 @@ def run_discover(args: argparse.Namespace) -> int:
                      groups=groups, seed=args.seed)  # fmt: skip
     config = TrainConfig(
         task=str(args.data), model="per", preset=args.preset, tuner=args.tuner,
-        epochs=args.epochs, seed=args.seed,
+        epochs=args.epochs, seed=args.seed, device=args.device,
+        cuda_graphs=args.cuda_graphs,
     )  # fmt: skip
     trainer = Trainer(config, args.out, task=task, progress=not args.json)
     summary = trainer.fit()
