@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU checks: the CUDA parity tests (`pytest -m gpu`), the training-step benchmark
+# GPU checks: the CUDA parity tests (`pytest -m gpu`), the GPU example, the step benchmark
 # on cuda with and without CUDA graphs, and one fast-preset PER run on cuda with
 # and without them. Needs a python whose torch sees a CUDA device, pytest and
 # softeq's runtime dependencies; uses the source tree (no install). Logs go to
@@ -19,6 +19,9 @@ status=0
   torch.cuda.get_device_name(0) if torch.cuda.is_available() else "NO CUDA DEVICE")'
 echo "== pytest -m gpu"
 "$PYTHON" -m pytest -q -m gpu -p no:cacheprovider tests/gpu 2>&1 | tee "$OUT/gpu-tests.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "== examples/train_on_gpu.py --fast-dev-run"
+"$PYTHON" examples/train_on_gpu.py --fast-dev-run 2>&1 | tee "$OUT/example-gpu.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 for graphs in "" "--cuda-graphs"; do
   echo "== bench_step --device cuda $graphs"
