@@ -30,6 +30,7 @@ from softeq.regularizers import (
 )
 from softeq.reps import parse
 from softeq.train import GraphedForward, TrainConfig, Trainer, load_checkpoint
+from tests.train.test_trainer import _CrashAfterEpoch3, _InterruptedError
 
 pytestmark = [
     pytest.mark.gpu,
@@ -205,22 +206,11 @@ def test_other_tasks_train_and_report_on_cuda(task, tmp_path):
     assert (tmp_path / "report.json").is_file()
 
 
-class _StopError(Exception):
-    pass
-
-
-class _StopAfterEpoch2(Trainer):
-    def save_checkpoint(self) -> None:
-        super().save_checkpoint()
-        if self.epoch == 2:
-            raise _StopError
-
-
 def test_resume_on_cuda_continues_the_run(tmp_path):
     cfg = TrainConfig(**SMALL, model="per", device="cuda", checkpoint_every=1)
     whole = Trainer(cfg, tmp_path / "whole").fit()
-    with pytest.raises(_StopError):
-        _StopAfterEpoch2(cfg, tmp_path / "cut").fit()
+    with pytest.raises(_InterruptedError):
+        _CrashAfterEpoch3(cfg, tmp_path / "cut").fit()
     resumed = Trainer(cfg, tmp_path / "cut").fit(resume=True)
     assert resumed["epochs_run"] == whole["epochs_run"]
     # GPU kernels with atomics (index_add_) may differ in the last bits
