@@ -202,6 +202,37 @@ def test_every_and_state_and_errors(generator):
         t.traces(lay, 1.0, [torch.ones(3)])
 
 
+def test_diagnostics_count_the_directions_the_data_determine(generator):
+    """After an update, ``determined/<g>`` is $\\gamma_j = 2\\lambda_jT_j$ at the
+    strengths before it (between 0 and the directions off the group's maps)
+    and ``noise`` the training MSE; a step that does not update reports none."""
+    lay = layer(generator)
+    x = inputs(lay, generator)
+    t = EvidenceTuner(NAMES, init=0.5, weight_decay=1e-3, n_targets=40, every=2)
+    values = {k: float(v) for k, v in ProjectionPenalty(lay)(exact=True).items()}
+    t.step(0, values, lay, train_mse=0.3, inputs=x)
+    assert t.diagnostics() == {}
+    beta = 40 / (2 * 0.3)
+    before = dict(t.strengths)
+    T = t.traces(lay, beta, t.curvature(lay, x, 0.3))  # the update's own probe
+    t.step(1, values, lay, train_mse=0.3, inputs=x)
+    got = t.diagnostics()
+    assert set(got) == {"noise", "determined/O2x", "determined/O2z"}
+    assert got["noise"] == 0.3
+    kept = {
+        g.name: float(projector_matrix(lay.rep_in.with_group(g),
+                                       lay.rep_out.with_group(g)).trace()
+                      + bias_projector_matrix(lay.rep_out.with_group(g)).trace())
+        for g in lay.groups
+    }  # fmt: skip
+    dims = {g: n_entries(lay) - round(kept[g]) for g in NAMES}
+    for g in ("O2x", "O2z"):
+        assert got[f"determined/{g}"] == pytest.approx(2 * beta * before[g] * T[g])
+        assert 0 < got[f"determined/{g}"] <= dims[g]
+    t.step(2, values, lay, train_mse=0.3, inputs=x)
+    assert t.diagnostics() == {}
+
+
 @pytest.mark.parametrize(
     "lam", [[0.5, 2.0, 30.0], [1e-6, 1.0, 1e6], [0.0, 3.0, 0.2]], ids=str
 )

@@ -126,6 +126,19 @@ def test_tuners_run_in_the_trainer(tuner, tmp_path):
     assert all(v >= 0 for v in summary["strengths"].values())
 
 
+def test_evidence_diagnostics_are_logged_at_update_epochs(tmp_path):
+    cfg = TrainConfig(**{**SMALL, "epochs": 4}, model="per", tuner="evidence",
+                      tuner_every=2)  # fmt: skip
+    Trainer(cfg, tmp_path).fit()
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text()
+            .splitlines()]  # fmt: skip
+    logged = [sorted(k for k in row if k.startswith("tuner/")) for row in rows]
+    tuned = ["tuner/determined/O2x", "tuner/determined/O2y", "tuner/determined/O2z"]
+    assert logged == [[], tuned + ["tuner/noise"], [], tuned + ["tuner/noise"]]
+    assert rows[1]["tuner/noise"] == rows[1]["train/mse"]
+    assert all(rows[1][k] > 0 for k in tuned)
+
+
 @pytest.mark.parametrize("tune_largest", [False, True])
 def test_evidence_tuner_tunes_the_largest_group_only_when_asked(tune_largest):
     cfg = TrainConfig(**SMALL, model="per", tuner="evidence", tune_largest=tune_largest)

@@ -190,6 +190,7 @@ class EvidenceTuner(ConstantTuner):
         self.every, self.damping, self.bounds = every, damping, bounds
         self.samples, self.seed = samples, seed
         self.updates = 0
+        self._diagnostics: dict[str, float] = {}
         self._stacked: (
             tuple[list[nn.Module], list[tuple[ProjectorStack, list[int]]]] | None
         ) = None
@@ -282,12 +283,17 @@ class EvidenceTuner(ConstantTuner):
             train_mse: The epoch's training MSE (estimates $\\sigma^2$).
             inputs: The training inputs (for the data curvature).
         """
+        self._diagnostics = {}
         if (epoch + 1) % self.every:
             return
         if model is None or train_mse is None or inputs is None:
             raise ValueError("EvidenceTuner.step needs the model, train_mse and inputs")
         beta = self.n_targets / (2 * max(float(train_mse), 1e-12))
         T = self.traces(model, beta, self.curvature(model, inputs, train_mse))
+        self._diagnostics = {"noise": float(train_mse)}
+        for g in self.tuned:
+            gamma = 2 * beta * self.strengths[g] * T[g]
+            self._diagnostics[f"determined/{g}"] = gamma
         low, high = self.bounds
         for g in self.tuned:
             R = max(float(penalties[g]), 1e-300)
@@ -295,6 +301,20 @@ class EvidenceTuner(ConstantTuner):
             log_s = math.log(self.strengths[g]) + self.damping * math.log(t / R)
             self.strengths[g] = min(max(math.exp(log_s), low), high)
         self.updates += 1
+
+    def diagnostics(self) -> dict[str, float]:
+        """After an updating `step`: ``noise``, the likelihood's noise variance
+        $\\sigma^2$ (the training MSE), and per tuned group ``determined/<name>``,
+        $\\gamma_j = 2\\lambda_jT_j$, how many directions off the group's
+        equivariant maps the data determine (before the update; the fixed point
+        sets $\\lambda_j = \\gamma_j / \\|(I-P_j)w\\|^2$). Empty after a step that
+        did not update.
+
+        How to read them: a noise variance that collapses towards 0 (a network
+        that interpolates noiseless targets) makes every direction look
+        determined and sends the strengths down; $\\gamma_j$ that stays large
+        while the residual shrinks sends strength $j$ up."""
+        return dict(self._diagnostics)
 
     def state_dict(self) -> dict[str, Any]:
         """Strengths and the number of updates."""

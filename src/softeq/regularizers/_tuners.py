@@ -2,7 +2,9 @@
 
 Every tuner exposes `strengths` (a dict keyed by group name), `step(epoch,
 penalties, model)` called once per epoch with exact per-group penalty values, and
-`state_dict()` / `load_state_dict()` for checkpoints.
+`state_dict()` / `load_state_dict()` for checkpoints, and `diagnostics()`: the
+quantities behind the latest step's update, which the trainer logs beside the
+strengths (``tuner/...`` keys of ``metrics.jsonl``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class ConstantTuner:
         **info: float,
     ) -> None:
         """Called once per epoch; constant strengths do not change."""
+
+    def diagnostics(self) -> dict[str, float]:
+        """What the latest `step` computed to update the strengths, by name (empty
+        when it did not update; always empty here)."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         """The strengths, for checkpoints."""

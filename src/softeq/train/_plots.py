@@ -23,7 +23,9 @@ def _series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:
-    """Write `learning_curves.png` and, for soft models, `symmetry.png`."""
+    """Write `learning_curves.png` and, for soft models, `symmetry.png`
+    (strengths, weight residuals and, for the evidence tuner, the directions
+    off each group's maps that the data determine, `EvidenceTuner.diagnostics`)."""
     run_dir = Path(run_dir)
     rows = read_metrics(run_dir)
     if not rows:
@@ -40,12 +42,21 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     written.append(run_dir / "learning_curves.png")
     groups = sorted({k.split("/")[-1] for r in rows for k in r if k.startswith("reg/")})
     if groups:
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
+        # the evidence tuner's count of directions the data determine, when logged
+        determined = any(k.startswith("tuner/determined/") for r in rows for k in r)
+        fig, axes = plt.subplots(2 + determined, 1, figsize=(6, 6 + 2.5 * determined),
+                                 sharex=True)  # fmt: skip
+        top, bottom = axes[0], axes[-1]
         for g in groups:
             top.plot(*_series(rows, f"reg/strength/{g}"), label=g)
-            bottom.plot(*_series(rows, f"reg/residual/{g}"), label=g)
+            axes[1].plot(*_series(rows, f"reg/residual/{g}"), label=g)
+            if determined:
+                bottom.plot(*_series(rows, f"tuner/determined/{g}"), ".-", label=g)
         top.set(ylabel="strength", title="per-group strength and weight residual")
-        bottom.set(xlabel="epoch", ylabel="‖(I−P)w‖²/‖w‖²", yscale="log")
+        axes[1].set(ylabel="‖(I−P)w‖²/‖w‖²", yscale="log")
+        if determined:
+            bottom.set(ylabel="directions determined (γ)", yscale="log")
+        bottom.set(xlabel="epoch")
         top.legend(loc="upper right")
         fig.tight_layout()
         fig.savefig(run_dir / "symmetry.png", dpi=100)

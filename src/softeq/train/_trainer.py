@@ -163,6 +163,7 @@ class Trainer:
                 {f"reg/strength/{k}": v for k, v in self.tuner.strengths.items()}
             )
             self.tuner.step(self.epoch, means, self.model, train_mse=train_mse)
+            row.update(self._tuner_diagnostics())
             return row
         if self.penalty is None:
             return {}
@@ -176,7 +177,12 @@ class Trainer:
             row[f"reg/residual/{name}"] = float(entry["total"])
         self.tuner.step(self.epoch, penalties, self.model, train_mse=train_mse,
                         inputs=self.data["x_train"])  # fmt: skip
+        row.update(self._tuner_diagnostics())
         return row
+
+    def _tuner_diagnostics(self) -> dict[str, float]:
+        """The tuner's `diagnostics()` of this epoch's step, as ``tuner/...``."""
+        return {f"tuner/{k}": float(v) for k, v in self.tuner.diagnostics().items()}
 
     # -- selection, checkpoints -------------------------------------------------------
 
