@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from bench_discovery import SETTINGS  # the scripts share the grid (run from benchmarks/)
+from bench_discovery import SETTINGS  # the shared grid (run from benchmarks/)
 
 #: The reference model of every setting (row key "group" is None).
 MLP = None
