@@ -291,11 +291,10 @@ class EvidenceTuner(ConstantTuner):
         beta = self.n_targets / (2 * max(float(train_mse), 1e-12))
         T = self.traces(model, beta, self.curvature(model, inputs, train_mse))
         self._diagnostics = {"noise": float(train_mse)}
-        for g in self.tuned:
-            gamma = 2 * beta * self.strengths[g] * T[g]
-            self._diagnostics[f"determined/{g}"] = gamma
         low, high = self.bounds
         for g in self.tuned:
+            # gamma_j = 2 lambda_j T_j at the strength before this update
+            self._diagnostics[f"determined/{g}"] = 2 * beta * self.strengths[g] * T[g]
             R = max(float(penalties[g]), 1e-300)
             t = max(T[g], 1e-300)
             log_s = math.log(self.strengths[g]) + self.damping * math.log(t / R)
