@@ -109,6 +109,19 @@ def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
             "report": report["groups"]}  # fmt: skip
 
 
+def run_jobs(fn, jobs: list, out: Path, workers: int) -> list[dict]:
+    """`fn` over `jobs` in `workers` processes; each result is appended to the
+    JSON-lines file `out` as it arrives (a killed grid keeps what finished)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with ProcessPoolExecutor(workers) as pool, out.open("w") as fh:
+        for row in pool.map(fn, jobs):
+            rows.append(row)
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+    return rows
+
+
 def table(rows: list[dict], tuners: list[str]) -> str:
     lines = [
         "| setting | "
@@ -173,13 +186,7 @@ def main() -> None:
         for t in tuners
         for s in range(args.seeds)
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with ProcessPoolExecutor(args.workers) as pool, args.out.open("w") as fh:
-        for row in pool.map(run_one, jobs):
-            rows.append(row)
-            fh.write(json.dumps(row) + "\n")
-            fh.flush()
+    rows = run_jobs(run_one, jobs, args.out, args.workers)
     print(f"preset {args.preset}, epochs {args.epochs or 'preset'}, seeds {args.seeds}")
     print(table(rows, tuners))
 

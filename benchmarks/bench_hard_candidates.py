@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
-from bench_discovery import SETTINGS  # the shared grid (run from benchmarks/)
+from bench_discovery import SETTINGS, run_jobs  # shared (run from benchmarks/)
 
 #: The reference model of every setting (row key "group" is None).
 MLP = None
@@ -108,13 +107,7 @@ def main() -> None:
         for group in [MLP] + list(get_task(setting).groups)
         for seed in range(args.seeds)
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with ProcessPoolExecutor(args.workers) as pool, args.out.open("w") as fh:
-        for row in pool.map(run_one, jobs):
-            rows.append(row)
-            fh.write(json.dumps(row) + "\n")
-            fh.flush()
+    rows = run_jobs(run_one, jobs, args.out, args.workers)
     print(f"preset {args.preset}, seeds {args.seeds}")
     print(table(rows))
 
