@@ -182,3 +182,28 @@ def test_tune_largest_flag_reaches_the_evidence_tuner(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["strengths"]["O3"] > 0
     assert "tune_largest = true" in (out / "config.toml").read_text()
+
+
+def test_every_train_flag_has_help_from_the_config_docstring(capsys):
+    import dataclasses
+
+    from softeq.cli._train import field_help
+    from softeq.train import TrainConfig
+
+    helps = field_help()
+    missing = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in helps]
+    assert missing == []
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--no-standardize" in text and "--no-fast-dev-run" in text
+    assert helps["patience"].split()[0] in text
+
+
+def test_a_boolean_can_be_switched_off_over_a_config_file(tmp_path):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('task = "o5-synthetic:1000"\nmodel = "mlp"\nstandardize = true\n')
+    out = tmp_path / "r"
+    argv = ["train", "--config", str(cfg), "--out", str(out), "--no-standardize"]
+    assert main([*argv, *FAST]) == 0
+    assert "standardize = false" in (out / "config.toml").read_text()

@@ -47,7 +47,9 @@ def test_shapes_and_dtypes(spec):
         assert x.dtype == y.dtype == torch.float32
         assert x.shape == (len(x), rep_in.dim) and y.shape == (len(x), rep_out.dim)
         assert torch.isfinite(x).all() and torch.isfinite(y).all()
-    assert task.sizes[1:] == (1000, 1000)
+    emlp_suite = spec.split(":")[0] in ("emlp-inertia", "o5-synthetic",
+                                        "particle-interaction")  # fmt: skip
+    assert task.sizes[1:] == ((1000, 5000) if emlp_suite else (1000, 1000))
     assert set(task.truth) == set(task.groups)
 
 
@@ -163,7 +165,7 @@ def test_suite_determinism_and_nested_training_sets(build):
     assert torch.equal(small.y_test, again.y_test)
     assert torch.equal(large.x_train[:1000], small.x_train)
     assert torch.equal(large.x_val, small.x_val)
-    assert large.sizes == (3000, 1000, 1000)
+    assert large.sizes == (3000, 1000, 5000)
     assert not torch.equal(build(1000, seed=1).x_train, small.x_train)
 
 
@@ -276,3 +278,31 @@ def test_get_task(spec, n_train, name, n):
 def test_get_task_errors(spec, kwargs, match):
     with pytest.raises(ValueError, match=match):
         get_task(spec, **kwargs)
+
+
+@pytest.mark.parametrize("build", [o5_synthetic, particle_interaction])
+def test_suite_standardization_follows_emlp(build):
+    task = build(1000)
+    stats = task.standardization
+    n_vectors = {"o5-synthetic:1000": 2, "particle-interaction:1000": 4}[task.name]
+    width = task.x_train.shape[1] // n_vectors
+    per_vector = task.x_train.double().reshape(-1, n_vectors, width)
+    rms = per_vector.square().mean((0, 2)).sqrt().float()
+    # one scale per vector, spread over its coordinates (commutes with rho(g))
+    assert torch.allclose(stats.x_scale, rms.repeat_interleave(width), rtol=1e-5)
+    assert torch.allclose(stats.y_mean, task.y_train.mean(0), rtol=1e-4, atol=1e-6)
+    assert torch.allclose(stats.y_scale, task.y_train.std(0), rtol=1e-4)
+
+
+def test_emlp_inertia_is_not_standardized():
+    assert emlp_inertia(1000).standardization is None  # EMLP's stats are 0, 1, 0, 1
+
+
+def test_emlp_standardization_refuses_non_scalar_outputs():
+    from softeq.data import emlp_standardization
+    from softeq.groups import O
+    from softeq.reps import parse
+
+    rep_in, rep_out = parse("2*V", O(3)), parse("V", O(3))
+    with pytest.raises(ValueError, match="only for scalar outputs"):
+        emlp_standardization(rep_in, rep_out, torch.randn(8, 6), torch.randn(8, 3))

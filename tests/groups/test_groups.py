@@ -171,3 +171,32 @@ def test_direct_product_samples_are_block_diagonal(generator):
 def test_negative_sample_count_raises():
     with pytest.raises(ValueError, match=">= 0"):
         O(3).sample(-1)
+
+
+def test_lorentz_samples_boosts_at_a_third_of_the_rotations_spread():
+    from softeq.groups import Lorentz
+
+    G = Lorentz()
+    assert G.lie_scales.tolist() == [1.0, 1.0, 1.0, 0.3, 0.3, 0.3]
+    gs = G.sample(4000, generator=torch.Generator().manual_seed(0))
+    # rapidity of the boost part: cosh(eta) = |g_00|; with z ~ N(0, 0.3^2 I_3)
+    # E[cosh |z|] is about 1.14, and far above 1.5 at scale 1
+    mean_gamma = gs[:, 0, 0].abs().mean()
+    assert 1.05 < mean_gamma < 1.25
+
+
+def test_lie_scales_travel_into_unions_and_embeddings():
+    from softeq.groups import O, Union, get
+
+    assert get("O2z").lie_scales.tolist() == [1.0]
+    union = Union(O(3), get("Scale3"))
+    assert union.lie_scales.shape == (union.lie_algebra.shape[0],)
+
+
+@pytest.mark.parametrize("bad", [[1.0], [1.0, -1.0, 1.0], [float("nan")] * 3])
+def test_bad_lie_scales_are_named(bad):
+    from softeq.groups import Group
+
+    with pytest.raises(ValueError, match="lie_scales of Mine must be 3 finite"):
+        Group("Mine", SO(3).lie_algebra, is_compact=True,
+              lie_scales=torch.tensor(bad))  # fmt: skip

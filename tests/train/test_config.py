@@ -47,6 +47,10 @@ def test_epoch_override_scales_the_selection_epoch():
         ({"patience": 1.5}, "patience"),
         ({"cuda_graphs": "yes"}, "cuda_graphs must be true or false"),
         ({"tune_largest": 1}, "tune_largest must be true or false"),
+        ({"standardize": "no"}, "standardize must be true or false"),
+        ({"lr_schedule": "step"}, "lr_schedule must be one of"),
+        ({"min_improvement": 1.0}, "min_improvement must be < 1"),
+        ({"smoothing": -1}, "smoothing must be an integer >= 0"),
         ({"cuda_graphs": True}, "cuda_graphs needs device 'cuda', got 'cpu'"),
         (
             {"cuda_graphs": True, "device": "cuda", "model": "mlp-aug"},
@@ -95,3 +99,30 @@ def test_graphed_forward_needs_a_cuda_sample():
 
     with pytest.raises(ValueError, match="needs a CUDA sample, got one on cpu"):
         GraphedForward(torch.nn.Linear(3, 2), torch.randn(4, 3))
+
+
+def test_converged_is_the_default_preset():
+    cfg = resolve_config(TrainConfig(task="emlp-inertia:1000", model="emlp"))
+    assert cfg.preset == "converged"
+    assert (cfg.lr_schedule, cfg.ch, cfg.allocation) == ("plateau", 384, "uniform")
+    per = resolve_config(TrainConfig(task="inertia:o2z", model="per"))
+    assert (per.ch, per.allocation, per.gate) == (128, "per", "rpp")
+    assert per.patience > 0 and per.smoothing > 0 and per.lr_drops > 0
+
+
+@pytest.mark.parametrize("preset", ["fast", "paper"])
+def test_reference_presets_keep_the_reference_schedule(preset):
+    cfg = resolve_config(TrainConfig(task="inertia:o2z", preset=preset))
+    assert (cfg.lr_schedule, cfg.smoothing, cfg.min_improvement, cfg.lr_drops) == (
+        "cosine", 0, 0.0, 0,
+    )  # fmt: skip
+
+
+def test_a_higher_cap_does_not_move_the_tuning_epoch():
+    base = resolve_config(TrainConfig(task="inertia:o2z"))
+    higher = resolve_config(TrainConfig(task="inertia:o2z", epochs=base.epochs * 4))
+    assert (higher.adjust_at, higher.select_after) == (
+        base.adjust_at, base.select_after,
+    )  # fmt: skip
+    lower = resolve_config(TrainConfig(task="inertia:o2z", epochs=base.epochs // 10))
+    assert lower.adjust_at == round(base.adjust_at / 10)

@@ -176,3 +176,34 @@ def test_a_one_sample_test_split_falls_back_to_equivariance_verdicts(tmp_path):
     assert all(g["cost"] is None for g in summary["groups"].values())
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["verdict_basis"] == "equivariance_error"
+
+
+# a plateau schedule that acts within a few epochs: 50 % better or it counts as bad
+PLATEAU = dict(SMALL, model="mlp", epochs=40, select_after=1, patience=2,
+               smoothing=0, min_improvement=0.5, lr_drops=1, checkpoint_every=1)  # fmt: skip
+
+
+def test_plateau_drops_the_rate_then_stops_as_converged(tmp_path):
+    summary = Trainer(TrainConfig(**PLATEAU), tmp_path).fit()
+    rows = [
+        json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ]
+    lr = Trainer(TrainConfig(**PLATEAU)).config.lr
+    assert sorted({r["lr"] for r in rows}) == pytest.approx([lr / 10, lr])
+    assert summary["stop_reason"] == "converged"
+    assert summary["epochs_run"] < PLATEAU["epochs"]
+
+
+def test_a_run_that_reaches_its_cap_says_so(tmp_path):
+    cfg = TrainConfig(**{**PLATEAU, "epochs": 3, "patience": 0})
+    assert Trainer(cfg, tmp_path).fit()["stop_reason"] == "epoch cap"
+
+
+def test_resume_across_a_rate_drop_is_bit_identical(tmp_path):
+    cfg = TrainConfig(**PLATEAU)
+    expected = Trainer(cfg, tmp_path / "full").fit()
+    with pytest.raises(_InterruptedError):
+        _CrashAfterEpoch3(cfg, tmp_path / "cut").fit()
+    assert Trainer(cfg, tmp_path / "cut").fit(resume=True) == expected
+    full = (tmp_path / "full" / "metrics.jsonl").read_text()
+    assert (tmp_path / "cut" / "metrics.jsonl").read_text() == full

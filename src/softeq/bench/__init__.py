@@ -1,7 +1,8 @@
 """Benchmark grids: every method against every task, several seeds, one command.
 
 * `suite_runs` -- the runs of a named suite (`SUITES`: ``per-inertia``,
-  ``per-cossim``, ``emlp-synthetic``, ...) under a protocol (``fast``/``paper``);
+  ``per-cossim``, ``emlp-synthetic``, ...) under a protocol (``converged``,
+  ``fast`` or ``paper``);
 * `run_grid` -- train them into a results folder with a `LocalExecutor` (process
   pool) or a `RayExecutor`; finished runs are skipped, failures reported;
 * `write_report` -- ``REPORT.md``, ``results.csv`` and plots: mean ± std over

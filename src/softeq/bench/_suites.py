@@ -15,8 +15,8 @@ from typing import Any
 
 from ..data import Task, get_task, task_names
 
-#: The two protocols: the `TrainConfig` presets.
-PROTOCOLS = ("fast", "paper")
+#: The protocols: the `TrainConfig` presets.
+PROTOCOLS = ("converged", "fast", "paper")
 
 
 def _exact(task: Task) -> list[str]:
@@ -93,7 +93,8 @@ class RunSpec:
         task: Task spec for `softeq.data.get_task`.
         method: Key of `METHODS`.
         seed: Seed of the split, initialisation and batch order.
-        protocol: ``"fast"`` or ``"paper"`` (the `TrainConfig` preset).
+        protocol: ``"converged"``, ``"fast"`` or ``"paper"`` (the `TrainConfig`
+            preset).
         overrides: `TrainConfig` fields set by the method (and by `epochs`).
     """
 
@@ -135,7 +136,7 @@ def _check_choice(value: object, choices: list[str] | tuple[str, ...], what: str
 def suite_runs(
     suite: str,
     *,
-    protocol: str = "fast",
+    protocol: str = "converged",
     seeds: int | list[int] = 3,
     epochs: int | None = None,
     tasks: list[str] | None = None,
@@ -146,7 +147,7 @@ def suite_runs(
     Args:
         suite: A key of `SUITES` (``per-inertia``, ``per-cossim``,
             ``emlp-synthetic``, ...).
-        protocol: ``"fast"`` or ``"paper"``.
+        protocol: ``"converged"`` (default), ``"fast"`` or ``"paper"``.
         seeds: Number of seeds (0..n-1) or an explicit list.
         epochs: Override the protocol's epochs (selection and tuning epochs scale
             with it, see `softeq.train.resolve_config`).

@@ -20,9 +20,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", help=f"one of: {', '.join(SUITES)}")
     parser.add_argument(
         "--protocol",
-        default="fast",
+        default="converged",
         choices=PROTOCOLS,
-        help="fast (minutes per run) or paper (reference epochs)",
+        help="converged (default: every run until its validation MSE stops "
+        "improving), fast (a smoke test, minutes per run) or paper (reference epochs)",
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (3)")
     parser.add_argument("--epochs", type=int, help="override the protocol's epochs")

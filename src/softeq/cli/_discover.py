@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..data import from_file
 from ..metrics import render_markdown, summary_line
-from ..train import TrainConfig, Trainer
+from ..train import PRESETS, TrainConfig, Trainer
 
 
 def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +24,14 @@ def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tuner", default="per", choices=["per", "evidence", "constant"]
     )
-    parser.add_argument("--preset", default="fast", choices=["fast", "paper"])
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument(
+        "--preset", default="converged", choices=list(PRESETS),
+        help="converged (default: train until the validation MSE stops improving), "
+        "fast (a short smoke run) or paper (the reference protocol)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs (converged: the cap)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", type=Path, default=None, help="also write a run folder"

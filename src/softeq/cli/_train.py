@@ -21,11 +21,24 @@ from ..train import (
     validate,
 )
 
-_HELP = {
-    "task": "task spec, e.g. inertia:o2z, cossim:so3, o5-synthetic:3000 (softeq list)",
-    "model": "mlp, mlp-aug, emlp, rpp, rpp-oracle or per",
-    "preset": "fast (minutes) or paper (the reference protocol)",
-}
+
+def field_help() -> dict[str, str]:
+    """Each `TrainConfig` field's help: its entry under ``Args:`` in the class
+    docstring, one line (so flags and docs cannot drift apart)."""
+    doc = TrainConfig.__doc__ or ""
+    section = doc.split("Args:", 1)[-1]
+    helps: dict[str, str] = {}
+    name = None
+    for line in section.splitlines():
+        match = re.match(r"^ {8}(\w+): (.*)$", line)
+        if match:
+            name, text = match.groups()
+            helps[name] = text
+        elif name is not None and line.startswith(" " * 12):
+            helps[name] += " " + line.strip()
+    # argparse formats help with %: escape literal percent signs
+    return {k: " ".join(v.replace("``", "").split()).replace("%", "%%")
+            for k, v in helps.items()}  # fmt: skip
 
 
 def _field_type(field: dataclasses.Field) -> type:
@@ -38,7 +51,8 @@ def _field_type(field: dataclasses.Field) -> type:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per `TrainConfig` field (`--batch-size` for `batch_size`)."""
+    """One flag per `TrainConfig` field (`--batch-size` for `batch_size`), with
+    its docstring as help; booleans get `--flag` / `--no-flag`."""
     parser.add_argument("--config", type=Path, help="TOML config; flags override it")
     parser.add_argument(
         "--out", type=Path, help="run folder (default runs/TASK-MODEL-sSEED)"
@@ -46,14 +60,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue from OUT/checkpoint.pt"
     )
+    helps = field_help()
     for field in dataclasses.fields(TrainConfig):
         flag = "--" + field.name.replace("_", "-")
         kind = _field_type(field)
         if kind is bool:
-            parser.add_argument(flag, action="store_true", default=None)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
+                                default=None, help=helps.get(field.name))  # fmt: skip
         else:
             parser.add_argument(
-                flag, type=kind, default=None, help=_HELP.get(field.name)
+                flag, type=kind, default=None, help=helps.get(field.name)
             )
 
 

@@ -34,10 +34,13 @@ from ._motion import MotionData, constant_velocity, load_motion, motion_task
 from ._motion_metrics import MotionMetrics, ade, fde
 from ._orbits import orbits, orbits_data
 from ._registry import get_task, task_names
-from ._task import TRUTH_LABELS, Task
+from ._task import TRUTH_LABELS, Standardization, Task, copy_rms, emlp_standardization
 
 __all__ = [
     "TRUTH_LABELS",
+    "Standardization",
+    "copy_rms",
+    "emlp_standardization",
     "MotionData",
     "MotionMetrics",
     "Task",

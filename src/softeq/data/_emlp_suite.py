@@ -9,11 +9,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..groups import get
+from ..reps import parse
 from ._inertia import inertia_tensor, sample_masses_positions
-from ._task import Task, check_seed, seeded, targets
+from ._task import Task, check_seed, emlp_standardization, seeded, targets
 
 TRAIN_SIZES = (1000, 3000)
-N_VAL = N_TEST = 1000
+# EMLP's splits: validation 1000, test 5000 (`data_efficiency.py`).
+N_VAL, N_TEST = 1000, 5000
 
 # Minkowski metric preserved by `softeq.groups.Lorentz`.
 _ETA = (1.0, -1.0, -1.0, -1.0)
@@ -101,8 +104,11 @@ def _suite_task(
     spec: tuple[str, str, str, Callable[[Tensor], Tensor]],
     sample: Callable[[Tensor], Tensor],
     dim: int,
+    standardize: bool = True,
 ) -> Task:
-    """Draw 5000 inputs: validation, test, then up to 3000 training rows."""
+    """Draw 9000 inputs: validation, test, then up to 3000 training rows; with
+    `standardize`, EMLP's statistics of the training rows (`emlp_standardization`).
+    """
     n_train = _check_n_train(n_train, name)
     seed = check_seed(seed, name)
     rep_in, rep_out, group, true_fn = spec
@@ -117,6 +123,10 @@ def _suite_task(
     arrays = {}
     for split, (lo, hi) in cuts.items():
         arrays[f"x_{split}"], arrays[f"y_{split}"] = x[lo:hi].clone(), y[lo:hi].clone()
+    stats = None
+    if standardize:
+        reps = parse(rep_in, get(group)), parse(rep_out, get(group))
+        stats = emlp_standardization(*reps, arrays["x_train"], arrays["y_train"])
     return Task(
         name=f"{name}:{n_train}",
         rep_in=rep_in,
@@ -124,6 +134,7 @@ def _suite_task(
         groups=(group,),
         truth={group: "exact"},
         true_fn=true_fn,
+        standardization=stats,
         **arrays,
     )
 
@@ -134,12 +145,13 @@ def emlp_inertia(n_train: int = 1000, *, seed: int = 0) -> Task:
     Masses $m_i = \\mathrm{softplus}(z_i)$ and positions $r_i = z_{5+3i:8+3i}$ from
     standard normals $z \\in R^{20}$; target
     $I = \\sum_i m_i(\\|r_i\\|^2 I_3 - r_i r_i^T)$ flattened row-major
-    (`rigid_inertia`). Rep ``5*V0+5*V`` -> ``V2``.
+    (`rigid_inertia`). Rep ``5*V0+5*V`` -> ``V2``. Not standardised (EMLP's
+    statistics for this task are the identity).
 
     Every task of the suite draws fresh data per `seed` (as the original does
-    per run): validation and test are the first 1000 + 1000 rows of one stream
-    and training the next `n_train`, so the 1000-sample training set is a
-    subset of the 3000-sample one and both share validation and test.
+    per run): validation and test are the first 1000 + 5000 rows of one stream
+    (EMLP's sizes) and training the next `n_train`, so the 1000-sample training
+    set is a subset of the 3000-sample one and both share validation and test.
 
     Args:
         n_train: 1000 or 3000.
@@ -153,8 +165,9 @@ def emlp_inertia(n_train: int = 1000, *, seed: int = 0) -> Task:
     """
     spec = ("5*V0+5*V", "V2", "O3", rigid_inertia)
     return _suite_task(
-        "emlp-inertia", n_train, seed, spec=spec, sample=sample_masses_positions, dim=20
-    )
+        "emlp-inertia", n_train, seed, spec=spec, sample=sample_masses_positions,
+        dim=20, standardize=False,
+    )  # fmt: skip
 
 
 def o5_synthetic(n_train: int = 1000, *, seed: int = 0) -> Task:
@@ -162,7 +175,9 @@ def o5_synthetic(n_train: int = 1000, *, seed: int = 0) -> Task:
 
     $x_1, x_2 \\sim N(0, I_5)$, target
     $\\sin\\|x_1\\| - \\tfrac12\\|x_2\\|^3 + x_1^Tx_2 / (\\|x_1\\|\\|x_2\\|)$
-    (`o5_function`). Rep ``2*V`` -> ``V0``. Data as in `emlp_inertia`.
+    (`o5_function`). Rep ``2*V`` -> ``V0``. Data as in `emlp_inertia`; models
+    work in EMLP's standardised units (`emlp_standardization`: each vector by its
+    RMS, the target by its standard deviation).
 
     Args:
         n_train: 1000 or 3000.
@@ -186,7 +201,9 @@ def particle_interaction(n_train: int = 1000, *, seed: int = 0) -> Task:
     Four four-momenta $p_i \\sim N(0, I_4/16)$ (standard normals divided by 4),
     target the Lorentz scalar $M$ of `electron_muon_amplitude` with the metric
     $\\mathrm{diag}(1,-1,-1,-1)$ that `softeq.groups.Lorentz` preserves. Rep
-    ``4*V`` -> ``V0``. Data as in `emlp_inertia`.
+    ``4*V`` -> ``V0``. Data as in `emlp_inertia`; standardised as
+    `o5_synthetic` (each four-momentum by its RMS, the target by its standard
+    deviation), as EMLP does.
 
     Args:
         n_train: 1000 or 3000.

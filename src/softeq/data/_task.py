@@ -19,6 +19,25 @@ _F64 = torch.float64
 
 
 @dataclass(frozen=True, eq=False)
+class Standardization:
+    """Units a model should work in: $x \\oslash s_x$ in, $s_y \\odot f + \\mu_y$ out.
+
+    Built so that standardising keeps every candidate's equivariance: $s_x$ and
+    $s_y$ are constant on each copy of a tensor type and $\\mu_y$ is non-zero only
+    on scalar outputs (see `softeq.nn.Standardize`).
+
+    Args:
+        x_scale: $s_x$, shape `(rep_in.dim,)`, positive.
+        y_mean: $\\mu_y$, shape `(rep_out.dim,)`.
+        y_scale: $s_y$, shape `(rep_out.dim,)`, positive.
+    """
+
+    x_scale: Tensor
+    y_mean: Tensor
+    y_scale: Tensor
+
+
+@dataclass(frozen=True, eq=False)
 class Task:
     """A regression task with candidate symmetry groups and their known status.
 
@@ -49,6 +68,9 @@ class Task:
             ``{name: value}``, e.g. ``{"ade": .., "fde": ..}`` in physical units
             for motion tasks (`MotionMetrics`). The trainer reports each as
             ``test_<name>``.
+        standardization: Units the model should work in (`Standardization`),
+            or None to use the data's own; the trainer wraps models in
+            `softeq.nn.Standardize` with it (`TrainConfig.standardize`).
 
     Raises:
         ValueError: For empty or unknown groups, a `truth` that does not label
@@ -71,6 +93,7 @@ class Task:
     metrics: Callable[[Tensor, Tensor], dict[str, float]] | None = field(
         default=None, repr=False
     )
+    standardization: Standardization | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", tuple(self.groups))
@@ -238,3 +261,63 @@ def targets(true_fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         `x`: `(n, d_in)`; returns `(n, d_out)` float64.
     """
     return true_fn(x.to(torch.float32).to(torch.float64))
+
+
+def copy_rms(rep: Rep, x: Tensor) -> Tensor:
+    """Root-mean-square size of each copy of each tensor type, spread over its
+    coordinates: one positive number per copy, so that dividing by it commutes
+    with $\\rho(g)$ (EMLP's per-vector scale; for a Lorentz vector EMLP's
+    $\\sqrt{E|x^T\\eta x|/4}$ equals this RMS, as $|\\eta_{cc}| = 1$).
+
+    Args:
+        rep: Layout of the columns of `x` (blocks contiguous).
+        x: Samples, shape `(n, rep.dim)`.
+
+    Returns:
+        Shape `(rep.dim,)`, each copy's RMS (1 where a copy is all zeros).
+
+    Raises:
+        ValueError: For a rep whose blocks are not contiguous (tensor products).
+    """
+    if rep.index is not None:
+        raise ValueError(f"copy_rms needs a rep with contiguous blocks, got {rep}")
+    out, start = [], 0
+    for mult, ttype in rep.blocks:
+        width = ttype.dim(rep.group.d)
+        block = x[:, start : start + mult * width].reshape(len(x), mult, width)
+        rms = block.double().square().mean((0, 2)).sqrt()
+        rms = torch.where(rms > 0, rms, torch.ones_like(rms))
+        out.append(rms.repeat_interleave(width))
+        start += mult * width
+    return torch.cat(out).to(torch.float32)
+
+
+def emlp_standardization(
+    rep_in: Rep, rep_out: Rep, x: Tensor, y: Tensor
+) -> Standardization:
+    """EMLP's statistics for a task with scalar outputs: inputs divided by each
+    copy's RMS (`copy_rms`), targets by their standard deviation after removing
+    their mean (Finzi et al. 2021, `datasets.py`, O5Synthetic and
+    ParticleInteraction).
+
+    Args:
+        rep_in: Input layout.
+        rep_out: Output layout; must be scalars (only their mean is invariant).
+        x: Training inputs, `(n, rep_in.dim)`.
+        y: Training targets, `(n, rep_out.dim)`.
+
+    Raises:
+        ValueError: For non-scalar outputs.
+    """
+    if not rep_out.is_scalar:
+        raise ValueError(
+            f"emlp_standardization centres outputs, which keeps equivariance only "
+            f"for scalar outputs; got rep_out {rep_out}"
+        )
+    std = y.double().std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return Standardization(
+        x_scale=copy_rms(rep_in, x),
+        y_mean=y.double().mean(0).to(torch.float32),
+        y_scale=std.to(torch.float32),
+    )

@@ -84,7 +84,10 @@ class Lorentz(Group):
 
     Lie algebra: three spatial rotations and three boosts $E_{0i} + E_{i0}$; discrete
     generators: parity $\\mathrm{diag}(1,-1,-1,-1)$ and time reversal
-    $\\mathrm{diag}(-1,1,1,1)$. Non-compact (boosts are unbounded).
+    $\\mathrm{diag}(-1,1,1,1)$. Non-compact (boosts are unbounded): samples draw
+    boost rapidities with a third of the rotations' spread (`lie_scales` 1 for
+    rotations, 0.3 for boosts, EMLP's ``SO13p.z_scale``), so that augmentation by
+    the group stays within the boosts that data of this scale can carry.
     """
 
     def __init__(self) -> None:
@@ -100,6 +103,7 @@ class Lorentz(Group):
             torch.cat([rotations, boosts]),
             torch.stack([parity, time_reversal]),
             is_compact=False,
+            lie_scales=torch.tensor([1.0, 1.0, 1.0, 0.3, 0.3, 0.3], dtype=_DTYPE),
         )
 
 

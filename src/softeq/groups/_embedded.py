@@ -58,6 +58,7 @@ class Embedded(Group):
             _embed(group.discrete_generators, d, coords, identity=True),
             d=d,
             is_compact=group.is_compact,
+            lie_scales=group.lie_scales,
         )
 
 

@@ -34,6 +34,19 @@ def _as_generator_stack(gens: Tensor | None, d: int | None, what: str) -> Tensor
     return gens.clone()
 
 
+def _as_lie_scales(scales: Tensor | None, k: int, name: str) -> Tensor:
+    """Validate per-generator sampling scales: `(k,)` finite and >= 0."""
+    if scales is None:
+        return torch.ones(k, dtype=_DTYPE)
+    scales = torch.as_tensor(scales, dtype=_DTYPE).reshape(-1).clone()
+    if scales.shape != (k,) or not torch.isfinite(scales).all() or (scales < 0).any():
+        raise ValueError(
+            f"lie_scales of {name} must be {k} finite numbers >= 0 (one per "
+            f"Lie-algebra generator), got {scales.tolist()}"
+        )
+    return scales
+
+
 class Group:
     """A matrix group $G \\subset GL(d)$ given by its generators.
 
@@ -52,6 +65,10 @@ class Group:
         discrete_generators: Discrete generators, shape `(m, d, d)`; may be empty.
         d: Dimension of the space acted on; inferred from the generators if omitted.
         is_compact: Whether the group is compact. Controls how tests bound samples.
+        lie_scales: Relative sampling scale of each Lie-algebra generator, shape
+            `(k,)`, all ones if omitted: `sample` draws $z_i \\sim N(0,
+            (\\text{scale}\\cdot s_i)^2)$. Bounds the unbounded directions of a
+            non-compact group (Lorentz boosts get 0.3, as EMLP's ``z_scale``).
 
     Example:
         >>> import torch
@@ -69,6 +86,7 @@ class Group:
         *,
         d: int | None = None,
         is_compact: bool,
+        lie_scales: Tensor | None = None,
     ) -> None:
         if not isinstance(name, str) or not name or not name.isascii():
             raise ValueError(
@@ -95,6 +113,7 @@ class Group:
                 f"discrete generators of {name} must be invertible matrices"
             )
         self._is_compact = bool(is_compact)
+        self._lie_scales = _as_lie_scales(lie_scales, self._lie_algebra.shape[0], name)
 
     @classmethod
     def from_generators(
@@ -142,6 +161,11 @@ class Group:
         return self._discrete
 
     @property
+    def lie_scales(self) -> Tensor:
+        """Relative sampling scale of each Lie-algebra generator, float64 `(k,)`."""
+        return self._lie_scales
+
+    @property
     def is_compact(self) -> bool:
         """Whether the group is compact (samples then have bounded norm)."""
         return self._is_compact
@@ -172,7 +196,8 @@ class Group:
     ) -> Tensor:
         """Draw `n` group elements.
 
-        $g = \\exp(\\sum_i z_i A_i)\\, w$ with $z_i \\sim N(0, \\text{scale}^2)$ and
+        $g = \\exp(\\sum_i z_i A_i)\\, w$ with
+        $z_i \\sim N(0, (\\text{scale}\\cdot s_i)^2)$ ($s$ = `lie_scales`) and
         $w$ a random word in the discrete generators: three rounds, each visiting
         every discrete generator once in random order, raised to a power in
         $[-5, 5)$ (the reference sampler). For non-compact groups `scale` bounds
@@ -200,6 +225,7 @@ class Group:
         if k == 0:
             return torch.eye(self.d, dtype=_DTYPE).expand(n, -1, -1).clone()
         z = torch.randn(n, k, dtype=_DTYPE, generator=generator) * scale
+        z = z * self._lie_scales
         return torch.linalg.matrix_exp(
             torch.einsum("nk,kij->nij", z, self._lie_algebra)
         )

@@ -34,6 +34,7 @@ class Union(Group):
             torch.cat([g.discrete_generators for g in groups]),
             d=groups[0].d,
             is_compact=all(g.is_compact for g in groups),
+            lie_scales=torch.cat([g.lie_scales for g in groups]),
         )
 
 
@@ -75,6 +76,7 @@ class DirectProduct(Group):
             torch.cat(disc),
             d=sum(g.d for g in groups),
             is_compact=all(g.is_compact for g in groups),
+            lie_scales=torch.cat([g.lie_scales for g in groups]),
         )
 
     def sample(

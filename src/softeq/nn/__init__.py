@@ -19,6 +19,7 @@ from ._linear import (
     affine_features_first,
     dense_init,
 )
+from ._standardize import Standardize
 
 __all__ = [
     "EquivariantBilinear",
@@ -27,6 +28,7 @@ __all__ = [
     "RPPGatedNonlinearity",
     "RPPLinear",
     "SoftLinear",
+    "Standardize",
     "affine_features_first",
     "dense_init",
     "functional",

@@ -2,6 +2,7 @@
 
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import (
+    LR_SCHEDULES,
     MODELS,
     PRESETS,
     TUNERS,
@@ -12,12 +13,16 @@ from ._config import (
     validate,
 )
 from ._cuda_graph import GraphedForward
+from ._stopping import STOP_REASONS, EarlyStopping
 from ._trainer import NonFiniteLossError, Trainer, cosine_lr
 
 __all__ = [
+    "LR_SCHEDULES",
     "MODELS",
     "PRESETS",
+    "STOP_REASONS",
     "TUNERS",
+    "EarlyStopping",
     "GraphedForward",
     "NonFiniteLossError",
     "TrainConfig",

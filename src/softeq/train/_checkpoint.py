@@ -13,7 +13,7 @@ from .._atomic import save_atomic, verify
 __all__ = ["load_checkpoint", "save_atomic"]
 
 # What `Trainer.resume` and `softeq eval` read from a checkpoint.
-_COUNTERS = ("epoch", "bad_epochs", "metrics_lines")
+_COUNTERS = ("epoch", "metrics_lines")
 _STATE_DICTS = ("model", "optimizer", "tuner", "config")
 _GENERATORS = ("shuffle", "orbit_samples")
 
@@ -53,7 +53,7 @@ def _layout_problem(state: Any) -> str | None:
     """What keeps `state` from being a `Trainer._state()`, or None."""
     if not isinstance(state, dict):
         return f"expected a dict, got {type(state).__name__}"
-    keys = (*_COUNTERS, *_STATE_DICTS, *_GENERATORS, "best")
+    keys = (*_COUNTERS, *_STATE_DICTS, *_GENERATORS, "best", "stopping")
     missing = [k for k in keys if k not in state]
     if missing:
         return f"missing keys {missing}"
@@ -61,7 +61,7 @@ def _layout_problem(state: Any) -> str | None:
         value = state[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return f"{key} must be an integer >= 0, got {value!r}"
-    for key in _STATE_DICTS:
+    for key in (*_STATE_DICTS, "stopping"):
         if not isinstance(state[key], dict):
             return f"{key} must be a dict, got {type(state[key]).__name__}"
     for key in _GENERATORS:

@@ -11,7 +11,8 @@ from . import _toml
 
 MODELS = ("mlp", "mlp-aug", "mlp-orbit", "emlp", "rpp", "rpp-oracle", "per")
 TUNERS = ("constant", "per", "evidence")
-PRESETS = ("fast", "paper")
+PRESETS = ("converged", "fast", "paper")
+LR_SCHEDULES = ("cosine", "plateau")
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,26 @@ class TrainConfig:
         task: Task spec, e.g. ``"inertia:o2z"`` (see `softeq list`).
         model: One of ``mlp, mlp-aug, mlp-orbit, emlp, rpp, rpp-oracle, per``
             (``mlp-orbit``: an MLP with the sample-based orbit penalty).
-        preset: ``"fast"`` (minutes) or ``"paper"`` (the reference protocol).
+        preset: ``"converged"`` (the default: train until the validation loss
+            stops improving, docs/training.md), ``"fast"`` (a short smoke/demo
+            run, minutes) or ``"paper"`` (the reference protocol).
         seed: Seeds the data split, the initialisation and the batch order.
-        epochs: Training epochs.
+        epochs: Training epochs (with the ``"plateau"`` schedule, a cap that a
+            converged run should not reach).
         batch_size: Mini-batch size.
-        lr: Peak learning rate; cosine-decayed to 0 per epoch (as the reference).
-        weight_decay: $\\tfrac{wd}{2}\\sum\\|W\\|^2 + \\|b\\|^2$ on the linear maps.
+        lr: Peak learning rate.
+        lr_schedule: ``"cosine"``: decayed to 0 over `epochs`, per epoch (the
+            reference); ``"plateau"``: constant until the smoothed validation MSE
+            has not improved for `patience` epochs, then divided by 10, at most
+            `lr_drops` times; the next plateau stops the run as converged.
+        lr_drops: Learning-rate divisions by 10 of the ``"plateau"`` schedule.
+        smoothing: Span in epochs of the exponential moving average of
+            log validation MSE that early stopping and the ``"plateau"`` schedule
+            watch (0: the raw curve, as the reference). Model selection always
+            keeps the best raw validation MSE.
+        min_improvement: Relative decrease of the smoothed validation MSE that
+            counts as an improvement (0: any decrease).
+        weight_decay: L2 decay wd/2·(‖W‖² + ‖b‖²) on every linear map.
         strength: Initial penalty strength of every candidate but the largest
             (which gets 0, as in the reference).
         ch: Channel budget of hidden layers.
@@ -37,7 +52,8 @@ class TrainConfig:
         gate: ``"rpp"`` or ``"plain"`` gated nonlinearity (EMLP-family models).
         select_after: Model selection (best validation MSE) and early stopping
             start after this many epochs (reference: twice the tuning epoch).
-        patience: Early-stopping patience in epochs; 0 disables early stopping.
+        patience: Early-stopping patience in epochs (of the smoothed curve);
+            0 disables early stopping.
         tuner: ``"per"`` (the reference's one-shot rescaling), ``"evidence"``
             (type-II maximum likelihood every `tuner_every` epochs) or
             ``"constant"``.
@@ -57,6 +73,9 @@ class TrainConfig:
         eval_transforms: Group elements per input for equivariance errors.
         checkpoint_every: Epochs between checkpoints (0: about 100 per run).
         fast_dev_run: One batch of one epoch, then evaluate (smoke test).
+        standardize: Wrap the model in the task's `Standardization` when it has
+            one (EMLP's O5Synthetic and ParticleInteraction): the model sees inputs
+            and targets of order one, losses stay in the data's units.
         device: ``"cpu"`` or ``"cuda"``.
         cuda_graphs: Replay the model's training forward and backward from CUDA
             graphs (`GraphedForward`): far fewer kernel launches per step on a
@@ -66,11 +85,15 @@ class TrainConfig:
 
     task: str = "inertia:o2z"
     model: str = "per"
-    preset: str = "fast"
+    preset: str = "converged"
     seed: int = 0
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
+    lr_schedule: str | None = None
+    lr_drops: int | None = None
+    smoothing: int | None = None
+    min_improvement: float | None = None
     weight_decay: float | None = None
     strength: float | None = None
     ch: int | None = None
@@ -93,6 +116,7 @@ class TrainConfig:
     eval_transforms: int = 16
     checkpoint_every: int = 0
     fast_dev_run: bool = False
+    standardize: bool = True
     device: str = "cpu"
     cuda_graphs: bool = False
 
@@ -152,12 +176,39 @@ _PRESETS[("motion", "fast")] = dict(
     select_after=150, patience=50, tuner="per", adjust_at=75, adjust_power=5.0,
     num_layers=1,
 )  # fmt: skip
-_PRESETS[("file", "paper")] = _PRESETS[("emlp", "paper")]
-_PRESETS[("file", "fast")] = _PRESETS[("emlp", "fast")]
+# Converged: every model trains until its validation MSE stops improving (a cap on
+# epochs it should not reach; the "plateau" schedule; docs/training.md, "When a run
+# has converged"). EMLP's optimiser settings (Adam 3e-3, batch 500, no weight decay)
+# for the synthetic families; the PER tuner rescales once, at epoch 200, before
+# selection and early stopping start.
+_CONVERGED = dict(
+    epochs=5000, batch_size=500, lr=3e-3, weight_decay=0.0, strength=1.0,
+    select_after=200, patience=200, tuner="per", adjust_at=200, adjust_power=2.0,
+    lr_schedule="plateau", lr_drops=1, smoothing=20, min_improvement=1e-3,
+)  # fmt: skip
+_PRESETS[("inertia", "converged")] = dict(_CONVERGED)
+_PRESETS[("emlp", "converged")] = dict(_CONVERGED)
+_PRESETS[("cossim", "converged")] = dict(_CONVERGED, batch_size=200, strength=0.01)
+_PRESETS[("motion", "converged")] = dict(
+    _CONVERGED, batch_size=64, lr=1e-3, strength=0.3, adjust_power=5.0,
+    patience=100, adjust_at=100, select_after=100, num_layers=1,
+)  # fmt: skip
+for _preset in PRESETS:
+    _PRESETS[("file", _preset)] = _PRESETS[("emlp", _preset)]
+
+#: What the fast and paper presets do about schedules (the reference's).
+_REFERENCE_SCHEDULE = dict(
+    lr_schedule="cosine", lr_drops=0, smoothing=0, min_improvement=0.0
+)
 
 
-def _model_defaults(model: str, family: str) -> dict[str, Any]:
-    """Reference widths: RPP gets fewer channels (89, or 45 on cossim)."""
+def _model_defaults(model: str, family: str, preset: str) -> dict[str, Any]:
+    """Widths. Reference presets: RPP gets fewer channels (89, or 45 on cossim).
+    Converged: the MLP, EMLP and RPP at EMLP's width 384; PER at its reference
+    allocation (ch 128: 54V0+18V+6V2+2V3)."""
+    if preset == "converged" and model != "per":
+        gate = "rpp" if model.startswith("rpp") else "plain"
+        return dict(ch=384, allocation="uniform", gate=gate)
     if model in ("rpp", "rpp-oracle"):
         ch = 45 if family == "cossim" else 89
         return dict(ch=ch, allocation="per", gate="rpp")
@@ -171,7 +222,8 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
 
     When `epochs` is given, the preset's selection and tuning epochs (unless also
     given) are scaled by `epochs / preset epochs`, so a shortened run still tunes,
-    selects and evaluates a model.
+    selects and evaluates a model (with the ``"plateau"`` schedule only ever
+    down: there `epochs` is a cap, and a higher cap changes nothing else).
 
     Raises:
         ValueError: naming the bad field and what was expected.
@@ -182,11 +234,14 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     if config.model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {config.model!r}")
     family = _family(config.task)
-    base = {"num_layers": 3, **_PRESETS[(family, config.preset)]}
-    base.update(_model_defaults(config.model, family))
+    base = {"num_layers": 3, **_REFERENCE_SCHEDULE}
+    base.update(_PRESETS[(family, config.preset)])
+    base.update(_model_defaults(config.model, family, config.preset))
     values = {k: v for k, v in config.to_dict().items() if v is not None}
     if "epochs" in values:
         scale = values["epochs"] / base["epochs"]
+        if values.get("lr_schedule", base["lr_schedule"]) == "plateau":
+            scale = min(scale, 1.0)  # there `epochs` is a cap, not a length
         for name in ("select_after", "adjust_at"):
             if name not in values:
                 values[name] = max(1, int(round(base[name] * scale)))
@@ -227,11 +282,29 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
             raise ValueError(f"{name} must be a string, got {value!r}")
     ints = {1: ["epochs", "batch_size", "ch", "num_layers", "eval_inputs",
                 "eval_transforms", "adjust_at", "tuner_every"],
-            0: ["select_after", "patience", "checkpoint_every", "seed"]}  # fmt: skip
+            0: ["select_after", "patience", "checkpoint_every", "seed", "lr_drops",
+                "smoothing"]}  # fmt: skip
     for minimum, names in ints.items():
         _check_ints(config, [n for n in names if n in given], minimum)
+    _check_numbers(config, given)
+    choices = {"preset": PRESETS, "model": MODELS, "tuner": TUNERS,
+               "allocation": ("per", "uniform"), "gate": ("rpp", "plain"),
+               "lr_schedule": LR_SCHEDULES,
+               "device": ("cpu", "cuda")}  # fmt: skip
+    for name in [n for n in choices if n in given]:
+        _check_choice(config, name, choices[name])
+    for name in ("fast_dev_run", "tune_largest", "cuda_graphs", "standardize"):
+        if not isinstance(getattr(config, name), bool):
+            raise ValueError(
+                f"{name} must be true or false, got {getattr(config, name)!r}"
+            )
+    _check_device(config)
+
+
+def _check_numbers(config: TrainConfig, given: set[str]) -> None:
+    """Finite, non-negative floats; `lr` > 0; `min_improvement` < 1."""
     numbers = ["lr", "weight_decay", "strength", "gated_wd", "basic_wd", "equiv_wd",
-               "adjust_power"]  # fmt: skip
+               "adjust_power", "min_improvement"]  # fmt: skip
     for name in [n for n in numbers if n in given]:
         value = getattr(config, name)
         ok = isinstance(value, int | float) and not isinstance(value, bool)
@@ -239,17 +312,11 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
             raise ValueError(f"{name} must be a number >= 0 (finite), got {value!r}")
     if "lr" in given and config.lr <= 0:
         raise ValueError(f"lr must be > 0, got {config.lr}")
-    choices = {"preset": PRESETS, "model": MODELS, "tuner": TUNERS,
-               "allocation": ("per", "uniform"), "gate": ("rpp", "plain"),
-               "device": ("cpu", "cuda")}  # fmt: skip
-    for name in [n for n in choices if n in given]:
-        _check_choice(config, name, choices[name])
-    for name in ("fast_dev_run", "tune_largest", "cuda_graphs"):
-        if not isinstance(getattr(config, name), bool):
-            raise ValueError(
-                f"{name} must be true or false, got {getattr(config, name)!r}"
-            )
-    _check_device(config)
+    if "min_improvement" in given and config.min_improvement >= 1:
+        raise ValueError(
+            f"min_improvement must be < 1 (a relative decrease), "
+            f"got {config.min_improvement}"
+        )
 
 
 def _check_device(config: TrainConfig) -> None:

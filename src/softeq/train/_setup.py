@@ -7,7 +7,13 @@ from torch import nn
 
 from ..data import Task
 from ..groups import get
-from ..nn import EquivariantLinear, RPPGatedNonlinearity, RPPLinear, SoftLinear
+from ..nn import (
+    EquivariantLinear,
+    RPPGatedNonlinearity,
+    RPPLinear,
+    SoftLinear,
+    Standardize,
+)
 from ..nn.models import MLP, build
 from ..regularizers import (
     ConstantTuner,
@@ -32,7 +38,21 @@ def exact_subgroup(task: Task) -> str | None:
 def build_model(
     config: TrainConfig, task: Task, generator: torch.Generator
 ) -> nn.Module:
-    """The model named by `config.model`, for the task's reps and candidates."""
+    """The model named by `config.model`, for the task's reps and candidates,
+    wrapped in `Standardize` when the task has a `Standardization` and
+    `config.standardize` is set."""
+    model = _bare_model(config, task, generator)
+    stats = task.standardization
+    if not config.standardize or stats is None:
+        return model
+    rep_in, rep_out = task.reps()
+    return Standardize(model, stats.x_scale, stats.y_mean, stats.y_scale,
+                       d_in=rep_in.dim, d_out=rep_out.dim)  # fmt: skip
+
+
+def _bare_model(
+    config: TrainConfig, task: Task, generator: torch.Generator
+) -> nn.Module:
     rep_in, rep_out = task.reps()
     common = dict(ch=config.ch, num_layers=config.num_layers, generator=generator)
     if config.model in ("mlp", "mlp-aug", "mlp-orbit"):

@@ -29,6 +29,7 @@ from ._setup import (
     make_penalty,
     make_tuner,
 )
+from ._stopping import EarlyStopping
 
 
 class NonFiniteLossError(RuntimeError):
@@ -91,7 +92,13 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(self.config.seed + 1)
         self.epoch = 0
         self.best: dict[str, Any] | None = None
-        self.bad_epochs = 0
+        cfg = self.config
+        self.stopping = EarlyStopping(
+            patience=cfg.patience, smoothing=cfg.smoothing,
+            min_improvement=cfg.min_improvement, lr_drops=cfg.lr_drops,
+            start=min(cfg.select_after, cfg.epochs - 1),
+        )  # fmt: skip
+        self.stop_reason: str | None = None
         self.metrics_lines = 0
         self.train_seconds, self.train_steps = 0.0, 0  # this process only
         dev = self.config.device
@@ -125,7 +132,7 @@ class Trainer:
 
     def _train_epoch(self) -> dict[str, float]:
         x, y = self.data["x_train"], self.data["y_train"]
-        lr = cosine_lr(self.config.lr, self.epoch, self.config.epochs)
+        lr = self._lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         order = torch.randperm(len(x), generator=self.shuffle).to(x.device)
@@ -153,6 +160,12 @@ class Trainer:
         self.train_steps += n
         return {"lr": lr, "train/loss": total / n, "train/mse": total_mse / n,
                 "batches": n}  # fmt: skip
+
+    def _lr(self) -> float:
+        """This epoch's learning rate: cosine, or constant between plateau drops."""
+        if self.config.lr_schedule == "cosine":
+            return cosine_lr(self.config.lr, self.epoch, self.config.epochs)
+        return self.config.lr * self.stopping.lr_factor
 
     def _symmetry_metrics(self, train_mse: float, n_batches: int) -> dict[str, float]:
         if self.orbit is not None:
@@ -187,17 +200,22 @@ class Trainer:
     # -- selection, checkpoints -------------------------------------------------------
 
     def _select(self, val: float) -> bool:
-        """Keep the best validation model after `select_after`; True to stop early."""
+        """Keep the best validation model after `select_after`; True to stop.
+
+        Stopping (and the plateau schedule's drops) follow `EarlyStopping` on the
+        smoothed curve; the kept model is the best raw validation MSE.
+        """
         last = self.config.epochs - 1
-        if self.epoch + 1 <= min(self.config.select_after, last):
-            return False
-        if self.best is None or val < self.best["val"]:
+        action = self.stopping.update(val)
+        if self.epoch + 1 > min(self.config.select_after, last) and (
+            self.best is None or val < self.best["val"]
+        ):
             state = copy.deepcopy(self.model.state_dict())
             self.best = {"epoch": self.epoch, "val": val, "model": state}
-            self.bad_epochs = 0
-            return False
-        self.bad_epochs += 1
-        return 0 < self.config.patience <= self.bad_epochs
+        if action == "stop":
+            plateau = self.config.lr_schedule == "plateau"
+            self.stop_reason = "converged" if plateau else "patience"
+        return action == "stop"
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -207,8 +225,9 @@ class Trainer:
             "tuner": self.tuner.state_dict(),
             "shuffle": self.shuffle.get_state(),
             "orbit_samples": self.orbit_samples.get_state(),
+            "stop_reason": self.stop_reason,
             "best": self.best,
-            "bad_epochs": self.bad_epochs,
+            "stopping": self.stopping.state_dict(),
             "metrics_lines": self.metrics_lines,
             "config": self.config.to_dict(),
         }
@@ -243,7 +262,8 @@ class Trainer:
         self.shuffle.set_state(state["shuffle"])
         self.orbit_samples.set_state(state["orbit_samples"])
         self.epoch, self.best = int(state["epoch"]), state["best"]
-        self.bad_epochs = int(state["bad_epochs"])
+        self.stopping.load_state_dict(state["stopping"])
+        self.stop_reason = state.get("stop_reason")
         self.metrics_lines = int(state["metrics_lines"])
         self._truncate_metrics()
         return True
@@ -281,7 +301,9 @@ class Trainer:
             row = {"epoch": self.epoch, **self._train_epoch()}
             row["val/mse"] = _mse(self.model, self.data["x_val"], self.data["y_val"])
             row.update(self._symmetry_metrics(row["train/mse"], row.pop("batches")))
-            stop = self._select(row["val/mse"]) or self.config.fast_dev_run
+            stop = self._select(row["val/mse"])
+            if self.config.fast_dev_run and not stop:
+                stop, self.stop_reason = True, "fast_dev_run"
             self._log(row)
             self.epoch += 1
             if self.epoch % every == 0 or stop or self.epoch == self.config.epochs:
@@ -291,6 +313,8 @@ class Trainer:
                 bar.set_postfix(val_mse=f"{row['val/mse']:.4g}")
         if bar is not None:
             bar.close()
+        if self.stop_reason is None and self.epoch >= self.config.epochs:
+            self.stop_reason = "epoch cap"
         return self.evaluate()
 
     def _progress_bar(self):
@@ -316,6 +340,7 @@ class Trainer:
             "task": task.name, "model": cfg.model, "seed": cfg.seed,
             "epochs_run": self.epoch,
             "best_epoch": None if self.best is None else self.best["epoch"],
+            "stop_reason": self.stop_reason,
             "val_mse": _mse(self.model, self.data["x_val"], self.data["y_val"]),
             "test_mse": _mse(self.model, self.data["x_test"], self.data["y_test"]),
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
