@@ -268,3 +268,31 @@ def test_disk_cache_round_trips_and_survives_corruption(tmp_path, monkeypatch, c
     assert "unreadable" in caplog.text
     clear_cache()
     assert not list(tmp_path.glob("basis-*.pt"))
+
+
+@pytest.mark.parametrize("r", [1, 3, 7])
+def test_canonical_basis_depends_only_on_the_span(r, generator):
+    """Any orthonormal basis of a subspace (an SVD's choice, which varies with
+    LAPACK and thread count) canonicalises to the same one."""
+    from softeq.basis import canonical_basis
+
+    Q = torch.linalg.qr(torch.randn(20, r, dtype=torch.float64, generator=generator))[0]
+    rotation = torch.linalg.qr(
+        torch.randn(r, r, dtype=torch.float64, generator=generator)
+    )[0]
+    a, b = canonical_basis(Q), canonical_basis(Q @ rotation)
+    assert torch.allclose(a, b, atol=1e-12)
+    assert torch.allclose(a.T @ a, torch.eye(r, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(a @ a.T, Q @ Q.T, atol=1e-12)  # same span
+
+
+def test_solved_bases_are_canonical():
+    """The solver's basis equals its canonical form: parameters stored as
+    coordinates in it mean the same map in every process."""
+    from softeq.basis import canonical_basis, solve_invariants
+    from softeq.groups import get
+    from softeq.reps import TensorType
+
+    Q = solve_invariants(get("Lorentz"), TensorType.of(2, 2))
+    assert Q.shape[1] > 1
+    assert torch.allclose(Q, canonical_basis(Q.flip(1)), atol=1e-12)

@@ -179,3 +179,25 @@ def test_models_name_a_dtype_mismatch():
     with pytest.raises(TypeError, match="float32 parameters on cpu but got torch.f"):
         model(torch.zeros(2, 3, dtype=torch.float64))
     assert model.double()(torch.zeros(2, 3, dtype=torch.float64)).shape == (2, 3)
+
+
+def test_emlp_with_a_larger_nonlinear_group_is_exact_only_for_the_linear_group(
+    generator,
+):
+    from softeq.groups import get
+    from softeq.nn.models import build
+    from softeq.reps import parse
+    from softeq.testing import equivariance_gap
+
+    O3, O2z = get("O3"), get("O2z")
+    rep_in, rep_out = parse("5*V0+5*V", O3), parse("V2", O3)
+    model = build("emlp", rep_in, rep_out, ["O3", "O2z"], group="O2z",
+                  nonlinear_group="O3", ch=16, num_layers=2, allocation="per",
+                  generator=generator).double()  # fmt: skip
+    assert model.nonlinear_group == O3 and model.group == O2z
+    assert_equivariant(model, rep_in.with_group(O2z), rep_out.with_group(O2z),
+                       check="model", generator=generator)  # fmt: skip
+    assert equivariance_gap(model, rep_in, rep_out, generator=generator) > 1e-3
+    with pytest.raises(ValueError, match="not inside nonlinear_group"):
+        build("emlp", rep_in, rep_out, ["O3"], group="O3", nonlinear_group="O2z",
+              ch=16, num_layers=1)  # fmt: skip

@@ -180,7 +180,8 @@ def test_a_one_sample_test_split_falls_back_to_equivariance_verdicts(tmp_path):
 
 # a plateau schedule that acts within a few epochs: 50 % better or it counts as bad
 PLATEAU = dict(SMALL, model="mlp", epochs=40, select_after=1, patience=2,
-               smoothing=0, min_improvement=0.5, lr_drops=1, checkpoint_every=1)  # fmt: skip
+               smoothing=0, min_improvement=0.5, lr_drops=1,
+               checkpoint_every=1)  # fmt: skip
 
 
 def test_plateau_drops_the_rate_then_stops_as_converged(tmp_path):

@@ -14,7 +14,7 @@ from ._projector import (
     dense_basis,
     projector_matrix,
 )
-from ._solve import NULLSPACE_RTOL, hom_type, solve_invariants
+from ._solve import NULLSPACE_RTOL, canonical_basis, hom_type, solve_invariants
 from ._stack import ProjectorStack
 from ._subgroup import is_subgroup
 
@@ -36,4 +36,5 @@ __all__ = [
     "prior_traces",
     "projector_matrix",
     "solve_invariants",
+    "canonical_basis",
 ]

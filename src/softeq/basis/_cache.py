@@ -16,7 +16,8 @@ from ._solve import hom_type, solve_invariants
 
 logger = logging.getLogger(__name__)
 
-_FORMAT_VERSION = 1
+# 2: bases in the canonical form of `canonical_basis` (version 1 was the raw SVD's).
+_FORMAT_VERSION = 2
 # Keyed by (group name, group fingerprint, tensor word); values are float64 bases.
 _MEMORY: dict[tuple[str, str, tuple[str, ...]], Tensor] = {}
 

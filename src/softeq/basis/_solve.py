@@ -62,7 +62,40 @@ def nullspace(C: Tensor, what: str = "constraints") -> Tensor:
             s_full[ambiguous].tolist(),
         )
     keep = s_full <= NULLSPACE_RTOL * scale
-    return Vh[keep].T.contiguous()
+    return canonical_basis(Vh[keep].T)
+
+
+#: Seed of the fixed Gaussian matrix that `canonical_basis` projects.
+_CANONICAL_SEED = 20230601
+
+
+def canonical_basis(Q: Tensor) -> Tensor:
+    """The canonical orthonormal basis of the span of `Q`'s columns.
+
+    An SVD returns *some* orthonormal basis of a null space; when singular values
+    repeat (always, for a null space of dimension > 1) which one depends on the
+    LAPACK build and the number of threads. Parameters stored as coordinates in
+    that basis (`EquivariantLinear.theta`, the bilinear weights) would then mean a
+    different map in another process. The span's projector $P = QQ^T$ is unique,
+    so the basis from the Householder QR of $PZ$, for a fixed Gaussian $Z$
+    `(n, r)` (seeded, drawn on the CPU), with the signs that make the diagonal of
+    the triangular factor positive, depends only on the span, continuously.
+
+    Args:
+        Q: Orthonormal columns, float64 `(n, r)`.
+
+    Returns:
+        Float64 `(n, r)`, orthonormal, spanning the same subspace.
+    """
+    n, r = Q.shape
+    if r == 0:
+        return Q.contiguous()
+    generator = torch.Generator().manual_seed(_CANONICAL_SEED)
+    Z = torch.randn(n, r, dtype=torch.float64, generator=generator)
+    basis, tri = torch.linalg.qr(Q @ (Q.T @ Z))
+    signs = torch.sign(torch.diagonal(tri))
+    signs[signs == 0] = 1.0
+    return (basis * signs).contiguous()
 
 
 def _right_singular(C: Tensor) -> tuple[Tensor, Tensor]:

@@ -64,6 +64,10 @@ class Trainer:
         out: Run folder, or None to keep nothing on disk.
         progress: Show a progress bar over epochs (needs tqdm).
         task: A ready task (otherwise built from `config.task` and `config.seed`).
+        model: A ready model mapping `(batch, rep_in.dim)` to `(batch,
+            rep_out.dim)` (otherwise built from `config`); it is trained as given,
+            with the projection penalties of its `SoftLinear` layers if it has any,
+            and `config.model` only names it in the run folder.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class Trainer:
         *,
         progress: bool = False,
         task: Task | None = None,
+        model: nn.Module | None = None,
     ) -> None:
         self.config = resolve_config(config)
         self.out = Path(out) if out is not None else None
@@ -80,7 +85,9 @@ class Trainer:
         self.task = task or get_task(self.config.task, seed=self.config.seed)
         torch.manual_seed(self.config.seed)  # modules that draw from the global RNG
         init = torch.Generator().manual_seed(self.config.seed)
-        self.model = build_model(self.config, self.task, init).to(self.config.device)
+        if model is None:
+            model = build_model(self.config, self.task, init)
+        self.model = model.to(self.config.device)
         self.penalty = make_penalty(self.model)
         self.orbit = make_orbit_penalty(self.config, self.task, self.model)
         self.orbit_samples = torch.Generator().manual_seed(self.config.seed + 2)

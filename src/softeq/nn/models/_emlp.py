@@ -133,10 +133,18 @@ def _rebind(rep: Rep, group: Group) -> Rep:
 class EMLP(_EMLPFamily):
     """Hard-equivariant EMLP (Finzi et al. 2021) for one group: the EMLP baseline.
 
+    With `nonlinear_group` $G_0 \\supseteq G$ the hidden layers, bilinear layers
+    and gates are built for $G_0$ and only the linear maps for $G$: the network is
+    exactly $G$-equivariant and is the $\\lambda \\to \\infty$ limit of a `SoftEMLP`
+    over candidates $G_0, G$ with strength $\\lambda$ on $G$ (docs/models.md,
+    "Does soft approach hard?").
+
     Args:
         rep_in: Input layout.
         rep_out: Output layout.
         group: The symmetry imposed exactly.
+        nonlinear_group: Group the hidden layers and nonlinearities are built for
+            (default: `group`); must contain `group`.
         ch: Channel budget of each hidden layer.
         num_layers: Number of blocks.
         allocation: ``"uniform"`` (EMLP's, default) or ``"per"``.
@@ -153,20 +161,29 @@ class EMLP(_EMLPFamily):
         rep_out: Rep,
         group: Group,
         *,
+        nonlinear_group: Group | None = None,
         ch: int = 128,
         num_layers: int = 3,
         allocation: str = "uniform",
         gate: str = "plain",
         generator: torch.Generator | None = None,
     ) -> None:
+        outer = group if nonlinear_group is None else nonlinear_group
+        if not is_subgroup(group, outer):
+            raise ValueError(
+                f"EMLP: group {group.name} is not inside nonlinear_group "
+                f"{outer.name}; the nonlinearities must respect the linear maps' group"
+            )
+
         def make(a: Rep, b: Rep) -> nn.Module:
+            a, b = a.with_group(group), b.with_group(group)
             return EquivariantLinear(a, b, generator=generator)
 
         super().__init__(
-            rep_in, rep_out, group, make, ch=ch, num_layers=num_layers,
+            rep_in, rep_out, outer, make, ch=ch, num_layers=num_layers,
             allocation=allocation, gate=gate, generator=generator,
         )  # fmt: skip
-        self.group = group
+        self.group, self.nonlinear_group = group, outer
 
 
 class RPPEMLP(_EMLPFamily):

@@ -28,7 +28,8 @@ def build(
     """Build a model by name.
 
     * ``"mlp"`` — `MLP` (groups unused).
-    * ``"emlp"`` — `EMLP` for ``cfg["group"]`` (default: the first group).
+    * ``"emlp"`` — `EMLP` for ``cfg["group"]`` (default: the first group), with
+      nonlinearities for ``cfg["nonlinear_group"]`` if given.
     * ``"rpp"`` — `RPPEMLP` for the first group.
     * ``"rpp-oracle"`` — `RPPEMLP` whose free path is projected onto
       ``cfg["oracle"]`` (a group or name; required).
@@ -55,7 +56,9 @@ def build(
         raise ValueError(f"model {name!r} needs at least one group")
     if name == "emlp":
         group = _as_group(cfg.pop("group", groups[0]))
-        return EMLP(rep_in, rep_out, group, **cfg)
+        outer = cfg.pop("nonlinear_group", None)
+        outer = None if outer is None else _as_group(outer)
+        return EMLP(rep_in, rep_out, group, nonlinear_group=outer, **cfg)
     if name == "rpp":
         return RPPEMLP(rep_in, rep_out, groups[0], **cfg)
     if name == "rpp-oracle":
