@@ -178,23 +178,27 @@ _PRESETS[("motion", "fast")] = dict(
 )  # fmt: skip
 # Converged: every model trains until its validation MSE stops improving (a cap on
 # epochs it should not reach; the "plateau" schedule; docs/training.md, "When a run
-# has converged"). EMLP's optimiser settings (Adam 3e-3, batch 500, no weight decay)
-# for the synthetic families; the PER tuner rescales once, at epoch 200, before
-# selection and early stopping start.
+# has converged"). Every model gets EMLP's optimiser (Adam 3e-3, batch 500, no
+# weight decay); PER keeps its own regularisation, the weight decay and initial
+# strength of the family's reference protocol (`_converged_defaults`), and its
+# tuner rescales once, at epoch 200, before selection and early stopping start.
 _CONVERGED = dict(
     epochs=5000, batch_size=500, lr=3e-3, weight_decay=0.0, strength=1.0,
-    select_after=200, patience=200, tuner="per", adjust_at=200, adjust_power=2.0,
-    lr_schedule="plateau", lr_drops=1, smoothing=20, min_improvement=1e-3,
+    select_after=0, patience=100, tuner="per", adjust_at=200, adjust_power=2.0,
+    lr_schedule="plateau", lr_drops=2, smoothing=20, min_improvement=0.02,
 )  # fmt: skip
 _PRESETS[("inertia", "converged")] = dict(_CONVERGED)
 _PRESETS[("emlp", "converged")] = dict(_CONVERGED)
-_PRESETS[("cossim", "converged")] = dict(_CONVERGED, batch_size=200, strength=0.01)
+_PRESETS[("cossim", "converged")] = dict(_CONVERGED, batch_size=200)
 _PRESETS[("motion", "converged")] = dict(
     _CONVERGED, batch_size=64, lr=1e-3, strength=0.3, adjust_power=5.0,
-    patience=100, adjust_at=100, select_after=100, num_layers=1,
+    adjust_at=100, num_layers=1,
 )  # fmt: skip
 for _preset in PRESETS:
     _PRESETS[("file", _preset)] = _PRESETS[("emlp", _preset)]
+
+#: Models whose penalty strengths a tuner sets during training.
+_TUNED = ("per", "mlp-orbit")
 
 #: What the fast and paper presets do about schedules (the reference's).
 _REFERENCE_SCHEDULE = dict(
@@ -202,13 +206,32 @@ _REFERENCE_SCHEDULE = dict(
 )
 
 
+def _converged_defaults(model: str, family: str) -> dict[str, Any]:
+    """Converged preset, per model: the MLP and EMLP at EMLP's width 384 (RPP and
+    PER at their reference widths, below); PER with its reference weight decay
+    and initial strength; tuned models select after their tuner has fired."""
+    out: dict[str, Any] = {}
+    if model in ("mlp", "mlp-aug", "mlp-orbit", "emlp"):
+        out.update(ch=384, allocation="uniform", gate="plain")
+    if model == "per":
+        paper = _PRESETS[(family, "paper")]
+        out.update(weight_decay=paper["weight_decay"], strength=paper["strength"])
+    if model in _TUNED:
+        out["select_after"] = _PRESETS[(family, "converged")]["adjust_at"]
+    return out
+
+
 def _model_defaults(model: str, family: str, preset: str) -> dict[str, Any]:
-    """Widths. Reference presets: RPP gets fewer channels (89, or 45 on cossim).
-    Converged: the MLP, EMLP and RPP at EMLP's width 384; PER at its reference
-    allocation (ch 128: 54V0+18V+6V2+2V3)."""
-    if preset == "converged" and model != "per":
-        gate = "rpp" if model.startswith("rpp") else "plain"
-        return dict(ch=384, allocation="uniform", gate=gate)
+    """Widths (and, converged, `_converged_defaults`). Reference presets: RPP gets
+    fewer channels (89, or 45 on cossim); PER the reference allocation (ch 128:
+    54V0+18V+6V2+2V3)."""
+    out = _reference_widths(model, family)
+    if preset == "converged":
+        out.update(_converged_defaults(model, family))
+    return out
+
+
+def _reference_widths(model: str, family: str) -> dict[str, Any]:
     if model in ("rpp", "rpp-oracle"):
         ch = 45 if family == "cossim" else 89
         return dict(ch=ch, allocation="per", gate="rpp")

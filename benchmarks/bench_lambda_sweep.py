@@ -1,0 +1,205 @@
+"""Does soft regularization approach hard equivariance? A strength sweep on one group.
+
+On `inertia:o2z` (O(2) about z exact, O(3) broken) SoftEMLP over the candidates
+O3 and O2z trains with a fixed strength λ on O2z only (`--tuner constant`), for
+every λ of the sweep, next to the models it should interpolate between:
+
+* ``soft``: SoftEMLP(O3, O2z), strength λ on O2z (λ = 0: the unconstrained net);
+* ``limit``: EMLP with O2z-equivariant linear maps and the same O3-built bilinear
+  layers and gates, `EMLP(nonlinear_group=O3)`: SoftEMLP's λ → ∞ limit;
+* ``emlp``: EMLP(O2z) of the same allocation (hidden layers, bilinear layers and
+  gates built for O2z): the hard-equivariant network for the true group;
+* ``mlp``: the plain MLP of the same preset.
+
+Every model has SoftEMLP's allocation (ch 128, PER's 54V0+18V+6V2+2V3, RPP gates)
+and trains with the converged preset (until its validation MSE stops improving),
+all without weight decay, so that λ is the only regulariser that differs.
+Per run: test MSE, the epoch of the selected model and why training stopped, the
+final O2z weight residual (soft only). Writes one JSON line per run (a rerun skips
+finished runs), a Markdown table and a plot. Never asserts.
+
+    python benchmarks/bench_lambda_sweep.py [--seeds 3] [--workers 2]
+        [--lambdas 0,1,10,100,1000,10000] [--out results/lambda-sweep]
+    python benchmarks/bench_lambda_sweep.py --table results/lambda-sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+TASK = "inertia:o2z"
+CANDIDATES = ("O3", "O2z")
+#: SoftEMLP's architecture, shared by every model of the sweep but the MLP.
+ARCH = {"ch": 128, "allocation": "per", "gate": "rpp"}
+#: One optimiser for every model (the converged preset's; no weight decay, so
+#: that λ is the only regulariser that differs; selection from the first epoch).
+SHARED = {"weight_decay": 0.0, "select_after": 0}
+REFERENCES = ("limit", "emlp", "mlp")
+
+
+def run_one(job: tuple[str, float | None, int, dict]) -> dict:
+    """Train one model of the sweep; return its numbers."""
+    from softeq.data import get_task
+    from softeq.groups import get
+    from softeq.nn.models import build
+    from softeq.train import TrainConfig, Trainer
+
+    variant, strength, seed, overrides = job
+    torch.set_num_threads(1)
+    task = get_task(TASK, seed=seed)
+    task = dataclasses.replace(task, groups=CANDIDATES,
+                               truth={g: task.truth[g] for g in CANDIDATES})  # fmt: skip
+    common = dict(task=TASK, seed=seed, **SHARED, **overrides)
+    model = None
+    if variant == "soft":
+        config = TrainConfig(**common, **ARCH, model="per", tuner="constant",
+                             strength=float(strength))  # fmt: skip
+    elif variant == "mlp":
+        config = TrainConfig(**common, model="mlp")
+    else:
+        config = TrainConfig(**common, **ARCH, model="emlp", group="O2z")
+        rep_in, rep_out = task.reps()
+        outer = "O3" if variant == "limit" else "O2z"
+        model = build("emlp", rep_in, rep_out, CANDIDATES, group="O2z",
+                      nonlinear_group=outer, num_layers=3,
+                      generator=torch.Generator().manual_seed(seed), **ARCH)  # fmt: skip
+    trainer = Trainer(config, task=task, model=model)
+    summary = trainer.fit()
+    residual = None
+    if variant == "soft":
+        from softeq.metrics import weight_residuals
+
+        residual = float(weight_residuals(trainer.model)["O2z"]["total"])
+    return {"variant": variant, "strength": strength, "seed": seed,
+            "test_mse": summary["test_mse"], "val_mse": summary["val_mse"],
+            "best_epoch": summary["best_epoch"], "epochs_run": summary["epochs_run"],
+            "stop_reason": summary["stop_reason"], "residual_O2z": residual,
+            "num_parameters": summary["num_parameters"]}  # fmt: skip
+
+
+def _key(row: dict) -> tuple:
+    return (row["variant"], row["strength"], row["seed"])
+
+
+def run_resumable(jobs: list, out: Path, workers: int) -> list[dict]:
+    """Run the jobs not yet in `out` (JSON lines), appending each result."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = [json.loads(x) for x in out.read_text().splitlines()] if out.is_file() else []
+    done = {_key(r) for r in rows}
+    todo = [j for j in jobs if (j[0], j[1], j[2]) not in done]
+    with ProcessPoolExecutor(workers) as pool, out.open("a") as fh:
+        for row in pool.map(run_one, todo):
+            rows.append(row)
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+    return rows
+
+
+def _stats(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.4g}"
+    return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: one line per model (soft per strength), test MSE mean ± std."""
+    lines = ["| model | λ on O2z | test MSE | selected at epoch | stopped at | why "
+             "| final O2z residual |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    labels = {"soft": "SoftEMLP(O3, O2z)", "limit": "its λ → ∞ limit "
+              "(O2z linear maps, O3 nonlinearities)", "emlp": "EMLP(O2z), same "
+              "allocation", "mlp": "MLP (ch 384)"}  # fmt: skip
+    keys = sorted({(r["variant"], r["strength"]) for r in rows},
+                  key=lambda k: (k[0] != "soft", REFERENCES.index(k[0])
+                                 if k[0] in REFERENCES else 0, k[1] or 0))  # fmt: skip
+    for variant, strength in keys:
+        rs = [r for r in rows if (r["variant"], r["strength"]) == (variant, strength)]
+        why = ", ".join(sorted({r["stop_reason"] for r in rs}))
+        residual = (_stats([r["residual_O2z"] for r in rs])
+                    if variant == "soft" else "0 (exact)")  # fmt: skip
+        lam = f"{strength:g}" if variant == "soft" else "–"
+        lines.append(
+            f"| {labels[variant]} | {lam} | {_stats([r['test_mse'] for r in rs])} "
+            f"| {_stats([r['best_epoch'] for r in rs])} "
+            f"| {_stats([r['epochs_run'] for r in rs])} | {why} | {residual} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Test MSE against λ (soft), with the references as horizontal bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    soft = sorted({r["strength"] for r in rows if r["variant"] == "soft"})
+    xs = [max(s, 0.1) for s in soft]  # λ = 0 drawn at 0.1 on the log axis
+    means = [statistics.mean(r["test_mse"] for r in rows
+                             if r["variant"] == "soft" and r["strength"] == s)
+             for s in soft]  # fmt: skip
+    for r in rows:
+        if r["variant"] == "soft":
+            ax.scatter(max(r["strength"], 0.1), r["test_mse"], s=12, color="C0",
+                       alpha=0.5)  # fmt: skip
+    ax.plot(xs, means, "o-", color="C0", label="SoftEMLP(O3, O2z), λ on O2z")
+    colors = {"limit": "C1", "emlp": "C2", "mlp": "C3"}
+    names = {"limit": "λ → ∞ limit (O2z linear, O3 nonlinear)",
+             "emlp": "EMLP(O2z), same allocation", "mlp": "MLP"}  # fmt: skip
+    for variant in REFERENCES:
+        values = [r["test_mse"] for r in rows if r["variant"] == variant]
+        if values:
+            ax.axhline(statistics.mean(values), color=colors[variant], ls="--",
+                       label=names[variant])  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("strength λ on O2z (0 drawn at 0.1)")
+    ax.set_ylabel("test MSE")
+    ax.set_title("inertia:o2z, converged, mean of seeds")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--lambdas", default="0,1,10,100,1000,10000")
+    parser.add_argument("--variants", default="soft,limit,emlp,mlp")
+    parser.add_argument("--epochs", type=int, help="cap on epochs (smoke tests)")
+    parser.add_argument("--out", type=Path, default=Path("results/lambda-sweep"))
+    parser.add_argument("--table", type=Path, help="only print the table of OUT")
+    args = parser.parse_args()
+    folder = args.table or args.out
+    path = folder / "runs.jsonl"
+    if args.table is None:
+        overrides = {} if args.epochs is None else {"epochs": args.epochs}
+        variants = args.variants.split(",")
+        lambdas = [float(x) for x in args.lambdas.split(",")]
+        jobs = []
+        for seed in range(args.seeds):
+            if "soft" in variants:
+                jobs += [("soft", lam, seed, overrides) for lam in lambdas]
+            jobs += [(v, None, seed, overrides) for v in variants if v != "soft"]
+        run_resumable(jobs, path, args.workers)
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    text = table(rows)
+    print(text)
+    (folder / "table.md").write_text(text + "\n")
+    try:
+        plot(rows, folder / "lambda-sweep.png")
+    except ImportError:  # plots are an optional extra
+        pass
+
+
+if __name__ == "__main__":
+    main()
