@@ -112,6 +112,9 @@ def test_local_grid_runs_and_reports(local_grid):
     assert len(csv) == 3 and csv[0].startswith("suite,protocol,task,method")
     cells = aggregate(load_results(root))
     assert {c.method for c in cells} == {"mlp", "per"}
+    # a fast-protocol table says it is not converged; where runs stopped, and why
+    assert "*Not converged: the fast preset" in report
+    assert "| 2 (2–2) | epoch cap 1 |" in report
 
 
 def test_resume_skips_finished(local_grid, tmp_path):
@@ -206,6 +209,25 @@ def test_local_and_ray_identical(local_grid, tmp_path):
                     make_executor("ray", workers=2))  # fmt: skip
     assert not grid.failed
     assert _numbers(grid.ran) == _numbers(local.ran)
+
+
+def test_anchor_table_puts_ours_beside_emlps_results():
+    from softeq.bench._aggregate import Cell
+    from softeq.bench._anchors import anchor_table
+
+    def cell(task, method, mean):
+        stats = {"test_mse": mean}, {"test_mse": 0.01}
+        return Cell("emlp-synthetic", "converged", task, method, 3, *stats,
+                    1, 1.0, 1, None, None)  # fmt: skip
+
+    table = anchor_table([cell("emlp-inertia:1000", "mlp-aug", 0.13 * 1.4),
+                          cell("particle-interaction:1000", "mlp-aug", 0.0125 * 2),
+                          cell("inertia:o2z", "mlp", 1.0)])  # fmt: skip
+    rows = table.splitlines()[2:]
+    assert len(rows) == 2  # inertia:o2z has no published number
+    assert rows[0].endswith("| 0.13 | 1.40 | yes |")
+    assert rows[1].endswith("| 0.0125 | 2.00 | **no** |")
+    assert anchor_table([cell("inertia:o2z", "mlp", 1.0)]) == ""
 
 
 def test_report_of_missing_folder(tmp_path):

@@ -75,6 +75,8 @@ def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         params=int(summary["num_parameters"]),
         ms_per_step=float(result["ms_per_step"]),
         epochs=int(result["config"]["epochs"]),
+        epochs_run=int(summary["epochs_run"]),
+        stop_reason=summary.get("stop_reason"),
         late_gain=late_gain(run_dir),
         group=spec["overrides"].get("group") or spec["overrides"].get("oracle"),
         strengths=dict(summary.get("strengths") or {}),
@@ -103,6 +105,8 @@ class Cell:
     epochs: int
     group: str | None
     late_gain: float | None
+    stopped: tuple[int, ...] = ()
+    reasons: tuple[str, ...] = ()
 
 
 def _std(values: list[float]) -> float:
@@ -131,6 +135,8 @@ def aggregate(rows: list[dict[str, Any]]) -> list[Cell]:
             ms_per_step=statistics.median(r["ms_per_step"] for r in rs),
             epochs=rs[0]["epochs"], group=rs[0]["group"],
             late_gain=_median([r.get("late_gain") for r in rs]),
+            stopped=tuple(r["epochs_run"] for r in rs if "epochs_run" in r),
+            reasons=tuple(r.get("stop_reason") or "–" for r in rs),
         ))  # fmt: skip
     return cells
 
@@ -174,11 +180,13 @@ def results_table(cells: list[Cell], metric: str) -> str:
 
 
 def cost_table(cells: list[Cell]) -> str:
-    """Markdown: per method, parameters, median ms/step, epochs and the median
+    """Markdown: per method, parameters, median ms/step, the epoch cap, where runs
+    stopped (median and range over every run of the method) and why, and the median
     `late_gain` (validation MSE still gained in the last quarter of training)."""
     methods = _ordered(list({c.method for c in cells}), list(METHODS))
-    lines = ["| method | parameters | ms/step (median) | epochs | late gain |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| method | parameters | ms/step (median) | epoch cap | stopped at "
+             "(median, range) | why (runs) | late gain |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for m in methods:
         cs = [c for c in cells if c.method == m]
         params = sorted({c.params for c in cs})
@@ -189,8 +197,23 @@ def cost_table(cells: list[Cell]) -> str:
         gain = _median([c.late_gain for c in cs])
         gain_text = "–" if gain is None else f"{gain:.1%}"
         lines.append(f"| {label(m)} | {shown} | {ms:.1f} | "
-                     f"{', '.join(map(str, epochs))} | {gain_text} |")  # fmt: skip
+                     f"{', '.join(map(str, epochs))} | {_stopped(cs)} | "
+                     f"{_reasons(cs)} | {gain_text} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def _stopped(cells: list[Cell]) -> str:
+    stops = [e for c in cells for e in c.stopped]
+    if not stops:
+        return "–"
+    return f"{statistics.median(stops):.0f} ({min(stops)}–{max(stops)})"
+
+
+def _reasons(cells: list[Cell]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for reason in (r for c in cells for r in c.reasons):
+        counts[reason] += 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "–"
 
 
 def compare(a: Cell, b: Cell, metric: str, threshold: float = 2.0) -> str:

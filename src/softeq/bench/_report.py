@@ -17,6 +17,7 @@ from ._aggregate import (
     wins_table,
     write_csv,
 )
+from ._anchors import anchor_table
 from ._grid import read_grid
 from ._references import REFERENCES, reference_cells
 
@@ -25,15 +26,27 @@ def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
     metric = main_metric(cells)
     tag = f"{suite}-{protocol}"
     seeds = sorted({c.n for c in cells if c.method not in REFERENCES}) or [1]
-    out = [f"## {suite} ({protocol} protocol)", "",
-           f"{metric.replace('_', ' ')}, mean ± sample std over "
-           f"{'/'.join(map(str, seeds))} seeds; best per column in bold.", "",
-           results_table(cells, metric), ""]  # fmt: skip
+    out = [f"## {suite} ({protocol} protocol)", ""]
+    if protocol != "converged":
+        out += [f"*Not converged: the {protocol} preset stops every model at a "
+                "fixed budget, so this table ranks methods at that budget, not at "
+                "their best (`--protocol converged` trains each until its "
+                "validation MSE stops improving).*", ""]  # fmt: skip
+    out += [f"{metric.replace('_', ' ')}, mean ± sample std over "
+            f"{'/'.join(map(str, seeds))} seeds; best per column in bold.", "",
+            results_table(cells, metric), ""]  # fmt: skip
+    anchors = anchor_table(cells)
+    if anchors:
+        out += ["Beside the published numbers (EMLP's own results file, "
+                "`shared/ANCHORS.md`):", "", anchors, ""]  # fmt: skip
     if _plot(root, f"{tag}-{metric}.png", "plot_metric", cells, metric, tag):
         out += [f"![{metric} per method]({tag}-{metric}.png)", ""]
-    out += ["Cost and convergence (late gain: median relative drop of validation "
-            "MSE over the last quarter of the epochs; near 0 once the learning "
-            "curves have flattened):", "", cost_table(cells), ""]  # fmt: skip
+    out += ["Cost and convergence (where each run stopped and why: `converged` "
+            "when its smoothed validation MSE stopped improving, `epoch cap` when "
+            "the cap stopped it, `patience` for the reference presets' early "
+            "stopping; late gain: median relative drop of validation MSE over the "
+            "last quarter of the epochs, near 0 once the curves have flattened):",
+            "", cost_table(cells), ""]  # fmt: skip
     if any(c.method.startswith("per") for c in cells):
         out += ["PER against each baseline (Welch |t| < 2 is a tie):", "",
                 wins_table(cells, metric), ""]  # fmt: skip
