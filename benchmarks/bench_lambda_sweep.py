@@ -47,15 +47,14 @@ REFERENCES = ("limit", "emlp", "mlp")
 def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     """Train one model of the sweep; return its numbers."""
     from softeq.data import get_task
-    from softeq.groups import get
     from softeq.nn.models import build
     from softeq.train import TrainConfig, Trainer
 
     variant, strength, seed, overrides = job
     torch.set_num_threads(1)
     task = get_task(TASK, seed=seed)
-    task = dataclasses.replace(task, groups=CANDIDATES,
-                               truth={g: task.truth[g] for g in CANDIDATES})  # fmt: skip
+    truth = {g: task.truth[g] for g in CANDIDATES}
+    task = dataclasses.replace(task, groups=CANDIDATES, truth=truth)
     common = dict(task=TASK, seed=seed, **SHARED, **overrides)
     model = None
     if variant == "soft":
@@ -67,9 +66,10 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
         config = TrainConfig(**common, **ARCH, model="emlp", group="O2z")
         rep_in, rep_out = task.reps()
         outer = "O3" if variant == "limit" else "O2z"
+        init = torch.Generator().manual_seed(seed)
         model = build("emlp", rep_in, rep_out, CANDIDATES, group="O2z",
-                      nonlinear_group=outer, num_layers=3,
-                      generator=torch.Generator().manual_seed(seed), **ARCH)  # fmt: skip
+                      nonlinear_group=outer, num_layers=3, generator=init,
+                      **ARCH)  # fmt: skip
     trainer = Trainer(config, task=task, model=model)
     summary = trainer.fit()
     residual = None
@@ -91,7 +91,9 @@ def _key(row: dict) -> tuple:
 def run_resumable(jobs: list, out: Path, workers: int) -> list[dict]:
     """Run the jobs not yet in `out` (JSON lines), appending each result."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = [json.loads(x) for x in out.read_text().splitlines()] if out.is_file() else []
+    rows = []
+    if out.is_file():
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
     done = {_key(r) for r in rows}
     todo = [j for j in jobs if (j[0], j[1], j[2]) not in done]
     with ProcessPoolExecutor(workers) as pool, out.open("a") as fh:
