@@ -169,3 +169,37 @@ def test_affine_is_the_layer_and_applies_features_first(generator):
         torch.testing.assert_close(affine_features_first(layer, x.T).T, layer(x))
         with pytest.raises(ValueError, match="features-first input"):
             affine_features_first(layer, x)
+
+
+def test_float32_penalty_keeps_its_gradient_when_its_value_rounds_to_zero(generator):
+    """Near exact equivariance the float32 value of R = ½(‖w‖² − ‖Qᵀw‖²) rounds
+    below 0 and is shown as 0, but its gradient (I − P)w is still exact and must
+    reach the weights: a strong penalty has to finish the job."""
+    from softeq.groups import get
+    from softeq.nn import SoftLinear
+    from softeq.reps import parse
+
+    O3, O2z = get("O3"), get("O2z")
+    rep = parse("18*V0+6*V+2*V2", O3)
+    layer = SoftLinear(rep, rep, [O3, O2z], generator=generator).project_("O2z")
+    with torch.no_grad():
+        layer.weight.add_(1e-6 * torch.randn(layer.weight.shape, generator=generator))
+    penalty = layer.penalty("O2z")
+    assert penalty.item() >= 0.0
+    penalty.backward()
+    W = layer.weight.detach().double()
+    projector = layer.projectors.projectors["O2z"]
+    expected = W - projector.project(W)
+    got = layer.weight.grad.double()
+    assert got.norm() > 0
+    assert (got - expected).norm() <= 1e-2 * expected.norm()
+
+
+def test_nonnegative_clamps_values_but_not_gradients():
+    from softeq.basis._multi import nonnegative
+
+    r = torch.tensor([-1e-9, 2.0], requires_grad=True)
+    out = nonnegative(r)
+    assert out.tolist() == [0.0, 2.0]
+    (3.0 * out).sum().backward()
+    assert r.grad.tolist() == [3.0, 3.0]  # clamp_min would give [0.0, 3.0]

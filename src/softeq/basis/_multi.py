@@ -18,6 +18,17 @@ from ._projector import BlockProjector
 _Block = tuple[int, int, str]
 
 
+def nonnegative(residuals: Tensor) -> Tensor:
+    """The residuals' values clamped at 0, their gradients untouched.
+
+    In float32 the difference of squared norms rounds below 0 once
+    $R_j \\lesssim 10^{-7}\\|w\\|^2$, while its gradient $(I - P_j)w$ is still exact:
+    a plain `clamp_min` would zero that gradient, so a strong penalty would stop
+    pulling exactly where it should finish the job.
+    """
+    return residuals + (residuals.clamp_min(0.0) - residuals).detach()
+
+
 class _FusedResiduals(torch.autograd.Function):
     """$R_j = \\tfrac12(\\|u\\|^2 - \\|Q_j^T u\\|^2)$ for every group j.
 
@@ -196,7 +207,7 @@ class MultiProjector(nn.Module):
             self.get_buffer(f"_owner_{key}").to(dtype),
             blocks,
         )
-        return residuals.clamp_min(0.0)
+        return nonnegative(residuals)
 
     def forward(self, W: Tensor, b: Tensor | None = None) -> Tensor:
         """Same as `residuals(W, b)`."""

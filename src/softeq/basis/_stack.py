@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ._evidence import block_traces, shifted_block_traces
-from ._multi import MultiProjector, _FusedResiduals
+from ._multi import MultiProjector, _FusedResiduals, nonnegative
 
 
 class ProjectorStack:
@@ -80,7 +80,7 @@ class ProjectorStack:
         blocks = [
             (rows, n, mp._basis(name, dtype)) for rows, n, mp, name in layout.blocks
         ]
-        return _FusedResiduals.apply(u, gather, inverse, owner, blocks).clamp_min(0.0)
+        return nonnegative(_FusedResiduals.apply(u, gather, inverse, owner, blocks))
 
     def prior_traces(self, strengths: Tensor, alpha: float) -> Tensor:
         """`softeq.basis.prior_traces` summed over the layers (weights and
