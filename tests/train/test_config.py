@@ -126,3 +126,19 @@ def test_a_higher_cap_does_not_move_the_tuning_epoch():
     )  # fmt: skip
     lower = resolve_config(TrainConfig(task="inertia:o2z", epochs=base.epochs // 10))
     assert lower.adjust_at == round(base.adjust_at / 10)
+
+
+def test_an_explicit_tuning_epoch_moves_selection_with_it():
+    """The reference selects only after 2 x adjust_at (PER-REFERENCE); the
+    audit found `--epochs 300 --adjust-at 100` selecting from epoch 150."""
+    cfg = resolve_config(TrainConfig(task="inertia:rpp", preset="paper", epochs=300,
+                                     adjust_at=100))  # fmt: skip
+    assert (cfg.adjust_at, cfg.select_after) == (100, 200)
+    tuned = resolve_config(TrainConfig(task="inertia:rpp", adjust_at=300))
+    assert tuned.select_after == 300
+    untuned = resolve_config(TrainConfig(task="inertia:rpp", model="mlp",
+                                         adjust_at=300))  # fmt: skip
+    assert untuned.select_after == 0
+    explicit = resolve_config(TrainConfig(preset="paper", adjust_at=100,
+                                          select_after=7))  # fmt: skip
+    assert explicit.select_after == 7

@@ -261,16 +261,33 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     base.update(_PRESETS[(family, config.preset)])
     base.update(_model_defaults(config.model, family, config.preset))
     values = {k: v for k, v in config.to_dict().items() if v is not None}
+    given = set(values)
     if "epochs" in values:
         scale = values["epochs"] / base["epochs"]
         if values.get("lr_schedule", base["lr_schedule"]) == "plateau":
             scale = min(scale, 1.0)  # there `epochs` is a cap, not a length
-        for name in ("select_after", "adjust_at"):
-            if name not in values:
-                values[name] = max(1, int(round(base[name] * scale)))
+        if "adjust_at" not in given:
+            values["adjust_at"] = max(1, int(round(base["adjust_at"] * scale)))
+        if "select_after" not in given:
+            values["select_after"] = int(round(base["select_after"] * scale))
+    if "adjust_at" in given and "select_after" not in given:
+        values["select_after"] = _selection_after_tuning(config, values, base)
     resolved = dataclasses.replace(config, **{**base, **values})
     validate(resolved)
     return resolved
+
+
+def _selection_after_tuning(
+    config: TrainConfig, values: dict[str, Any], base: dict[str, Any]
+) -> int:
+    """`select_after` for an explicitly given `adjust_at`: twice it under the
+    reference presets (the reference selects only after epoch 2·adjust_at); the
+    tuning epoch itself for tuned models under `converged`; else unchanged."""
+    if config.preset != "converged":
+        return 2 * values["adjust_at"]
+    if config.model in _TUNED:
+        return values["adjust_at"]
+    return values.get("select_after", base["select_after"])
 
 
 def _check_ints(config: TrainConfig, names: list[str], minimum: int) -> None:
