@@ -135,3 +135,19 @@ def test_summary_says_what_averaging_over_the_exact_group_does():
     assert "over O2z changes its held-out MSE by -25%" in line
     report["groups"][0]["verdict"] = "approximate"
     assert "Averaging" not in summary_line(report)
+
+
+def test_report_needs_a_group_and_takes_group_objects():
+    from softeq.groups import get
+    from softeq.metrics import symmetry_report
+    from softeq.reps import parse
+
+    G = get("O3")
+    rep_in, rep_out = parse("5*V0+5*V", G), parse("V2", G)
+    model = torch.nn.Linear(20, 9)
+    x, y = torch.randn(40, 20), torch.randn(40, 9)
+    with pytest.raises(ValueError, match="at least one candidate group"):
+        symmetry_report(model, rep_in, rep_out, [], x, y=y)
+    report = symmetry_report(model, rep_in, rep_out, [G, "O2z"], x, y=y)
+    assert report["mse"] > 0
+    assert {g["name"] for g in report["groups"]} == {"O3", "O2z"}

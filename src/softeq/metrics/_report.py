@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..groups import get
+from ..groups import Group, as_groups
 from ..reps import Rep
 from ._cost import symmetry_cost
 from ._equivariance import equivariance_error
@@ -50,7 +50,7 @@ def symmetry_report(
     model: nn.Module | Callable[[Tensor], Tensor],
     rep_in: Rep,
     rep_out: Rep,
-    groups: Sequence[str],
+    groups: Sequence[str | Group],
     x: Tensor,
     *,
     y: Tensor | None = None,
@@ -80,7 +80,7 @@ def symmetry_report(
         model: The trained model, `(batch, rep_in.dim) -> (batch, rep_out.dim)`.
         rep_in: Input layout.
         rep_out: Output layout.
-        groups: Candidate group names.
+        groups: Candidate groups, or their registry names; at least one.
         x: Held-out inputs, `(n, rep_in.dim)`.
         y: Their targets, `(n, rep_out.dim)`, for the symmetry cost.
         strengths: Final strengths by group name.
@@ -97,11 +97,19 @@ def symmetry_report(
         ``averaged_mse`` is the held-out MSE of the model averaged over the
         group's sampled elements, `SymmetryCost.averaged_mse`). With `y` the
         report also has ``mse``, the model's own held-out MSE.
+
+    Raises:
+        ValueError: For an empty list of groups.
+        TypeError: For groups that are neither `Group`s nor names.
     """
+    groups = as_groups(groups)
+    if not groups:
+        raise ValueError("symmetry_report needs at least one candidate group")
     residuals = _residuals(model)
     entries = []
-    for name in groups:
-        G = get(name)
+    mse = None
+    for G in groups:
+        name = G.name
         scale = 1.0 if G.is_compact else 0.3
 
         def error(f: Callable[[Tensor], Tensor], G=G, scale=scale) -> float:
@@ -115,6 +123,7 @@ def symmetry_report(
             gen = torch.Generator().manual_seed(seed)
             cost = symmetry_cost(model, rep_in, rep_out, G, x, y, n_samples,
                                  generator=gen, scale=scale)  # fmt: skip
+            mse = cost.mse
         entries.append({
             "name": name,
             "strength": None if strengths is None else strengths.get(name),
@@ -127,7 +136,6 @@ def symmetry_report(
             "cost_stderr": None if cost is None else cost.stderr,
             "averaged_mse": None if cost is None else cost.averaged_mse,
         })  # fmt: skip
-    mse = None if cost is None else cost.mse
     basis = "equivariance_error" if y is None else "cost"
     thresholds = VERDICT_THRESHOLDS if y is None else COST_THRESHOLDS
     for entry in entries:
