@@ -10,7 +10,10 @@ from ._base import Model
 
 
 class MLP(Model):
-    """`num_layers` × [Linear(ch) → swish] → Linear: the reference's MLP baseline.
+    """`num_layers` × [Linear(ch) → swish] → Linear: EMLP's and PER's MLP baseline.
+
+    Weights are Glorot-normal, $N(0, 2/(n_{in} + n_{out}))$, biases zero (objax's
+    `Linear`, which both references use).
 
     Knows nothing of symmetry; `rep_in`/`rep_out` only fix the sizes.
 
@@ -50,10 +53,14 @@ class MLP(Model):
         layers: list[nn.Module] = []
         for k, (n_in, n_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
             linear = nn.Linear(n_in, n_out)
-            bound = 1 / n_in**0.5
+            # EMLP's (and PER's) MLP: objax Linear, Glorot-normal weights and zero
+            # biases. torch's default (uniform ±1/sqrt(n_in), as softeq used before)
+            # is sqrt(3) narrower in the first layer and about 1.7x wider in the
+            # others; with it the converged MLP on emlp-inertia:3000 scored 1.63
+            # (seed 0) against EMLP's 0.84, with this init 0.99.
             with torch.no_grad():
-                linear.weight.uniform_(-bound, bound, generator=generator)
-                linear.bias.uniform_(-bound, bound, generator=generator)
+                nn.init.xavier_normal_(linear.weight, generator=generator)
+                linear.bias.zero_()
             layers.append(linear)
             if k < num_layers:
                 layers.append(nn.SiLU())
