@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._progress import progress_bar
 from ._executors import LocalExecutor, RayExecutor
 from ._suites import RunSpec
 from ._worker import finished_result, write_json_atomic
@@ -106,7 +107,11 @@ def run_grid(
             todo.append(spec)
         else:
             grid.results.append({**done, "status": "skipped"})
-    bar = _bar(len(specs), len(grid.results)) if progress else None
+    bar = None
+    if progress:
+        bar = progress_bar(
+            total=len(specs), initial=len(grid.results), desc="runs", mininterval=0.5
+        )
     executor = executor or LocalExecutor()
     for result in executor.run(todo, root) if todo else ():
         grid.results.append(result)
@@ -116,12 +121,3 @@ def run_grid(
     if bar is not None:
         bar.close()
     return grid
-
-
-def _bar(total: int, initial: int):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # progress bars are an optional extra
-        return None
-    return tqdm(total=total, initial=initial, desc="runs", disable=None,
-                mininterval=0.5)  # fmt: skip

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .._atomic import write_atomic
+from .._progress import progress_bar
 from ._crc32c import crc32c, masked_crc32c
 from ._tfrecord import (
     TFRecordError,
@@ -376,21 +377,13 @@ def _progress_bar(shards: Any) -> Iterator[Callable[[int], object] | None]:
     """A tqdm byte counter when tqdm is installed and stderr is a terminal."""
     if isinstance(shards, Mapping):
         shards = [path for paths in shards.values() for path in paths]
-    tqdm = _tqdm()
-    if tqdm is None or not sys.stderr.isatty():
+    total = sum(Path(p).stat().st_size for p in shards if Path(p).is_file())
+    bar = progress_bar(total=total, desc="shards", unit="B", unit_scale=True)
+    if bar is None:
         yield None
         return
-    total = sum(Path(p).stat().st_size for p in shards if Path(p).is_file())
-    with tqdm(total=total, unit="B", unit_scale=True, desc="shards") as bar:
+    with bar:
         yield bar.update
-
-
-def _tqdm() -> Any:
-    try:
-        from tqdm import tqdm
-    except ImportError:  # optional: the ``cli`` extra
-        return None
-    return tqdm
 
 
 if __name__ == "__main__":

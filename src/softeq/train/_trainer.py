@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from .._atomic import write_text_atomic
+from .._progress import progress_bar
 from ..data import Task, get_task
 from ..groups import get
 from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
@@ -327,14 +328,13 @@ class Trainer:
     def _progress_bar(self):
         if not self.progress:
             return None
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # progress bars are an optional extra
-            return None
-        name = f"{self.config.model} on {self.config.task}"
-        # disable=None: no bar when stderr is not a terminal (logs, CI)
-        return tqdm(total=self.config.epochs, initial=self.epoch, desc=name,
-                    leave=False, disable=None, mininterval=0.5)  # fmt: skip
+        return progress_bar(
+            total=self.config.epochs,
+            initial=self.epoch,
+            desc=f"{self.config.model} on {self.config.task}",
+            leave=False,
+            mininterval=0.5,
+        )
 
     # -- evaluation -------------------------------------------------------------------
 
