@@ -6,13 +6,14 @@ import struct
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softeq.data import _tfrecord
+from softeq.data import _crc32c, _tfrecord
 from softeq.data.waymo import (
     TFRecordError,
     agent_trajectories,
@@ -30,6 +31,22 @@ from softeq.data.waymo import (
 # --- CRC-32C ---------------------------------------------------------------------
 
 
+def _google_extend():
+    google_crc32c = pytest.importorskip("google_crc32c")
+    if google_crc32c.implementation != "c":
+        pytest.skip("google-crc32c without its C extension is not used")
+    return google_crc32c.extend
+
+
+@pytest.fixture(params=["numpy", "google-crc32c"])
+def crc32c_of(request):
+    """Each CRC-32C implementation as ``crc32c_of(data, value=0)``."""
+    if request.param == "numpy":
+        return _crc32c._numpy_crc32c
+    extend = _google_extend()
+    return lambda data, value=0: extend(value, bytes(data))
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
@@ -42,8 +59,8 @@ from softeq.data.waymo import (
     ],
     ids=["empty", "check", "zeros", "ones", "incrementing", "decrementing"],
 )
-def test_crc32c_known_vectors(data, expected):
-    assert crc32c(data) == expected
+def test_crc32c_known_vectors(crc32c_of, data, expected):
+    assert crc32c_of(data) == expected
 
 
 def slow_crc32c(data: bytes) -> int:
@@ -57,16 +74,43 @@ def slow_crc32c(data: bytes) -> int:
 
 
 @pytest.mark.parametrize("n", [1, 3, 4, 2047, 2048, 2049, 4099, 40_003])
-def test_crc32c_matches_definition_on_both_code_paths(n):
+def test_crc32c_matches_definition_on_both_code_paths(crc32c_of, n):
     data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8).tobytes()
-    assert crc32c(data) == slow_crc32c(data)
+    assert crc32c_of(data) == slow_crc32c(data)
 
 
 @pytest.mark.parametrize("cut", [0, 5, 2000, 2500, 70_000])
-def test_crc32c_continues_across_calls(cut):
+def test_crc32c_continues_across_calls(crc32c_of, cut):
     data = np.random.default_rng(cut).integers(0, 256, 300_007, dtype=np.uint8)
     data = data.tobytes()
-    assert crc32c(data[cut:], crc32c(data[:cut])) == crc32c(data)
+    assert crc32c_of(data[cut:], crc32c_of(data[:cut])) == crc32c_of(data)
+
+
+@settings(max_examples=200, derandomize=True, database=None, deadline=None)
+@given(
+    data=st.one_of(st.binary(max_size=64), st.binary(min_size=2040, max_size=9000)),
+    value=st.integers(0, 2**32 - 1),
+)
+def test_google_crc32c_and_numpy_agree(data, value):
+    extend = _google_extend()
+    expected = _crc32c._numpy_crc32c(data, value)
+    assert extend(value, data) == expected
+    assert crc32c(data, value) == expected  # whichever crc32c uses
+    assert crc32c(bytearray(data), value) == crc32c(memoryview(data), value) == expected
+
+
+def test_crc32c_uses_google_crc32c_when_installed():
+    assert _crc32c._EXTEND is _google_extend()
+
+
+@pytest.mark.parametrize("installed", [None, "python"], ids=["missing", "pure-python"])
+def test_crc32c_falls_back_to_numpy(monkeypatch, installed):
+    fake = None if installed is None else SimpleNamespace(implementation=installed)
+    monkeypatch.setitem(sys.modules, "google_crc32c", fake)
+    assert _crc32c._load_extend() is None
+    monkeypatch.setattr(_crc32c, "_EXTEND", None)
+    assert crc32c(b"123456789") == 0xE3069283
+    assert crc32c(bytes(4099)) == slow_crc32c(bytes(4099))
 
 
 def test_masked_crc32c_rotates_and_adds_the_delta():

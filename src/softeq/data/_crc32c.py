@@ -1,11 +1,12 @@
-"""CRC-32C (Castagnoli), the checksum of TFRecord files, in NumPy.
+"""CRC-32C (Castagnoli), the checksum of TFRecord files: `google-crc32c`'s C code
+when it is installed (the ``waymo`` extra), else NumPy.
 
-The CRC register update is linear over GF(2), which gives a fast vectorised form:
-the message is cut into `R` equal chunks, every chunk's CRC is advanced one 32-bit
-word at a time for all chunks at once (two 16-bit lookup tables per word), and
-the `R` partial CRCs are merged pairwise, the left one shifted past the right one
-by a "append L zero bytes" operator (zlib's ``crc32_combine`` idea). Short inputs
-use the plain byte-wise table loop. Tables are built on first use.
+In NumPy: the CRC register update is linear over GF(2), which gives a fast
+vectorised form: the message is cut into `R` equal chunks, every chunk's CRC is
+advanced one 32-bit word at a time for all chunks at once (two 16-bit lookup tables
+per word), and the `R` partial CRCs are merged pairwise, the left one shifted past
+the right one by a "append L zero bytes" operator (zlib's ``crc32_combine`` idea).
+Short inputs use the plain byte-wise table loop. Tables are built on first use.
 
 Example:
     >>> hex(crc32c(b"123456789"))
@@ -16,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 import numpy as np
@@ -28,10 +31,30 @@ _MIN_WORDS_PER_CHUNK = 8
 _U32 = 0xFFFFFFFF
 
 
+def _load_extend() -> Callable[[int, bytes], int] | None:
+    """`google_crc32c.extend` when its C extension is installed, else None."""
+    try:
+        with warnings.catch_warnings():
+            # Without its C extension google-crc32c warns and falls back to pure
+            # Python, which is slower than the NumPy code here: not used then.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            import google_crc32c
+    except ImportError:
+        return None
+    if getattr(google_crc32c, "implementation", None) != "c":
+        return None
+    return google_crc32c.extend
+
+
+_EXTEND = _load_extend()
+
+
 def crc32c(data: bytes | bytearray | memoryview, value: int = 0) -> int:
     """Return the CRC-32C of `data`, continuing from the checksum `value`.
 
     Same convention as `zlib.crc32`: ``crc32c(b, crc32c(a)) == crc32c(a + b)``.
+    Computed by `google-crc32c` when it is installed, else in NumPy; both give
+    the same checksums.
 
     Args:
         data: Bytes to checksum.
@@ -40,6 +63,15 @@ def crc32c(data: bytes | bytearray | memoryview, value: int = 0) -> int:
     Returns:
         The checksum as an unsigned 32-bit integer.
     """
+    if _EXTEND is None:
+        return _numpy_crc32c(data, value)
+    if not isinstance(data, bytes):  # it takes read-only buffers only
+        data = memoryview(data).cast("B").tobytes()
+    return _EXTEND(value & _U32, data)
+
+
+def _numpy_crc32c(data: bytes | bytearray | memoryview, value: int = 0) -> int:
+    """`crc32c` without `google-crc32c`: a table loop, vectorised for long data."""
     view = memoryview(data).cast("B")
     register = (value & _U32) ^ _U32
     if len(view) < _NUMPY_MIN_BYTES:
