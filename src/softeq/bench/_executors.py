@@ -11,6 +11,9 @@ process, so a grid gives the same numbers whichever runs it:
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -22,6 +25,13 @@ from ._suites import RunSpec
 from ._worker import execute
 
 EXECUTORS = ("local", "ray")
+
+logger = logging.getLogger(__name__)
+
+# Ray gives a node it starts the machine's network address unless "cluster mode"
+# is off (it is on by default on Linux); its gRPC servers then listen on every
+# interface. Off, the node takes the loopback address and every server binds it.
+_RAY_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def default_workers() -> int:
@@ -78,9 +88,18 @@ class LocalExecutor:
 class RayExecutor:
     """Run specs as Ray tasks (one CPU each).
 
+    The local instance (no `address`) is private to this machine: its node takes
+    the loopback address, so that Ray's servers (GCS, raylet, workers, agents)
+    listen on 127.0.0.1 only, the dashboard is off, and Ray's token
+    authentication stays as Ray sets it (Ray 2.60 turns it on unless
+    ``RAY_AUTH_MODE`` says otherwise). docs/reliability.md says what stays
+    exposed and how to run against a cluster safely.
+
     Args:
         address: Ray cluster address (e.g. ``"auto"`` or ``"ray://host:10001"``);
-            None starts a local Ray instance with `workers` CPUs and stops it after.
+            None starts a new local Ray instance with `workers` CPUs (never
+            joining a running one, whatever ``RAY_ADDRESS`` says) and stops it
+            after.
         workers: CPUs of the local instance (default: one per core).
 
     Raises:
@@ -104,11 +123,15 @@ class RayExecutor:
         import ray
 
         started = not ray.is_initialized()
-        if started:
-            ray.init(address=self.address,
-                     num_cpus=None if self.address else self.workers,
-                     include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)  # fmt: skip
+        if started and self.address is None:
+            with _loopback_node():
+                ray.init(address="local", num_cpus=self.workers,
+                         _node_ip_address="127.0.0.1", include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)  # fmt: skip
+            _warn_unless_loopback(ray.util.get_node_ip_address())
+        elif started:
+            ray.init(address=self.address, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)  # fmt: skip
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(execute)
             pending = {remote.remote(s, str(root)): s for s in specs}
@@ -122,6 +145,50 @@ class RayExecutor:
         finally:
             if started:
                 ray.shutdown()
+
+
+@contextlib.contextmanager
+def _loopback_node() -> Iterator[None]:
+    """While Ray starts a local instance, turn its cluster mode off (in this
+    process and, through the environment, in the processes Ray starts), so that
+    the node's address is the loopback address rather than the network's."""
+    from ray._private import ray_constants  # the flag is read at import
+
+    # Internal to Ray: should a release drop it, the instance starts all the
+    # same, and `_warn_unless_loopback` names the address it took.
+    before_flag = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    before_env = os.environ.get(_RAY_CLUSTER_ENV)
+    if before_flag is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    os.environ[_RAY_CLUSTER_ENV] = "0"
+    try:
+        yield
+    finally:
+        if before_flag is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = before_flag
+        if before_env is None:
+            os.environ.pop(_RAY_CLUSTER_ENV, None)
+        else:
+            os.environ[_RAY_CLUSTER_ENV] = before_env
+
+
+def _warn_unless_loopback(node_ip: str) -> None:
+    if not _is_loopback(node_ip):
+        logger.warning(
+            "the local Ray instance took address %s, not the loopback address: "
+            "its servers may be reachable from other machines",
+            node_ip,
+        )
+
+
+def _is_loopback(ip: str) -> bool:
+    """True for a loopback address (127.0.0.0/8, ::1, or IPv4-mapped 127.x)."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 def make_executor(
