@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ..basis import ProjectorStack
+from ..groups import Group
 from ._projection import soft_layers
 from ._tuners import ConstantTuner
 
@@ -138,7 +139,7 @@ class EvidenceTuner(ConstantTuner):
     is always tuned.
 
     Args:
-        groups: Candidate group names.
+        groups: Candidate groups or their names, the largest first.
         init: Initial strength $s_j$ (> 0) of every group.
         weight_decay: The run's $wd$ (> 0 unless every strength stays > 0).
         n_targets: $N d_{out}$, the number of training target values.
@@ -161,7 +162,7 @@ class EvidenceTuner(ConstantTuner):
 
     def __init__(
         self,
-        groups: Sequence[str],
+        groups: Sequence[str | Group],
         init: float = 1.0,
         *,
         weight_decay: float,
@@ -183,7 +184,6 @@ class EvidenceTuner(ConstantTuner):
         if samples < 1:
             raise ValueError(f"EvidenceTuner needs samples >= 1, got {samples}")
         super().__init__(groups, init, largest=init if tune_largest else 0.0)
-        self.groups = list(groups)
         #: The groups whose strengths the tuner moves.
         self.tuned = [g for g in self.groups if self.strengths[g] > 0]
         self.weight_decay, self.n_targets = weight_decay, n_targets

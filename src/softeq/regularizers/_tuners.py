@@ -14,12 +14,39 @@ from typing import Any
 
 from torch import nn
 
+from ..groups import Group
+
+
+def group_names(groups: Sequence[str | Group], who: str) -> list[str]:
+    """The keys of a tuner's strengths: names as given, `Group`s by `group.name`.
+
+    Names are not looked up in the registry: a tuner only keys strengths by the
+    names its penalties use, which may belong to groups built by hand.
+    """
+    if isinstance(groups, str | Group) or not hasattr(groups, "__iter__"):
+        raise TypeError(
+            f"{who} expected a sequence of groups or group names, got {groups!r}"
+        )
+    names = []
+    for g in groups:
+        if not isinstance(g, str | Group):
+            raise TypeError(
+                f"{who} expected a softeq Group or a group name, got "
+                f"{type(g).__name__} {g!r}"
+            )
+        names.append(g if isinstance(g, str) else g.name)
+    if not names:
+        raise ValueError(f"{who} needs at least one group, got none")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{who} needs distinct group names, got {names}")
+    return names
+
 
 class ConstantTuner:
     """Fixed strengths: $\\lambda_j$ never changes.
 
     Args:
-        groups: Candidate group names, the largest first.
+        groups: Candidate groups or their names, the largest first.
         init: Strength of every group.
         largest: Strength of `groups[0]`. The reference gives the largest group 0:
             its subgroups generate it, so regularising them pushes towards it.
@@ -28,14 +55,20 @@ class ConstantTuner:
         >>> tuner = ConstantTuner(["O3", "O2x", "O2z"], init=100.0)
         >>> tuner.strengths
         {'O3': 0.0, 'O2x': 100.0, 'O2z': 100.0}
+        >>> from softeq.groups import get
+        >>> ConstantTuner([get("O3"), "O2z"], init=2.0).strengths
+        {'O3': 0.0, 'O2z': 2.0}
     """
 
     def __init__(
-        self, groups: Sequence[str], init: float = 1.0, *, largest: float = 0.0
+        self,
+        groups: Sequence[str | Group],
+        init: float = 1.0,
+        *,
+        largest: float = 0.0,
     ) -> None:
-        groups = list(groups)
-        if not groups:
-            raise ValueError("a tuner needs at least one group name")
+        #: The candidates' names, the largest first: the keys of `strengths`.
+        self.groups = groups = group_names(groups, type(self).__name__)
         if init < 0 or largest < 0:
             raise ValueError(
                 f"strengths must be >= 0, got init={init}, largest={largest}"
@@ -90,7 +123,7 @@ class PERTuner(ConstantTuner):
     Nothing happens if fewer than `warmup` + 1 collections preceded `adjust_at`.
 
     Args:
-        groups: Candidate group names, the largest first.
+        groups: Candidate groups or their names, the largest first.
         init: Initial strength of every group but the largest.
         adjust_at: The 1-based epoch at which strengths are rescaled.
         power: The exponent p (reference: 2 synthetic, 5 motion).
@@ -107,7 +140,7 @@ class PERTuner(ConstantTuner):
 
     def __init__(
         self,
-        groups: Sequence[str],
+        groups: Sequence[str | Group],
         init: float = 100.0,
         *,
         adjust_at: int = 2000,
@@ -121,7 +154,6 @@ class PERTuner(ConstantTuner):
                 f"need adjust_at >= 1, warmup >= 0, power >= 0; got {adjust_at}, "
                 f"{warmup}, {power}"
             )
-        self.groups = list(groups)
         self.adjust_at, self.power, self.warmup, self.window = (
             adjust_at, power, warmup, window,
         )  # fmt: skip
@@ -188,4 +220,12 @@ class OrbitTuner(PERTuner):
     $\\lambda_j (\\bar R_{min}/\\bar R_j)^p$, so symmetries the model keeps cheaply
     keep their strength and those the data fight are relaxed. Same arguments and
     state as `PERTuner`.
+
+    Example:
+        >>> tuner = OrbitTuner(["O3", "O2x", "O2z"], init=1.0, adjust_at=2, power=1,
+        ...                    warmup=0)
+        >>> for epoch in range(2):
+        ...     tuner.step(epoch, {"O3": 4.0, "O2x": 2.0, "O2z": 1.0})
+        >>> tuner.strengths
+        {'O3': 0.0, 'O2x': 0.5, 'O2z': 1.0}
     """
