@@ -1,8 +1,21 @@
 from __future__ import annotations
 
-import pytest
+import gc
+import weakref
 
-from softeq.regularizers import ConstantTuner, PERTuner
+import pytest
+import torch
+
+from softeq.groups import get
+from softeq.nn import SoftLinear
+from softeq.regularizers import (
+    ConstantTuner,
+    EvidenceTuner,
+    OrbitTuner,
+    PERTuner,
+    ProjectionPenalty,
+)
+from softeq.reps import parse
 
 GROUPS = ["O3", "O2x", "O2y", "O2z"]
 R = {"O3": 2.0, "O2x": 0.5, "O2y": 1.0, "O2z": 0.1}
@@ -88,3 +101,77 @@ def test_orbit_tuner_uses_the_ratio_rule_on_orbit_errors():
     assert tuner.strengths == pytest.approx(
         {"O3": 0.0, "O2x": 0.5, "O2y": 0.125, "O2z": 1.0}
     )
+
+
+# -- every tuner: step(epoch, penalties) with numbers or tensors ----------------------
+
+TUNERS = {
+    "constant": lambda names: ConstantTuner(names, init=2.0),
+    "per": lambda names: PERTuner(names, init=2.0, adjust_at=2, warmup=0),
+    "orbit": lambda names: OrbitTuner(names, init=2.0, adjust_at=2, warmup=0),
+    "evidence": lambda names: EvidenceTuner(names, init=2.0, weight_decay=1e-3,
+                                            n_targets=40, every=1),
+}  # fmt: skip
+
+
+def _soft_layer(generator):
+    G = get("O3")
+    return SoftLinear(parse("2*V", G), parse("V", G), ["O3", "O2x", "O2z"],
+                      generator=generator).double()  # fmt: skip
+
+
+def _run(tuner, layer, as_tensors, generator):
+    """Two epochs of `step` with the layer's differentiable penalties (as they come
+    from `ProjectionPenalty()`, or read as floats first); weak references to the
+    tensors passed."""
+    penalty = ProjectionPenalty(layer)
+    x = torch.randn(16, 6, dtype=torch.float64, generator=generator)
+    refs = []
+    for epoch in range(2):
+        terms = penalty()  # attached to the graph of the layer's weights
+        mse = layer(x).square().mean()
+        assert all(t.requires_grad for t in terms.values()) and mse.requires_grad
+        if not as_tensors:
+            terms = {k: v.detach().item() for k, v in terms.items()}
+            mse = mse.detach().item()
+        else:
+            refs += [weakref.ref(t) for t in terms.values()] + [weakref.ref(mse)]
+        tuner.step(epoch, terms, layer, train_mse=mse, inputs=x)
+        del terms, mse
+    return refs
+
+
+@pytest.mark.parametrize("kind", TUNERS)
+def test_tuners_read_penalty_tensors_as_numbers_and_keep_no_graph(kind):
+    names = ["O3", "O2x", "O2z"]
+    layer = _soft_layer(torch.Generator().manual_seed(0))
+    from_floats, from_tensors = TUNERS[kind](names), TUNERS[kind](names)
+    _run(from_floats, layer, False, torch.Generator().manual_seed(1))
+    refs = _run(from_tensors, layer, True, torch.Generator().manual_seed(1))
+    gc.collect()
+    assert refs and all(ref() is None for ref in refs)  # nothing kept alive
+    assert from_tensors.state_dict() == from_floats.state_dict()
+    assert all(type(v) is float for v in from_tensors.strengths.values())
+    if kind != "constant":  # the step did something with the values it read
+        assert from_tensors.strengths != TUNERS[kind](names).strengths
+
+
+@pytest.mark.parametrize("kind", TUNERS)
+@pytest.mark.parametrize(
+    "epoch, penalties, message",
+    [
+        (0, {"O3": 1.0}, r"missing \['O2z'\]"),
+        (0, {"O3": 1.0, "O2z": torch.ones(2)}, "must be a scalar"),
+        (0, {"O3": 1.0, "O2z": float("nan")}, "must be finite"),
+        (0, {"O3": 1.0, "O2z": "0.5"}, "must be a number"),
+        (-1, {"O3": 1.0, "O2z": 1.0}, "0-based epoch"),
+        (1.0, {"O3": 1.0, "O2z": 1.0}, "0-based epoch"),
+        (0, [1.0, 1.0], "mapping"),
+    ],
+    ids=["missing", "vector", "nan", "string", "negative-epoch", "float-epoch",
+         "list"],
+)  # fmt: skip
+def test_tuners_reject_bad_step_arguments_alike(kind, epoch, penalties, message):
+    tuner = TUNERS[kind](["O3", "O2z"])
+    with pytest.raises(ValueError, match=message):
+        tuner.step(epoch, penalties)

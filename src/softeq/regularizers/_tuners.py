@@ -1,20 +1,46 @@
 """Strength tuners: how strongly each candidate group's penalty is weighted.
 
-Every tuner exposes `strengths` (a dict keyed by group name), `step(epoch,
-penalties, model)` called once per epoch with exact per-group penalty values, and
-`state_dict()` / `load_state_dict()` for checkpoints, and `diagnostics()`: the
+Every tuner exposes `strengths` (a dict keyed by group name); `step(epoch,
+penalties, model=None, **info)`, called once per epoch with the 0-based epoch just
+finished and ``{group name: R_j}`` for every candidate (extra keys are ignored);
+`state_dict()` / `load_state_dict()` for checkpoints; and `diagnostics()`: the
 quantities behind the latest step's update, which the trainer logs beside the
 strengths (``tuner/...`` keys of ``metrics.jsonl``).
+
+The penalties may be Python numbers or scalar tensors, e.g. the dict that
+`ProjectionPenalty()` returns, still attached to its autograd graph: tuners detach
+them and keep only floats, so a tuner never holds a graph (or GPU memory) alive.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from ..groups import Group
+
+
+def _scalar(value: object, group: str, who: str) -> float:
+    """`value` (a number, or a one-element tensor read after `detach`) as a float."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(
+                f"{who}: the penalty of {group} must be a scalar, got a tensor of "
+                f"shape {tuple(value.shape)}"
+            )
+        value = value.detach().item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(
+            f"{who}: the penalty of {group} must be a number or a scalar tensor, "
+            f"got {type(value).__name__}"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{who}: the penalty of {group} must be finite, got {value}")
+    return float(value)
 
 
 def group_names(groups: Sequence[str | Group], who: str) -> list[str]:
@@ -80,11 +106,41 @@ class ConstantTuner:
     def step(
         self,
         epoch: int,
-        penalties: Mapping[str, float],
+        penalties: Mapping[str, float | Tensor],
         model: nn.Module | None = None,
-        **info: float,
+        **info: Any,
     ) -> None:
-        """Called once per epoch; constant strengths do not change."""
+        """Called once per epoch; constant strengths do not change (the arguments
+        are checked as every tuner's are)."""
+        self._read(epoch, penalties)
+
+    def _read(
+        self, epoch: int, penalties: Mapping[str, float | Tensor]
+    ) -> dict[str, float]:
+        """Check a `step`'s arguments; return every group's penalty as a float.
+
+        Tensors are detached before they are read: nothing of the caller's
+        autograd graph is kept.
+
+        Raises:
+            ValueError: For an epoch that is not an int >= 0, or penalties that are
+                not a mapping holding a finite scalar for every group.
+        """
+        who = f"{type(self).__name__}.step"
+        if isinstance(epoch, bool) or not isinstance(epoch, Integral) or epoch < 0:
+            raise ValueError(f"{who} expects a 0-based epoch (int >= 0), got {epoch!r}")
+        if not isinstance(penalties, Mapping):
+            raise ValueError(
+                f"{who} expects penalties as a mapping {{group name: value}}, got "
+                f"{type(penalties).__name__}"
+            )
+        missing = [g for g in self.groups if g not in penalties]
+        if missing:
+            raise ValueError(
+                f"{who} needs a penalty for every group {self.groups}; missing "
+                f"{missing} (got {sorted(map(str, penalties))})"
+            )
+        return {g: _scalar(penalties[g], g, who) for g in self.groups}
 
     def diagnostics(self) -> dict[str, float]:
         """What the latest `step` computed to update the strengths, by name (empty
@@ -167,16 +223,17 @@ class PERTuner(ConstantTuner):
     def step(
         self,
         epoch: int,
-        penalties: Mapping[str, float],
+        penalties: Mapping[str, float | Tensor],
         model: nn.Module | None = None,
-        **info: float,
+        **info: Any,
     ) -> None:
         """Collect this epoch's penalties and rescale once at `adjust_at`."""
+        values = self._read(epoch, penalties)
         e1 = epoch + 1
         if self._collects(e1):
             self.calls += 1
             if self.calls > self.warmup:
-                current = [float(penalties[g]) for g in self.groups]
+                current = [values[g] for g in self.groups]
                 stored = self.min_penalties
                 if stored is None or any(
                     c < s for c, s in zip(current, stored, strict=True)
