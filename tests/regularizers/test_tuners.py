@@ -61,11 +61,54 @@ def test_per_tuner_replaces_the_whole_vector_when_any_component_drops():
     assert tuner.strengths == pytest.approx({"G": 0.0, "A": 1.0, "B": 0.9})
 
 
-def test_per_tuner_is_a_no_op_without_enough_collections():
-    tuner = PERTuner(GROUPS, init=100.0, adjust_at=50, warmup=50)
-    for epoch in range(100):
+@pytest.mark.parametrize(
+    "R",
+    [
+        {"O3": 0.05, "O2x": 0.5, "O2y": 1.0, "O2z": 0.1},  # O3 the smallest
+        {"O3": 0.3, "O2x": 0.5, "O2y": 1.0, "O2z": 0.1},  # O3 in the middle
+    ],
+    ids=["largest-group-smallest-R", "largest-group-middle-R"],
+)
+def test_per_tuner_takes_r_min_over_groups_with_non_zero_strength(R):
+    """O3 (strength 0) does not have the largest residual. Where its R is the
+    smallest, taking it as R_min would lower O2z's strength too; R_min is O2z's."""
+    tuner = PERTuner(GROUPS, init=10.0, adjust_at=3, power=2)
+    for epoch in range(3):
         tuner.step(epoch, R)
-    assert tuner.strengths["O2x"] == 100.0 and not tuner.fired
+    assert tuner.fired
+    assert tuner.strengths == pytest.approx(
+        {"O3": 0.0, "O2x": 10 * (0.1 / 0.5) ** 2, "O2y": 10 * (0.1 / 1.0) ** 2,
+         "O2z": 10.0}
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("adjust_at", [1, 2, 38, 50, 51, 75, 2000])
+def test_per_tuner_warmup_scales_with_adjust_at_so_that_it_fires(adjust_at):
+    tuner = PERTuner(GROUPS, init=100.0, adjust_at=adjust_at)
+    assert tuner.warmup == min(50, adjust_at - 1)  # the reference's 50 when > 50
+    for epoch in range(adjust_at - 1):
+        tuner.step(epoch, {g: 2.0 for g in GROUPS})  # the warm-up is ignored
+        assert not tuner.fired
+    tuner.step(adjust_at - 1, R)
+    assert tuner.fired and tuner.strengths == pytest.approx(
+        {"O3": 0.0, "O2x": 100 * 0.2**2, "O2y": 100 * 0.1**2, "O2z": 100.0}
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, collected",
+    [
+        (dict(adjust_at=50, warmup=50), 50),
+        (dict(adjust_at=10, warmup=30), 10),
+        (dict(adjust_at=300, warmup=100, window=True), 100),
+    ],
+    ids=["warmup-equals-adjust-at", "warmup-after-adjust-at", "window"],
+)
+def test_a_per_tuner_that_could_never_rescale_is_refused(kwargs, collected):
+    with pytest.raises(
+        ValueError, match=f"never rescale.*expected warmup < {collected}"
+    ):
+        PERTuner(GROUPS, **kwargs)
 
 
 def test_per_tuner_window_mode_collects_only_before_adjust_at():

@@ -176,15 +176,31 @@ class PERTuner(ConstantTuner):
     stored $R_j$ among groups with $\\lambda_j \\ne 0$.
 
     Groups the data respect keep a large strength; violated ones are down-weighted.
-    Nothing happens if fewer than `warmup` + 1 collections preceded `adjust_at`.
+
+    The warm-up scales with `adjust_at`: by default it is ``min(50, adjust_at -
+    1)``, the reference's 50 collections whenever that leaves one before
+    `adjust_at`, else all but the tuning epoch's. Every run that tunes after epoch
+    50 (every preset at its full length, ``fast`` at 75 included) is unchanged; a
+    shorter one tunes on the penalties of its tuning epoch instead of silently
+    never tuning. A proportional warm-up such as ``adjust_at // 2`` was not chosen:
+    it would change the ``fast`` preset's runs (and the results made with them)
+    for little gain, since the stored vector, replaced whenever any component
+    drops, is close to the latest $R$ whatever the warm-up. An explicit `warmup`
+    that ignores every collection up to `adjust_at` is refused.
 
     Args:
         groups: Candidate groups or their names, the largest first.
         init: Initial strength of every group but the largest.
         adjust_at: The 1-based epoch at which strengths are rescaled.
         power: The exponent p (reference: 2 synthetic, 5 motion).
-        warmup: Collections ignored at first (reference: 50).
+        warmup: Collections ignored at first (reference: 50); None for
+            ``min(50, adjust_at - 1)``. Must leave a collection before
+            `adjust_at`: below `adjust_at`, and below 100 with `window`.
         window: Collect only in the 101 epochs before `adjust_at`.
+
+    Raises:
+        ValueError: For adjust_at < 1, power < 0, warmup < 0, or a warm-up that
+            ignores every collection up to `adjust_at`.
 
     Example:
         >>> tuner = PERTuner(["O3", "O2x", "O2z"], init=100.0, adjust_at=52, warmup=50)
@@ -192,6 +208,8 @@ class PERTuner(ConstantTuner):
         ...     tuner.step(epoch, {"O3": 1.0, "O2x": 0.4, "O2z": 0.1})
         >>> tuner.strengths
         {'O3': 0.0, 'O2x': 6.25, 'O2z': 100.0}
+        >>> PERTuner(["O3", "O2z"], adjust_at=38).warmup  # a short run still tunes
+        37
     """
 
     def __init__(
@@ -201,14 +219,25 @@ class PERTuner(ConstantTuner):
         *,
         adjust_at: int = 2000,
         power: float = 2.0,
-        warmup: int = 50,
+        warmup: int | None = None,
         window: bool = False,
     ) -> None:
         super().__init__(groups, init)
-        if adjust_at < 1 or warmup < 0 or power < 0:
+        if adjust_at < 1 or power < 0 or (warmup is not None and warmup < 0):
             raise ValueError(
                 f"need adjust_at >= 1, warmup >= 0, power >= 0; got {adjust_at}, "
                 f"{warmup}, {power}"
+            )
+        if warmup is None:
+            warmup = min(50, adjust_at - 1)
+        # collections up to and including the tuning epoch
+        collected = min(adjust_at, 100) if window else adjust_at
+        if warmup >= collected:
+            raise ValueError(
+                f"{type(self).__name__} would never rescale: warmup={warmup} "
+                f"ignores all {collected} collections up to adjust_at={adjust_at}"
+                f"{' (window mode)' if window else ''}; expected warmup < "
+                f"{collected}, or warmup=None to scale it with adjust_at"
             )
         self.adjust_at, self.power, self.warmup, self.window = (
             adjust_at, power, warmup, window,
