@@ -147,6 +147,68 @@ def test_discover_bad_input_exits_2(o2x_npz, extra, message, capsys):
     assert err.startswith("softeq: error:") and message in err
 
 
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory):
+    """A `softeq discover --out` run folder (one epoch), its data given by a path
+    relative to the working directory of the run."""
+    from softeq.data import get_task
+
+    root = tmp_path_factory.mktemp("discover")
+    t = get_task("inertia:o2x")
+    np.savez(root / "o2x.npz", x=t.x_train[:300].numpy(), y=t.y_train[:300].numpy())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        code = main(["discover", "o2x.npz", "--rep-in", "5*V0+5*V", "--rep-out",
+                     "V2", "--epochs", "1", "--json", "--out", "run"])  # fmt: skip
+    assert code == 0
+    return root / "run"
+
+
+def test_eval_of_a_discover_run_folder(discovered, tmp_path, capsys, monkeypatch):
+    summary = json.loads((discovered / "summary.json").read_text())
+    record = json.loads((discovered / "data.json").read_text())
+    assert record["groups"] == ["O3", "O2x", "O2y", "O2z"]
+    assert (record["rep_in"], record["rep_out"]) == ("5*V0+5*V", "V2")
+    monkeypatch.chdir(tmp_path)  # the data's relative path no longer resolves here
+    capsys.readouterr()
+    assert main(["eval", str(discovered)]) == 0
+    printed = capsys.readouterr().out
+    assert "file:o2x.npz" in printed and f"{summary['test_mse']:.5g}" in printed
+
+
+def _changed(data):
+    np.savez(data, x=np.zeros((300, 20)), y=np.zeros((300, 9)))
+
+
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda data: data.unlink(), "does not exist"),
+        (_changed, "has changed since the run"),
+        (lambda data: (data.parent / "run" / "data.json").unlink(),
+         "no data.json saying how to read it"),
+        (lambda data: (data.parent / "run" / "data.json").write_text("[]"),
+         "data.json is malformed"),
+    ],
+    ids=["missing", "changed", "no-record", "malformed"],
+)  # fmt: skip
+def test_eval_of_a_discover_folder_whose_data_is_not_the_run_s(
+    discovered, tmp_path, spoil, message, capsys
+):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(discovered, run)
+    data = shutil.copy(discovered.parent / "o2x.npz", tmp_path / "o2x.npz")
+    record = json.loads((run / "data.json").read_text())
+    (run / "data.json").write_text(json.dumps({**record, "path": str(data)}))
+    spoil(tmp_path / "o2x.npz")
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("softeq: error:") and message in err
+
+
 def test_discover_missing_file_exits_2(tmp_path, capsys):
     assert main(["discover", str(tmp_path / "none.npz"), "--rep-in", "V",
                  "--rep-out", "V"]) == 2  # fmt: skip

@@ -142,3 +142,38 @@ def test_an_explicit_tuning_epoch_moves_selection_with_it():
     explicit = resolve_config(TrainConfig(preset="paper", adjust_at=100,
                                           select_after=7))  # fmt: skip
     assert explicit.select_after == 7
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(model="per", epochs=100, adjust_at=101),
+     dict(model="mlp-orbit", preset="fast", adjust_at=400)],
+    ids=["per", "mlp-orbit-fast"],
+)  # fmt: skip
+def test_a_tuning_epoch_after_the_last_is_refused(kwargs):
+    with pytest.raises(ValueError, match=r"after the last epoch.*never rescale"):
+        resolve_config(TrainConfig(task="inertia:o2z", **kwargs))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(model="mlp"), dict(model="per", tuner="constant")]
+)
+def test_a_tuning_epoch_nothing_uses_may_be_anything(kwargs):
+    config = TrainConfig(task="inertia:o2z", epochs=100, adjust_at=101, **kwargs)
+    assert resolve_config(config).adjust_at == 101
+
+
+@pytest.mark.parametrize("epochs", [150, 60, 4])
+def test_a_shortened_fast_run_still_tunes(epochs):
+    """`--preset fast --epochs 150` tunes at epoch 38, before the reference's
+    50-collection warm-up would end; the warm-up scales with it."""
+    from softeq.data import get_task
+    from softeq.train._setup import make_tuner
+
+    cfg = resolve_config(TrainConfig(task="inertia:o2z", preset="fast", epochs=epochs))
+    assert cfg.adjust_at == max(1, round(75 * epochs / 300))
+    tuner = make_tuner(cfg, get_task("inertia:o2z"))
+    R = {"O3": 1.0, "O2x": 0.5, "O2y": 0.5, "O2z": 0.25}
+    for epoch in range(cfg.adjust_at):
+        tuner.step(epoch, R)
+    assert tuner.fired and tuner.strengths["O2x"] == cfg.strength / 4

@@ -117,13 +117,56 @@ def test_crafted_pickle_checkpoint_is_refused_not_executed(tmp_path):
     assert not marker.exists()
 
 
+def _logged(out, quantity: str) -> list[dict[str, float]]:
+    """Per epoch, ``reg/<quantity>/<group>`` of metrics.jsonl by group."""
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    head = f"reg/{quantity}/"
+    return [{k[len(head) :]: v for k, v in r.items() if k.startswith(head)}
+            for r in rows]  # fmt: skip
+
+
+def _per_rule(strengths: dict[str, float], R: dict[str, float], power: float):
+    """lambda_j (R_min / R_j)^p, R_min over the groups with lambda_j != 0."""
+    r_min = min(R[g] for g, s in strengths.items() if s)
+    return {g: s * (r_min / R[g]) ** power for g, s in strengths.items()}
+
+
+def _evidence_rule(strengths: dict[str, float], row: dict[str, float], n: int):
+    """One damped (eta = 1/2) step log s_j += eta log(T_j / R_j), with T_j from
+    the logged gamma_j = 2 beta s_j T_j and beta = n / (2 noise)."""
+    beta = n / (2 * row["tuner/noise"])
+    out = dict(strengths)
+    for g, s in strengths.items():
+        if s:
+            T = row[f"tuner/determined/{g}"] / (2 * beta * s)
+            out[g] = s * (T / row[f"reg/penalty/{g}"]) ** 0.5
+    return out
+
+
 @pytest.mark.parametrize("tuner", ["constant", "per", "evidence"])
-def test_tuners_run_in_the_trainer(tuner, tmp_path):
+def test_tuners_change_strengths_in_the_trainer_by_their_rule(tuner, tmp_path):
     cfg = TrainConfig(**{**SMALL, "epochs": 4}, model="per", tuner=tuner, tuner_every=2,
                       adjust_at=2)  # fmt: skip
-    summary = Trainer(cfg, tmp_path).fit()
-    assert set(summary["strengths"]) == {"O3", "O2x", "O2y", "O2z"}
-    assert all(v >= 0 for v in summary["strengths"].values())
+    trainer = Trainer(cfg, tmp_path)
+    summary = trainer.fit()
+    # row k holds the strengths of epoch k: those before that epoch's tuner step
+    strengths = _logged(tmp_path, "strength") + [summary["strengths"]]
+    init = {"O3": 0.0, **dict.fromkeys(["O2x", "O2y", "O2z"], trainer.config.strength)}
+    assert strengths[0] == init
+    if tuner == "constant":
+        assert strengths == [init] * 5
+        return
+    if tuner == "per":  # fires once at epoch 2 (1-based) on that epoch's penalties
+        R = _logged(tmp_path, "penalty")[1]
+        expected = [init, init] + [_per_rule(init, R, trainer.config.adjust_power)] * 3
+    else:  # updates after epochs 2 and 4 (1-based)
+        rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text()
+                .splitlines()]  # fmt: skip
+        n = trainer.task.y_train.numel()
+        after_2 = _evidence_rule(init, rows[1], n)
+        expected = [init, init, after_2, after_2, _evidence_rule(after_2, rows[3], n)]
+    assert strengths == [pytest.approx(e, rel=1e-9) for e in expected]
+    assert strengths[2] != init and strengths[2]["O3"] == 0.0  # it did change them
 
 
 def test_evidence_diagnostics_are_logged_at_update_epochs(tmp_path):
@@ -150,9 +193,14 @@ def test_orbit_penalty_model_tunes_and_resumes(tmp_path):
     cfg = TrainConfig(**SMALL, model="mlp-orbit", adjust_at=3, checkpoint_every=1)
     full = Trainer(cfg, tmp_path / "full")
     expected = full.fit()
-    rows = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text()
-            .splitlines()]  # fmt: skip
-    assert rows[0]["reg/orbit/O2z"] > 0 and "reg/strength/O2x" in rows[0]
+    orbit = _logged(tmp_path / "full", "orbit")
+    assert all(v > 0 for v in orbit[0].values())
+    # the tuner fires at epoch 3 (1-based) on that epoch's mean orbit penalties
+    init = {"O3": 0.0, **dict.fromkeys(["O2x", "O2y", "O2z"], full.config.strength)}
+    tuned = _per_rule(init, orbit[2], full.config.adjust_power)
+    strengths = _logged(tmp_path / "full", "strength") + [expected["strengths"]]
+    assert strengths == [init] * 3 + [pytest.approx(tuned, rel=1e-9)] * 4
+    assert tuned != init
     with pytest.raises(_InterruptedError):
         _CrashAfterEpoch3(cfg, tmp_path / "cut").fit()
     assert Trainer(cfg, tmp_path / "cut").fit(resume=True) == expected

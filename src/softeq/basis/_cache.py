@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from .._atomic import save_atomic, verify
-from ..groups import Group
+from ..groups import Group, as_group
 from ..reps import TensorType
 from ._solve import hom_type, solve_invariants
 
@@ -49,12 +49,21 @@ def _load(path: Path) -> Tensor | None:
     return Q
 
 
-def invariant_basis(group: Group, ttype: TensorType) -> Tensor:
-    """Cached orthonormal basis of the G-invariant vectors of `ttype`.
+def invariant_basis(group: Group | str, ttype: TensorType) -> Tensor:
+    """Cached orthonormal basis of the G-invariant vectors of `ttype`
+    (`solve_invariants`); `group` is a `Group` or a registry name.
 
     Returns:
         Float64 tensor of shape `(d^rank, r)`; treat it as read-only.
+
+    Example:
+        >>> from softeq.groups import get
+        >>> from softeq.reps import TensorType
+        >>> Q = invariant_basis("O2z", TensorType.of(1))  # the z axis
+        >>> Q.shape, invariant_basis(get("O2z"), TensorType.of(1)) is Q
+        (torch.Size([3, 1]), True)
     """
+    group = as_group(group)
     key = (group.name, group.fingerprint, ttype.factors)
     if (Q := _MEMORY.get(key)) is not None:
         return Q
@@ -69,8 +78,9 @@ def invariant_basis(group: Group, ttype: TensorType) -> Tensor:
     return Q
 
 
-def hom_basis(group: Group, type_in: TensorType, type_out: TensorType) -> Tensor:
-    """Cached basis of $Hom_G(T_{in}, T_{out})$ on row-major `vec(W)`.
+def hom_basis(group: Group | str, type_in: TensorType, type_out: TensorType) -> Tensor:
+    """Cached basis of $Hom_G(T_{in}, T_{out})$ on row-major `vec(W)`; `group` is a
+    `Group` or a registry name.
 
     Returns:
         Float64 tensor of shape `(dim_out * dim_in, r)` with orthonormal columns.

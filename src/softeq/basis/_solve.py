@@ -7,7 +7,7 @@ import logging
 import torch
 from torch import Tensor
 
-from ..groups import Group
+from ..groups import Group, as_group
 from ..reps import Rep, TensorType, batched_kron
 
 logger = logging.getLogger(__name__)
@@ -117,15 +117,26 @@ def _right_singular(C: Tensor) -> tuple[Tensor, Tensor]:
     return S, Vh
 
 
-def solve_invariants(group: Group, ttype: TensorType) -> Tensor:
+def solve_invariants(group: Group | str, ttype: TensorType) -> Tensor:
     """Orthonormal basis `Q` of the G-invariant vectors of a tensor type.
 
     $v$ is invariant iff $d\\rho(A_i) v = 0$ for every Lie generator and
-    $(\\rho(h_j) - I) v = 0$ for every discrete generator.
+    $(\\rho(h_j) - I) v = 0$ for every discrete generator. `group` is a `Group` or
+    a registry name.
 
     Returns:
         Float64 tensor of shape `(d^rank, r)` with orthonormal columns.
+
+    Example:
+        One O(3)-invariant in $V \\otimes V$ (the identity), none in $V$:
+
+        >>> from softeq.reps import TensorType
+        >>> solve_invariants("O3", TensorType.of(2)).shape
+        torch.Size([9, 1])
+        >>> solve_invariants("O3", TensorType.of(1)).shape
+        torch.Size([3, 0])
     """
+    group = as_group(group)
     n = ttype.dim(group.d)
     C = constraint_stack(group, ttype.rho, ttype.drho, n)
     Q = nullspace(C, what=f"{group.name} on {ttype}")

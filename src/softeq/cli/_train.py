@@ -20,6 +20,7 @@ from ..train import (
     load_config,
     validate,
 )
+from ._discover import task_from_run
 
 
 def field_help() -> dict[str, str]:
@@ -181,7 +182,8 @@ def run_eval(args: argparse.Namespace) -> int:
                                  cuda_graphs=False)  # fmt: skip
     config = checked(config, run_dir / "config.toml")
     state = load_checkpoint(run_dir / "checkpoint.pt")  # before the costly model
-    trainer = Trainer(config, None)
+    # a `softeq discover` folder: its data file, reps and groups are recorded
+    trainer = Trainer(config, None, task=task_from_run(run_dir, config))
     written = {**state["config"], **{k: getattr(config, k) for k in _WHERE}}
     if written != trainer.config.to_dict():
         diff = sorted(k for k, v in trainer.config.to_dict().items()

@@ -9,9 +9,10 @@ from ._embedded import O2, SO2, Embedded
 from ._finite import C, D, S
 from ._group import Group
 from ._product import DirectProduct, Union
-from ._registry import as_groups, get, names
+from ._registry import as_group, as_groups, get, names
 
 __all__ = [
+    "as_group",
     "as_groups",
     "C",
     "D",

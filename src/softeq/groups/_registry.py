@@ -121,6 +121,26 @@ def get(name: str) -> Group:
     return groups[0] if len(groups) == 1 else DirectProduct(*groups)
 
 
+def as_group(group: object) -> Group:
+    """`group` itself if it is a `Group`, the registered group if it is a name.
+
+    Raises:
+        TypeError: For anything that is neither a `Group` nor a name.
+        ValueError: For an unknown name.
+
+    Example:
+        >>> as_group("O2z") == get("O2z") == as_group(get("O2z"))
+        True
+    """
+    if isinstance(group, str):
+        return get(group)
+    if isinstance(group, Group):
+        return group
+    raise TypeError(
+        f"expected a softeq Group or a group name, got {type(group).__name__} {group!r}"
+    )
+
+
 def as_groups(groups: object) -> list[Group]:
     """A list of `Group`s from groups and/or registry names (resolved with `get`).
 
@@ -135,14 +155,4 @@ def as_groups(groups: object) -> list[Group]:
     """
     if isinstance(groups, str | Group) or not hasattr(groups, "__iter__"):
         raise TypeError(f"expected a sequence of groups or group names, got {groups!r}")
-    out = []
-    for g in groups:
-        if isinstance(g, str):
-            out.append(get(g))
-        elif isinstance(g, Group):
-            out.append(g)
-        else:
-            raise TypeError(
-                f"expected a softeq Group or a group name, got {type(g).__name__} {g!r}"
-            )
-    return out
+    return [as_group(g) for g in groups]

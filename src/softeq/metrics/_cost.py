@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..groups import Group
+from ..groups import Group, as_group
 from ..reps import Rep
 from ._equivariance import _check_args, _check_output
 from ._scalings import ScalingSplit, matched_scalings, scaling_split
@@ -46,7 +46,7 @@ def symmetry_cost(
     f: Callable[[Tensor], Tensor],
     rep_in: Rep,
     rep_out: Rep,
-    group: Group,
+    group: Group | str,
     x: Tensor,
     y: Tensor,
     n_samples: int = 16,
@@ -94,7 +94,8 @@ def symmetry_cost(
         f: Maps `(batch, rep_in.dim)` to `(batch, rep_out.dim)`.
         rep_in: Input representation (layout; re-bound to `group`).
         rep_out: Output representation (layout; re-bound to `group`).
-        group: The group, acting on the same $R^d$ as the reps.
+        group: The group (or its registry name), acting on the same $R^d$ as the
+            reps.
         x: Held-out inputs `(n, rep_in.dim)`.
         y: Their targets `(n, rep_out.dim)`.
         n_samples: Group elements $g_k$, shared by all inputs.
@@ -129,6 +130,7 @@ def symmetry_cost(
         >>> symmetry_cost(f, rep, rep, get("O2x"), x, y, generator=gen).cost > 1
         True
     """
+    group = as_group(group)
     _check_args(rep_in, rep_out, group, x)
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"symmetry_cost needs n_samples >= 1, got {n_samples!r}")

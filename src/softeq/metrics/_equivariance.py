@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..groups import Group
+from ..groups import Group, as_group
 from ..reps import Rep
 
 _EPS = 1e-12
@@ -51,8 +51,6 @@ def _check_args(rep_in: Rep, rep_out: Rep, group: Group, x: Tensor) -> None:
     for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
         if not isinstance(rep, Rep):
             raise ValueError(f"{who}: {name} must be a softeq Rep, got {type(rep)}")
-    if not isinstance(group, Group):
-        raise ValueError(f"{who}: group must be a softeq Group, got {type(group)}")
     for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
         if rep.group.d != group.d:
             raise ValueError(
@@ -80,7 +78,7 @@ def equivariance_error(
     f: Callable[[Tensor], Tensor],
     rep_in: Rep,
     rep_out: Rep,
-    group: Group,
+    group: Group | str,
     x: Tensor,
     n_samples: int = 16,
     *,
@@ -103,7 +101,8 @@ def equivariance_error(
         f: Maps `(batch, rep_in.dim)` to `(batch, rep_out.dim)`.
         rep_in: Input representation (layout; re-bound to `group`).
         rep_out: Output representation (layout; re-bound to `group`).
-        group: The group to measure, acting on the same $R^d$ as the reps.
+        group: The group to measure (or its registry name), acting on the same
+            $R^d$ as the reps.
         x: Inputs, shape `(batch, rep_in.dim)`; see `gaussian_inputs`.
         n_samples: Number of group elements.
         generator: Source of randomness for the group elements.
@@ -124,7 +123,10 @@ def equivariance_error(
         >>> x = gaussian_inputs(rep, 32, dtype=torch.float64)
         >>> equivariance_error(lambda v: 3 * v, rep, rep, G, x) < 1e-12
         True
+        >>> equivariance_error(lambda v: 3 * v, rep, rep, "O2z", x) < 1e-12
+        True
     """
+    group = as_group(group)
     _check_args(rep_in, rep_out, group, x)
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"equivariance_error needs n_samples >= 1, got {n_samples!r}")

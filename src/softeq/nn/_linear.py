@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..basis import BlockProjector, MultiProjector
-from ..groups import Group
+from ..groups import Group, as_group
 from ..reps import Rep
 from .functional import check_features
 
@@ -102,7 +102,7 @@ class SoftLinear(nn.Module):
     Args:
         rep_in: Input layout (re-bound to every candidate group).
         rep_out: Output layout.
-        groups: Candidate groups acting on the same $R^d$.
+        groups: Candidate groups (or registry names) acting on the same $R^d$.
         generator: Randomness for the initialisation (orthogonal W, uniform b).
 
     Shape:
@@ -123,7 +123,7 @@ class SoftLinear(nn.Module):
         self,
         rep_in: Rep,
         rep_out: Rep,
-        groups: Sequence[Group],
+        groups: Sequence[Group | str],
         *,
         generator: torch.Generator | None = None,
     ) -> None:
@@ -199,24 +199,34 @@ class RPPLinear(nn.Module):
     Args:
         rep_in: Input layout.
         rep_out: Output layout.
-        group: Group of the equivariant path.
-        free_group: Optional group constraining the free path.
+        group: Group (or registry name) of the equivariant path.
+        free_group: Optional group (or name) constraining the free path.
         generator: Randomness for the initialisation.
 
     Shape:
         Input `(*, rep_in.dim)`, output `(*, rep_out.dim)`.
+
+    Example:
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> rep = parse("V", get("O3"))
+        >>> layer = RPPLinear(rep, rep, "O3", free_group="O2z")
+        >>> layer(torch.randn(5, 3)).shape
+        torch.Size([5, 3])
     """
 
     def __init__(
         self,
         rep_in: Rep,
         rep_out: Rep,
-        group: Group,
+        group: Group | str,
         *,
-        free_group: Group | None = None,
+        free_group: Group | str | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
+        group = as_group(group)
+        free_group = None if free_group is None else as_group(free_group)
         self.rep_in, self.rep_out = rep_in, rep_out
         # The reference draws one dense (W, b), uses P_G W for the equivariant path
         # and 1e-3 (W, b), unprojected, for the free one.

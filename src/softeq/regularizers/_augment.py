@@ -29,7 +29,8 @@ class GroupAugmentation(nn.Module):
     Args:
         model: Maps `(batch, rep_in.dim)` to `(batch, rep_out.dim)`; registered as a
             submodule.
-        group: The group to augment with, acting on the same $R^d$ as the reps.
+        group: The group to augment with (or its registry name), acting on the
+            same $R^d$ as the reps.
         rep_in: Input representation (layout; re-bound to `group`).
         rep_out: Output representation (layout; re-bound to `group`).
         scale: Lie-algebra sampling scale (bound it for non-compact groups).
@@ -38,12 +39,29 @@ class GroupAugmentation(nn.Module):
 
     Shape:
         Input `(batch, rep_in.dim)`, output `(batch, rep_out.dim)`.
+
+    Example:
+        Augmenting with rotations about z: an equivariant model is unchanged, a
+        dense one is not.
+
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> rep = parse("V", get("O3"))
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(4, 3, dtype=torch.float64)
+        >>> aug = GroupAugmentation(lambda v: 3 * v, "O2z", rep, rep, generator=gen)
+        >>> torch.allclose(aug(x), 3 * x)
+        True
+        >>> dense = torch.nn.Linear(3, 3, bias=False).double()
+        >>> aug = GroupAugmentation(dense, "O2z", rep, rep, generator=gen)
+        >>> torch.allclose(aug(x), dense(x))
+        False
     """
 
     def __init__(
         self,
         model: Callable[[Tensor], Tensor],
-        group: Group,
+        group: Group | str,
         rep_in: Rep,
         rep_out: Rep,
         *,

@@ -31,7 +31,8 @@ class GroupAveraged(nn.Module):
     Args:
         model: Maps `(batch, rep_in.dim)` to `(batch, rep_out.dim)`; registered as a
             submodule.
-        group: The group to average over, acting on the same $R^d$ as the reps.
+        group: The group to average over (or its registry name), acting on the
+            same $R^d$ as the reps.
         rep_in: Input representation (layout; re-bound to `group`).
         rep_out: Output representation (layout; re-bound to `group`).
         n_samples: $K$, elements drawn when `elements` is None.
@@ -63,7 +64,7 @@ class GroupAveraged(nn.Module):
     def __init__(
         self,
         model: Callable[[Tensor], Tensor],
-        group: Group,
+        group: Group | str,
         rep_in: Rep,
         rep_out: Rep,
         *,
@@ -87,7 +88,7 @@ class GroupAveraged(nn.Module):
                 raise ValueError(
                     f"{who}: n_samples must be an int >= 1, got {n_samples!r}"
                 )
-            elements = group.sample(n_samples, scale=scale, generator=generator)
+            elements = self.group.sample(n_samples, scale=scale, generator=generator)
         elif elements.ndim != 3 or elements.shape[1:] != (d, d) or not len(elements):
             raise ValueError(
                 f"{who}: elements must have shape (K >= 1, {d}, {d}), got "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..groups import Group
+from ..groups import Group, as_group
 from ..reps import Rep
 
 
@@ -18,9 +18,9 @@ def check_rep(rep: object, name: str, who: str) -> Rep:
 
 
 def check_group(group: object, d: int, who: str) -> Group:
-    """Return `group` if it is a softeq `Group` acting on $R^d$, else raise."""
-    if not isinstance(group, Group):
-        raise ValueError(f"{who}: expected a softeq Group, got {type(group).__name__}")
+    """Return `group` (a `Group`, or a name resolved with `get`) if it acts on
+    $R^d$, else raise."""
+    group = as_group(group)
     if group.d != d:
         raise ValueError(
             f"{who}: group {group.name} acts on R^{group.d}, but the representations "

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ..basis import ProjectorStack
+from ..groups import Group
 from ._projection import soft_layers
 from ._tuners import ConstantTuner
 
@@ -138,7 +139,7 @@ class EvidenceTuner(ConstantTuner):
     is always tuned.
 
     Args:
-        groups: Candidate group names.
+        groups: Candidate groups or their names, the largest first.
         init: Initial strength $s_j$ (> 0) of every group.
         weight_decay: The run's $wd$ (> 0 unless every strength stays > 0).
         n_targets: $N d_{out}$, the number of training target values.
@@ -161,7 +162,7 @@ class EvidenceTuner(ConstantTuner):
 
     def __init__(
         self,
-        groups: Sequence[str],
+        groups: Sequence[str | Group],
         init: float = 1.0,
         *,
         weight_decay: float,
@@ -183,7 +184,6 @@ class EvidenceTuner(ConstantTuner):
         if samples < 1:
             raise ValueError(f"EvidenceTuner needs samples >= 1, got {samples}")
         super().__init__(groups, init, largest=init if tune_largest else 0.0)
-        self.groups = list(groups)
         #: The groups whose strengths the tuner moves.
         self.tuned = [g for g in self.groups if self.strengths[g] > 0]
         self.weight_decay, self.n_targets = weight_decay, n_targets
@@ -267,10 +267,10 @@ class EvidenceTuner(ConstantTuner):
     def step(
         self,
         epoch: int,
-        penalties: Mapping[str, float],
+        penalties: Mapping[str, float | Tensor],
         model: nn.Module | None = None,
         *,
-        train_mse: float | None = None,
+        train_mse: float | Tensor | None = None,
         inputs: Tensor | None = None,
         **info: Any,
     ) -> None:
@@ -278,16 +278,21 @@ class EvidenceTuner(ConstantTuner):
 
         Args:
             epoch: 0-based epoch just finished.
-            penalties: Exact $R_j$ summed over layers (``exact=True`` values).
+            penalties: $R_j$ summed over layers, numbers or scalar tensors
+                (detached inside; ``exact=True`` values are the most accurate).
             model: The model whose soft layers define the prior.
-            train_mse: The epoch's training MSE (estimates $\\sigma^2$).
+            train_mse: The epoch's training MSE (estimates $\\sigma^2$); a
+                number or a scalar tensor.
             inputs: The training inputs (for the data curvature).
         """
+        values = self._read(epoch, penalties)
         self._diagnostics = {}
         if (epoch + 1) % self.every:
             return
         if model is None or train_mse is None or inputs is None:
             raise ValueError("EvidenceTuner.step needs the model, train_mse and inputs")
+        if isinstance(train_mse, Tensor):
+            train_mse = train_mse.detach().item()
         beta = self.n_targets / (2 * max(float(train_mse), 1e-12))
         T = self.traces(model, beta, self.curvature(model, inputs, train_mse))
         self._diagnostics = {"noise": float(train_mse)}
@@ -295,7 +300,7 @@ class EvidenceTuner(ConstantTuner):
         for g in self.tuned:
             # gamma_j = 2 lambda_j T_j at the strength before this update
             self._diagnostics[f"determined/{g}"] = 2 * beta * self.strengths[g] * T[g]
-            R = max(float(penalties[g]), 1e-300)
+            R = max(values[g], 1e-300)
             t = max(T[g], 1e-300)
             log_s = math.log(self.strengths[g]) + self.damping * math.log(t / R)
             self.strengths[g] = min(max(math.exp(log_s), low), high)

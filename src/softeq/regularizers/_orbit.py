@@ -7,16 +7,19 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..groups import Group
+from ..groups import Group, as_groups
 from ..reps import Rep
 from ._checks import check_batch, check_group, check_output, check_rep, check_same_d
 
 
-def _check_groups(groups: Sequence[Group], d: int, who: str) -> tuple[Group, ...]:
-    """Validate a non-empty list of groups with distinct names, all on $R^d$."""
-    if isinstance(groups, Group):
+def _check_groups(
+    groups: Sequence[Group | str] | Group | str, d: int, who: str
+) -> tuple[Group, ...]:
+    """Validate a non-empty list of groups (or names) with distinct names, all on
+    $R^d$; one group or name counts as a list of one."""
+    if isinstance(groups, Group | str):
         groups = [groups]
-    groups = tuple(groups)
+    groups = tuple(as_groups(groups))
     if not groups:
         raise ValueError(f"{who} needs at least one candidate group, got none")
     for group in groups:
@@ -51,7 +54,8 @@ class OrbitPenalty(nn.Module):
         f: Callable mapping `(batch, rep_in.dim)` to `(batch, rep_out.dim)`.
         rep_in: Input representation (layout).
         rep_out: Output representation (layout).
-        groups: Candidate groups with distinct names, all acting on $R^d$.
+        groups: Candidate groups (or their registry names) with distinct names,
+            all acting on $R^d$.
         n_samples: Group elements sampled per group and call.
         scale: Lie-algebra sampling scale (bound it for non-compact groups).
 
@@ -63,7 +67,7 @@ class OrbitPenalty(nn.Module):
         >>> from softeq.groups import get
         >>> from softeq.reps import parse
         >>> rep = parse("3*V", get("O3"))
-        >>> penalty = OrbitPenalty(lambda x: 2 * x, rep, rep, [get("O3"), get("O2z")])
+        >>> penalty = OrbitPenalty(lambda x: 2 * x, rep, rep, ["O3", "O2z"])
         >>> terms = penalty(torch.randn(8, 9, dtype=torch.float64))
         >>> sorted(terms), float(terms["O3"]) < 1e-20
         (['O2z', 'O3'], True)
@@ -76,7 +80,7 @@ class OrbitPenalty(nn.Module):
         f: Callable[[Tensor], Tensor],
         rep_in: Rep,
         rep_out: Rep,
-        groups: Sequence[Group],
+        groups: Sequence[Group | str],
         n_samples: int = 4,
         *,
         scale: float = 1.0,

@@ -1,25 +1,78 @@
 """Strength tuners: how strongly each candidate group's penalty is weighted.
 
-Every tuner exposes `strengths` (a dict keyed by group name), `step(epoch,
-penalties, model)` called once per epoch with exact per-group penalty values, and
-`state_dict()` / `load_state_dict()` for checkpoints, and `diagnostics()`: the
+Every tuner exposes `strengths` (a dict keyed by group name); `step(epoch,
+penalties, model=None, **info)`, called once per epoch with the 0-based epoch just
+finished and ``{group name: R_j}`` for every candidate (extra keys are ignored);
+`state_dict()` / `load_state_dict()` for checkpoints; and `diagnostics()`: the
 quantities behind the latest step's update, which the trainer logs beside the
 strengths (``tuner/...`` keys of ``metrics.jsonl``).
+
+The penalties may be Python numbers or scalar tensors, e.g. the dict that
+`ProjectionPenalty()` returns, still attached to its autograd graph: tuners detach
+them and keep only floats, so a tuner never holds a graph (or GPU memory) alive.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
+
+from ..groups import Group
+
+
+def _scalar(value: object, group: str, who: str) -> float:
+    """`value` (a number, or a one-element tensor read after `detach`) as a float."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(
+                f"{who}: the penalty of {group} must be a scalar, got a tensor of "
+                f"shape {tuple(value.shape)}"
+            )
+        value = value.detach().item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(
+            f"{who}: the penalty of {group} must be a number or a scalar tensor, "
+            f"got {type(value).__name__}"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{who}: the penalty of {group} must be finite, got {value}")
+    return float(value)
+
+
+def group_names(groups: Sequence[str | Group], who: str) -> list[str]:
+    """The keys of a tuner's strengths: names as given, `Group`s by `group.name`.
+
+    Names are not looked up in the registry: a tuner only keys strengths by the
+    names its penalties use, which may belong to groups built by hand.
+    """
+    if isinstance(groups, str | Group) or not hasattr(groups, "__iter__"):
+        raise TypeError(
+            f"{who} expected a sequence of groups or group names, got {groups!r}"
+        )
+    names = []
+    for g in groups:
+        if not isinstance(g, str | Group):
+            raise TypeError(
+                f"{who} expected a softeq Group or a group name, got "
+                f"{type(g).__name__} {g!r}"
+            )
+        names.append(g if isinstance(g, str) else g.name)
+    if not names:
+        raise ValueError(f"{who} needs at least one group, got none")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{who} needs distinct group names, got {names}")
+    return names
 
 
 class ConstantTuner:
     """Fixed strengths: $\\lambda_j$ never changes.
 
     Args:
-        groups: Candidate group names, the largest first.
+        groups: Candidate groups or their names, the largest first.
         init: Strength of every group.
         largest: Strength of `groups[0]`. The reference gives the largest group 0:
             its subgroups generate it, so regularising them pushes towards it.
@@ -28,14 +81,20 @@ class ConstantTuner:
         >>> tuner = ConstantTuner(["O3", "O2x", "O2z"], init=100.0)
         >>> tuner.strengths
         {'O3': 0.0, 'O2x': 100.0, 'O2z': 100.0}
+        >>> from softeq.groups import get
+        >>> ConstantTuner([get("O3"), "O2z"], init=2.0).strengths
+        {'O3': 0.0, 'O2z': 2.0}
     """
 
     def __init__(
-        self, groups: Sequence[str], init: float = 1.0, *, largest: float = 0.0
+        self,
+        groups: Sequence[str | Group],
+        init: float = 1.0,
+        *,
+        largest: float = 0.0,
     ) -> None:
-        groups = list(groups)
-        if not groups:
-            raise ValueError("a tuner needs at least one group name")
+        #: The candidates' names, the largest first: the keys of `strengths`.
+        self.groups = groups = group_names(groups, type(self).__name__)
         if init < 0 or largest < 0:
             raise ValueError(
                 f"strengths must be >= 0, got init={init}, largest={largest}"
@@ -47,11 +106,41 @@ class ConstantTuner:
     def step(
         self,
         epoch: int,
-        penalties: Mapping[str, float],
+        penalties: Mapping[str, float | Tensor],
         model: nn.Module | None = None,
-        **info: float,
+        **info: Any,
     ) -> None:
-        """Called once per epoch; constant strengths do not change."""
+        """Called once per epoch; constant strengths do not change (the arguments
+        are checked as every tuner's are)."""
+        self._read(epoch, penalties)
+
+    def _read(
+        self, epoch: int, penalties: Mapping[str, float | Tensor]
+    ) -> dict[str, float]:
+        """Check a `step`'s arguments; return every group's penalty as a float.
+
+        Tensors are detached before they are read: nothing of the caller's
+        autograd graph is kept.
+
+        Raises:
+            ValueError: For an epoch that is not an int >= 0, or penalties that are
+                not a mapping holding a finite scalar for every group.
+        """
+        who = f"{type(self).__name__}.step"
+        if isinstance(epoch, bool) or not isinstance(epoch, Integral) or epoch < 0:
+            raise ValueError(f"{who} expects a 0-based epoch (int >= 0), got {epoch!r}")
+        if not isinstance(penalties, Mapping):
+            raise ValueError(
+                f"{who} expects penalties as a mapping {{group name: value}}, got "
+                f"{type(penalties).__name__}"
+            )
+        missing = [g for g in self.groups if g not in penalties]
+        if missing:
+            raise ValueError(
+                f"{who} needs a penalty for every group {self.groups}; missing "
+                f"{missing} (got {sorted(map(str, penalties))})"
+            )
+        return {g: _scalar(penalties[g], g, who) for g in self.groups}
 
     def diagnostics(self) -> dict[str, float]:
         """What the latest `step` computed to update the strengths, by name (empty
@@ -87,15 +176,31 @@ class PERTuner(ConstantTuner):
     stored $R_j$ among groups with $\\lambda_j \\ne 0$.
 
     Groups the data respect keep a large strength; violated ones are down-weighted.
-    Nothing happens if fewer than `warmup` + 1 collections preceded `adjust_at`.
+
+    The warm-up scales with `adjust_at`: by default it is ``min(50, adjust_at -
+    1)``, the reference's 50 collections whenever that leaves one before
+    `adjust_at`, else all but the tuning epoch's. Every run that tunes after epoch
+    50 (every preset at its full length, ``fast`` at 75 included) is unchanged; a
+    shorter one tunes on the penalties of its tuning epoch instead of silently
+    never tuning. A proportional warm-up such as ``adjust_at // 2`` was not chosen:
+    it would change the ``fast`` preset's runs (and the results made with them)
+    for little gain, since the stored vector, replaced whenever any component
+    drops, is close to the latest $R$ whatever the warm-up. An explicit `warmup`
+    that ignores every collection up to `adjust_at` is refused.
 
     Args:
-        groups: Candidate group names, the largest first.
+        groups: Candidate groups or their names, the largest first.
         init: Initial strength of every group but the largest.
         adjust_at: The 1-based epoch at which strengths are rescaled.
         power: The exponent p (reference: 2 synthetic, 5 motion).
-        warmup: Collections ignored at first (reference: 50).
+        warmup: Collections ignored at first (reference: 50); None for
+            ``min(50, adjust_at - 1)``. Must leave a collection before
+            `adjust_at`: below `adjust_at`, and below 100 with `window`.
         window: Collect only in the 101 epochs before `adjust_at`.
+
+    Raises:
+        ValueError: For adjust_at < 1, power < 0, warmup < 0, or a warm-up that
+            ignores every collection up to `adjust_at`.
 
     Example:
         >>> tuner = PERTuner(["O3", "O2x", "O2z"], init=100.0, adjust_at=52, warmup=50)
@@ -103,25 +208,37 @@ class PERTuner(ConstantTuner):
         ...     tuner.step(epoch, {"O3": 1.0, "O2x": 0.4, "O2z": 0.1})
         >>> tuner.strengths
         {'O3': 0.0, 'O2x': 6.25, 'O2z': 100.0}
+        >>> PERTuner(["O3", "O2z"], adjust_at=38).warmup  # a short run still tunes
+        37
     """
 
     def __init__(
         self,
-        groups: Sequence[str],
+        groups: Sequence[str | Group],
         init: float = 100.0,
         *,
         adjust_at: int = 2000,
         power: float = 2.0,
-        warmup: int = 50,
+        warmup: int | None = None,
         window: bool = False,
     ) -> None:
         super().__init__(groups, init)
-        if adjust_at < 1 or warmup < 0 or power < 0:
+        if adjust_at < 1 or power < 0 or (warmup is not None and warmup < 0):
             raise ValueError(
                 f"need adjust_at >= 1, warmup >= 0, power >= 0; got {adjust_at}, "
                 f"{warmup}, {power}"
             )
-        self.groups = list(groups)
+        if warmup is None:
+            warmup = min(50, adjust_at - 1)
+        # collections up to and including the tuning epoch
+        collected = min(adjust_at, 100) if window else adjust_at
+        if warmup >= collected:
+            raise ValueError(
+                f"{type(self).__name__} would never rescale: warmup={warmup} "
+                f"ignores all {collected} collections up to adjust_at={adjust_at}"
+                f"{' (window mode)' if window else ''}; expected warmup < "
+                f"{collected}, or warmup=None to scale it with adjust_at"
+            )
         self.adjust_at, self.power, self.warmup, self.window = (
             adjust_at, power, warmup, window,
         )  # fmt: skip
@@ -135,16 +252,17 @@ class PERTuner(ConstantTuner):
     def step(
         self,
         epoch: int,
-        penalties: Mapping[str, float],
+        penalties: Mapping[str, float | Tensor],
         model: nn.Module | None = None,
-        **info: float,
+        **info: Any,
     ) -> None:
         """Collect this epoch's penalties and rescale once at `adjust_at`."""
+        values = self._read(epoch, penalties)
         e1 = epoch + 1
         if self._collects(e1):
             self.calls += 1
             if self.calls > self.warmup:
-                current = [float(penalties[g]) for g in self.groups]
+                current = [values[g] for g in self.groups]
                 stored = self.min_penalties
                 if stored is None or any(
                     c < s for c, s in zip(current, stored, strict=True)
@@ -188,4 +306,12 @@ class OrbitTuner(PERTuner):
     $\\lambda_j (\\bar R_{min}/\\bar R_j)^p$, so symmetries the model keeps cheaply
     keep their strength and those the data fight are relaxed. Same arguments and
     state as `PERTuner`.
+
+    Example:
+        >>> tuner = OrbitTuner(["O3", "O2x", "O2z"], init=1.0, adjust_at=2, power=1,
+        ...                    warmup=0)
+        >>> for epoch in range(2):
+        ...     tuner.step(epoch, {"O3": 4.0, "O2x": 2.0, "O2z": 1.0})
+        >>> tuner.strengths
+        {'O3': 0.0, 'O2x': 0.5, 'O2z': 1.0}
     """

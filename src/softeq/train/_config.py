@@ -338,7 +338,24 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
             raise ValueError(
                 f"{name} must be true or false, got {getattr(config, name)!r}"
             )
+    _check_tuning_epoch(config, given)
     _check_device(config)
+
+
+def _check_tuning_epoch(config: TrainConfig, given: set[str]) -> None:
+    """A tuned model's ``"per"`` tuner must rescale within the run: it acts only
+    at epoch `adjust_at` (1-based), so a later one would silently never tune."""
+    if (
+        config.model in _TUNED
+        and config.tuner == "per"
+        and {"adjust_at", "epochs"} <= given
+        and config.adjust_at > config.epochs
+    ):
+        raise ValueError(
+            f"adjust_at ({config.adjust_at}) is after the last epoch "
+            f"({config.epochs}): the per tuner would never rescale; expected "
+            "adjust_at <= epochs"
+        )
 
 
 def _check_numbers(config: TrainConfig, given: set[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import comb
 
-from ...groups import Group
+from ...groups import Group, as_group
 from ...reps import Rep, TensorType
 
 ALLOCATIONS = ("uniform", "per")
@@ -56,7 +56,7 @@ def _split_duals(count: int, rank: int) -> list[tuple[int, TensorType]]:
     return [(n, TensorType.of(rank - q, q)) for q, n in enumerate(out) if n]
 
 
-def allocate(ch: int, group: Group, allocation: str = "uniform") -> Rep:
+def allocate(ch: int, group: Group | str, allocation: str = "uniform") -> Rep:
     """Hidden representation for a channel budget.
 
     * ``"uniform"`` — EMLP's `uniform_rep`: exactly `ch` channels spread over tensor
@@ -68,14 +68,15 @@ def allocate(ch: int, group: Group, allocation: str = "uniform") -> Rep:
 
     Args:
         ch: Channel budget (>= 1).
-        group: Group of the hidden layers.
+        group: Group (or registry name) of the hidden layers.
         allocation: ``"uniform"`` or ``"per"``.
 
     Example:
         >>> from softeq.groups import get
-        >>> allocate(128, get("O3"), "per"), allocate(128, get("O3"))
+        >>> allocate(128, "O3", "per"), allocate(128, get("O3"))
         (54V0+18V+6V2+2V3, 38V0+12V+3V2+V3)
     """
+    group = as_group(group)
     if not isinstance(ch, int) or ch < 1:
         raise ValueError(f"ch must be an integer >= 1, got {ch!r}")
     if allocation not in ALLOCATIONS:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ...basis import is_subgroup
-from ...groups import Group, as_groups
+from ...groups import Group, as_group, as_groups
 from ...reps import Rep
 from .._bilinear import EquivariantBilinear
 from .._gated import GatedNonlinearity, RPPGatedNonlinearity, gated
@@ -142,9 +142,9 @@ class EMLP(_EMLPFamily):
     Args:
         rep_in: Input layout.
         rep_out: Output layout.
-        group: The symmetry imposed exactly.
-        nonlinear_group: Group the hidden layers and nonlinearities are built for
-            (default: `group`); must contain `group`.
+        group: The symmetry imposed exactly (a `Group` or a registry name).
+        nonlinear_group: Group (or name) the hidden layers and nonlinearities are
+            built for (default: `group`); must contain `group`.
         ch: Channel budget of each hidden layer.
         num_layers: Number of blocks.
         allocation: ``"uniform"`` (EMLP's, default) or ``"per"``.
@@ -153,22 +153,34 @@ class EMLP(_EMLPFamily):
 
     Shape:
         Input `(*, rep_in.dim)`, output `(*, rep_out.dim)`.
+
+    Example:
+        Exactly O(2)_z-equivariant maps from two vectors to a scalar:
+
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> G = get("O3")
+        >>> model = EMLP(parse("2*V", G), parse("V0", G), "O2z", ch=16,
+        ...              num_layers=1)
+        >>> model.group.name, model(torch.randn(5, 6)).shape
+        ('O2z', torch.Size([5, 1]))
     """
 
     def __init__(
         self,
         rep_in: Rep,
         rep_out: Rep,
-        group: Group,
+        group: Group | str,
         *,
-        nonlinear_group: Group | None = None,
+        nonlinear_group: Group | str | None = None,
         ch: int = 128,
         num_layers: int = 3,
         allocation: str = "uniform",
         gate: str = "plain",
         generator: torch.Generator | None = None,
     ) -> None:
-        outer = group if nonlinear_group is None else nonlinear_group
+        group = as_group(group)
+        outer = group if nonlinear_group is None else as_group(nonlinear_group)
         if not is_subgroup(group, outer):
             raise ValueError(
                 f"EMLP: group {group.name} is not inside nonlinear_group "
@@ -193,8 +205,8 @@ class RPPEMLP(_EMLPFamily):
     Args:
         rep_in: Input layout.
         rep_out: Output layout.
-        group: Group of the equivariant path.
-        free_group: Optional group of the free path.
+        group: Group (or registry name) of the equivariant path.
+        free_group: Optional group (or name) of the free path.
         ch: Channel budget; the reference uses 89 (inertia) and 45 (cossim).
         num_layers: Number of blocks.
         allocation: ``"per"`` (default, as the reference) or ``"uniform"``.
@@ -203,21 +215,33 @@ class RPPEMLP(_EMLPFamily):
 
     Shape:
         Input `(*, rep_in.dim)`, output `(*, rep_out.dim)`.
+
+    Example:
+        O(3)-equivariant path, free path constrained to O(2)_z (the oracle RPP):
+
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> rep = parse("V", get("O3"))
+        >>> model = RPPEMLP(rep, rep, "O3", free_group="O2z", ch=16, num_layers=1)
+        >>> model.free_group.name, model(torch.randn(5, 3)).shape
+        ('O2z', torch.Size([5, 3]))
     """
 
     def __init__(
         self,
         rep_in: Rep,
         rep_out: Rep,
-        group: Group,
+        group: Group | str,
         *,
-        free_group: Group | None = None,
+        free_group: Group | str | None = None,
         ch: int = 89,
         num_layers: int = 3,
         allocation: str = "per",
         gate: str = "rpp",
         generator: torch.Generator | None = None,
     ) -> None:
+        group = as_group(group)
+        free_group = None if free_group is None else as_group(free_group)
         if free_group is not None and not is_subgroup(free_group, group):
             raise ValueError(f"free_group {free_group.name} is not inside {group.name}")
 
@@ -235,7 +259,7 @@ class RPPEMLP(_EMLPFamily):
         return [m for m in self.modules() if isinstance(m, RPPLinear)]
 
 
-def check_candidate_groups(groups: Sequence[Group]) -> list[Group]:
+def check_candidate_groups(groups: Sequence[Group | str]) -> list[Group]:
     """Validate candidate groups: non-empty, distinct names, one $R^d$, and every
     group inside the first (the largest, $G_0$)."""
     groups = as_groups(groups)  # names are resolved; anything else is a TypeError
@@ -267,7 +291,7 @@ class SoftEMLP(_EMLPFamily):
     Args:
         rep_in: Input layout.
         rep_out: Output layout.
-        groups: Candidate groups, the largest first.
+        groups: Candidate groups (or registry names), the largest first.
         ch: Channel budget (reference: 128 synthetic, 384 motion).
         num_layers: Number of blocks (reference: 3).
         allocation: ``"per"`` (default, reference) or ``"uniform"``.
@@ -276,13 +300,21 @@ class SoftEMLP(_EMLPFamily):
 
     Shape:
         Input `(*, rep_in.dim)`, output `(*, rep_out.dim)`.
+
+    Example:
+        >>> from softeq.groups import get
+        >>> from softeq.reps import parse
+        >>> rep = parse("V", get("O3"))
+        >>> model = SoftEMLP(rep, rep, ["O3", "O2z"], ch=16, num_layers=1)
+        >>> [g.name for g in model.groups], model(torch.randn(5, 3)).shape
+        (['O3', 'O2z'], torch.Size([5, 3]))
     """
 
     def __init__(
         self,
         rep_in: Rep,
         rep_out: Rep,
-        groups: Sequence[Group],
+        groups: Sequence[Group | str],
         *,
         ch: int = 128,
         num_layers: int = 3,

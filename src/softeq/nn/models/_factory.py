@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...groups import Group, get
+from ...groups import Group, as_group, as_groups
 from ...reps import Rep
 from ._base import Model
 from ._emlp import EMLP, RPPEMLP, SoftEMLP
 from ._mlp import MLP
 
 MODEL_NAMES = ("mlp", "emlp", "rpp", "rpp-oracle", "per")
-
-
-def _as_group(group: Group | str) -> Group:
-    return group if isinstance(group, Group) else get(group)
 
 
 def build(
@@ -49,15 +45,15 @@ def build(
     """
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
-    groups = [_as_group(g) for g in groups]
+    groups = as_groups(groups)
     if name == "mlp":
         return MLP(rep_in, rep_out, **cfg)
     if not groups:
         raise ValueError(f"model {name!r} needs at least one group")
     if name == "emlp":
-        group = _as_group(cfg.pop("group", groups[0]))
+        group = as_group(cfg.pop("group", groups[0]))
         outer = cfg.pop("nonlinear_group", None)
-        outer = None if outer is None else _as_group(outer)
+        outer = None if outer is None else as_group(outer)
         return EMLP(rep_in, rep_out, group, nonlinear_group=outer, **cfg)
     if name == "rpp":
         return RPPEMLP(rep_in, rep_out, groups[0], **cfg)
@@ -66,6 +62,6 @@ def build(
             raise ValueError(
                 "model 'rpp-oracle' needs cfg['oracle'], the true subgroup"
             )
-        oracle = _as_group(cfg.pop("oracle"))
+        oracle = as_group(cfg.pop("oracle"))
         return RPPEMLP(rep_in, rep_out, groups[0], free_group=oracle, **cfg)
     return SoftEMLP(rep_in, rep_out, groups, **cfg)
