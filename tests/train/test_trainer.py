@@ -256,3 +256,17 @@ def test_resume_across_a_rate_drop_is_bit_identical(tmp_path):
     assert Trainer(cfg, tmp_path / "cut").fit(resume=True) == expected
     full = (tmp_path / "full" / "metrics.jsonl").read_text()
     assert (tmp_path / "cut" / "metrics.jsonl").read_text() == full
+
+
+def test_a_checkpoint_from_before_early_stopping_still_resumes(tmp_path):
+    """Checkpoints written before `EarlyStopping` hold "bad_epochs" instead of
+    "stopping"; they resume with the reference rule's state."""
+    cfg = TrainConfig(**SMALL, model="mlp", preset="fast", checkpoint_every=1)
+    with pytest.raises(_InterruptedError):
+        _CrashAfterEpoch3(cfg, tmp_path).fit()
+    path = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(path)
+    state["bad_epochs"] = state.pop("stopping")["bad_epochs"]
+    torch.save(state, path)  # an old-format file, without the integrity trailer
+    resumed = Trainer(cfg, tmp_path)
+    assert resumed.fit(resume=True)["epochs_run"] == SMALL["epochs"]

@@ -53,7 +53,7 @@ def _layout_problem(state: Any) -> str | None:
     """What keeps `state` from being a `Trainer._state()`, or None."""
     if not isinstance(state, dict):
         return f"expected a dict, got {type(state).__name__}"
-    keys = (*_COUNTERS, *_STATE_DICTS, *_GENERATORS, "best", "stopping")
+    keys = (*_COUNTERS, *_STATE_DICTS, *_GENERATORS, "best")
     missing = [k for k in keys if k not in state]
     if missing:
         return f"missing keys {missing}"
@@ -61,7 +61,9 @@ def _layout_problem(state: Any) -> str | None:
         value = state[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return f"{key} must be an integer >= 0, got {value!r}"
-    for key in (*_STATE_DICTS, "stopping"):
+    # "stopping" (the early-stopping state) is absent from checkpoints written
+    # before softeq had it; `Trainer.resume` rebuilds it from "bad_epochs" then
+    for key in (*_STATE_DICTS, *(["stopping"] if "stopping" in state else [])):
         if not isinstance(state[key], dict):
             return f"{key} must be a dict, got {type(state[key]).__name__}"
     for key in _GENERATORS:

@@ -84,6 +84,15 @@ class EarlyStopping:
             return "drop"
         return "stop"
 
+    def restore_reference(
+        self, *, bad_epochs: int, epochs_seen: int, best_val: float | None
+    ) -> None:
+        """Rebuild the state of the reference rule (raw curve, no drops) from a
+        checkpoint written before `EarlyStopping` existed."""
+        best = None if best_val is None else math.log(max(best_val, 1e-300))
+        self.smoothed, self.best = best, best
+        self.bad_epochs, self.drops, self.seen = bad_epochs, 0, epochs_seen
+
     def state_dict(self) -> dict[str, Any]:
         """Everything `update` depends on, for checkpoints."""
         return {"smoothed": self.smoothed, "best": self.best,

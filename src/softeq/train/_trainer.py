@@ -270,7 +270,13 @@ class Trainer:
         self.shuffle.set_state(state["shuffle"])
         self.orbit_samples.set_state(state["orbit_samples"])
         self.epoch, self.best = int(state["epoch"]), state["best"]
-        self.stopping.load_state_dict(state["stopping"])
+        if "stopping" in state:
+            self.stopping.load_state_dict(state["stopping"])
+        else:  # a checkpoint from before EarlyStopping: the raw-curve rule
+            self.stopping.restore_reference(
+                bad_epochs=int(state.get("bad_epochs", 0)), epochs_seen=self.epoch,
+                best_val=None if self.best is None else float(self.best["val"]),
+            )  # fmt: skip
         self.stop_reason = state.get("stop_reason")
         self.metrics_lines = int(state["metrics_lines"])
         self._truncate_metrics()
