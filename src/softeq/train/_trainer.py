@@ -44,7 +44,7 @@ def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
 
 def _mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> float:
     model.eval()
-    with torch.no_grad():
+    with torch.inference_mode():
         total = sum(
             float((model(xb) - yb).square().sum())
             for xb, yb in zip(x.split(batch), y.split(batch), strict=True)
@@ -312,14 +312,7 @@ class Trainer:
         bar = self._progress_bar()
         stop = False
         while self.epoch < self.config.epochs and not stop:
-            row = {"epoch": self.epoch, **self._train_epoch()}
-            row["val/mse"] = _mse(self.model, self.data["x_val"], self.data["y_val"])
-            row.update(self._symmetry_metrics(row["train/mse"], row.pop("batches")))
-            stop = self._select(row["val/mse"])
-            if self.config.fast_dev_run and not stop:
-                stop, self.stop_reason = True, "fast_dev_run"
-            self._log(row)
-            self.epoch += 1
+            row, stop = self.run_epoch()
             if self.epoch % every == 0 or stop or self.epoch == self.config.epochs:
                 self.save_checkpoint()
             if bar is not None:
@@ -330,6 +323,21 @@ class Trainer:
         if self.stop_reason is None and self.epoch >= self.config.epochs:
             self.stop_reason = "epoch cap"
         return self.evaluate()
+
+    def run_epoch(self) -> tuple[dict[str, Any], bool]:
+        """One epoch as `fit` runs it: the optimisation steps, the validation
+        MSE, the penalties and the tuner's step, model selection and the early
+        stopping rule, and its row in `metrics.jsonl` (no checkpoint); returns
+        the row and whether training should stop."""
+        row = {"epoch": self.epoch, **self._train_epoch()}
+        row["val/mse"] = _mse(self.model, self.data["x_val"], self.data["y_val"])
+        row.update(self._symmetry_metrics(row["train/mse"], row.pop("batches")))
+        stop = self._select(row["val/mse"])
+        if self.config.fast_dev_run and not stop:
+            stop, self.stop_reason = True, "fast_dev_run"
+        self._log(row)
+        self.epoch += 1
+        return row, stop
 
     def _progress_bar(self):
         if not self.progress:
