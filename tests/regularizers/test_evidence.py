@@ -264,8 +264,8 @@ def test_woodbury_block_traces_equal_the_dense_inverse(lam, generator):
 def test_stacked_traces_equal_the_sum_over_layers(generator):
     """The tuner's traces of a whole SoftEMLP (one `ProjectorStack`, shared blocks
     counted once) equal the per-layer sum."""
+    from softeq.nn import soft_layers
     from softeq.nn.models import SoftEMLP
-    from softeq.regularizers import soft_layers
 
     G = [get(n) for n in NAMES]
     model = SoftEMLP(parse("2*V0+V", G[0]), parse("V", G[0]), G, ch=24)
@@ -285,8 +285,8 @@ def test_stacked_traces_equal_the_sum_over_layers(generator):
 def test_stacked_posterior_traces_equal_the_sum_over_layers(wd, generator):
     """With per-layer curvatures (one eigendecomposition per shared block, for
     the prior too when wd > 0), the stack equals the per-layer computation."""
+    from softeq.nn import soft_layers
     from softeq.nn.models import SoftEMLP
-    from softeq.regularizers import soft_layers
 
     G = [get(n) for n in NAMES]
     model = SoftEMLP(parse("2*V0+V", G[0]), parse("V", G[0]), G, ch=24)
