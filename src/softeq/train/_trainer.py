@@ -365,14 +365,20 @@ class Trainer:
             "groups": self._group_errors(),
         }  # fmt: skip
         summary.update(self._task_metrics())
-        self.report = build_report(self, summary)
+        self.report = build_report(
+            self.model, task, summary,
+            x_test=self.data["x_test"], y_test=self.data["y_test"],
+            strengths=self.tuner.strengths if self.penalty is not None else None,
+            n_samples=cfg.eval_transforms,
+        )  # fmt: skip
         for entry in self.report["groups"]:
             group = summary["groups"][entry["name"]]
             group["cost"], group["verdict"] = entry["cost"], entry["verdict"]
         if self.out is not None:
             summary_text = json.dumps(summary, indent=2) + "\n"
             write_text_atomic(self.out / "summary.json", summary_text)
-            write_report(self, self.report)
+            write_report(self.report, self.out, model=self.model, task=task,
+                         x_test=self.data["x_test"])  # fmt: skip
             self._plots()
         return summary
 
