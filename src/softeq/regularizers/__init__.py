@@ -9,7 +9,7 @@
 from ..nn import soft_layers  # lives in softeq.nn; kept here for existing callers
 from ._augment import GroupAugmentation
 from ._averaging import GroupAveraged
-from ._evidence import EvidenceTuner, gauss_newton_diagonals
+from ._evidence_tuner import EvidenceTuner, gauss_newton_diagonals
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
 from ._projection import ProjectionPenalty

@@ -22,7 +22,7 @@ from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import TrainConfig, resolve_config
 from ._cuda_graph import GraphedForward, backward
-from ._report import build_report, write_report
+from ._run_report import build_report, write_report
 from ._setup import (
     build_model,
     make_optimizer,
