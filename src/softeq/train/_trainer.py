@@ -410,7 +410,7 @@ class Trainer:
         out: dict[str, dict[str, float | str | None]] = {}
         for name in task.groups:
             G = get(name)
-            scale = 1.0 if G.is_compact else 0.3
+            scale = G.sample_scale
             errs = [
                 equivariance_error(
                     self.model, rep_in, rep_out, G, x, cfg.eval_transforms,
