@@ -37,7 +37,7 @@ def asymmetry(task, name: str) -> tuple[float, float]:
     """(relative equivariance error, asymmetry) of the task's ground truth."""
     G = get(name)
     rep_in, rep_out = task.reps(name)
-    scale = 1.0 if G.is_compact else 0.3
+    scale = G.sample_scale
     x = task.x_test.double()
     y = task.true_fn(x)
     gen = torch.Generator().manual_seed(0)

@@ -18,12 +18,6 @@ FAST_GROUPS = [
 SEED = int(os.environ.get("SOFTEQ_TEST_SEED", "0"))
 
 
-def sample_scale(group: Group) -> float:
-    """Lie-algebra sampling scale: non-compact groups are sampled with bounded norm
-    (scale 0.3) so that float64 round-off stays far below the tolerances."""
-    return 1.0 if group.is_compact else 0.3
-
-
 @pytest.fixture(params=FAST_GROUPS)
 def group(request: pytest.FixtureRequest) -> Group:
     return get(request.param)

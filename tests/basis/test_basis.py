@@ -20,7 +20,6 @@ from softeq.basis._solve import constraint_stack
 from softeq.groups import get
 from softeq.reps import Scalar, TensorType, Vector, parse
 from softeq.testing import TOL, assert_equivariant, relative_error
-from tests.conftest import sample_scale
 
 LAYER_TOL = TOL["layer"][torch.float64]
 
@@ -105,7 +104,7 @@ def test_projected_maps_are_equivariant(group, generator):
             lambda x, W=W, b=b: x @ W.T + b,
             rep_in,
             rep_out,
-            scale=sample_scale(group),
+            scale=group.sample_scale,
             generator=generator,
         )
 

@@ -125,6 +125,7 @@ def test_resume_skips_finished(local_grid, tmp_path):
     assert stamps == {p: p.stat().st_mtime_ns for p in root.rglob("result.json")}
 
 
+@pytest.mark.slow  # a real `softeq bench` process trains for tens of seconds
 def test_killed_grid_resumes_without_redoing_finished_runs(tmp_path):
     """SIGKILL `softeq bench` once its first run has finished; re-run it."""
     out = tmp_path / "grid"
@@ -198,6 +199,7 @@ def test_compare_counts_ties_by_welch_t():
     assert compare(cell(1.0, 1.0), cell(1.5, 1.0), "x") == "tie"
 
 
+@pytest.mark.slow  # starting a Ray cluster alone takes tens of seconds
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")

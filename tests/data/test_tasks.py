@@ -29,7 +29,7 @@ INERTIA_SETTINGS = ["o3", "o2x", "o2y", "o2z", "mixed", "broken", "rpp"]
 COSSIM_SETTINGS = ["so3-scale", "so3", "scale", "none"]
 SUITE = ["emlp-inertia", "o5-synthetic", "particle-interaction"]
 # Synthetic specs (with a ground truth); the motion tasks are tested in test_mocap.py,
-# test_orbits.py and test_motion.py.
+# test_planet_orbits.py and test_motion.py.
 SYNTHETIC = [s for s in task_names() if s.split(":")[0] not in ("mocap", "orbits")]
 
 

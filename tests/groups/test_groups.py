@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from softeq.groups import (
+    NONCOMPACT_SAMPLE_SCALE,
     O2,
     SO,
     DirectProduct,
@@ -16,13 +17,12 @@ from softeq.groups import (
     get,
     names,
 )
-from tests.conftest import sample_scale
 
 EYE3 = torch.eye(3, dtype=torch.float64)
 
 
 def test_samples_have_shape_dtype_and_are_invertible(group, generator):
-    gs = group.sample(5, scale=sample_scale(group), generator=generator)
+    gs = group.sample(5, scale=group.sample_scale, generator=generator)
     assert gs.shape == (5, group.d, group.d)
     assert gs.dtype == torch.float64
     assert (torch.linalg.det(gs).abs() > 1e-6).all()
@@ -48,11 +48,13 @@ def test_samples_of_orthogonal_groups_are_orthogonal(group, generator):
 @pytest.mark.parametrize("name", ["O3", "SO3", "O2z", "S4", "C4", "D6", "Trivial3"])
 def test_compact_flags(name):
     assert get(name).is_compact
+    assert get(name).sample_scale == 1.0
 
 
 @pytest.mark.parametrize("name", ["Scale3", "SO3xScale3", "Lorentz", "SL3", "GL3"])
 def test_noncompact_flags(name):
     assert not get(name).is_compact
+    assert get(name).sample_scale == NONCOMPACT_SAMPLE_SCALE < 1.0
 
 
 def test_so_has_unit_determinant_and_o_has_both_signs(generator):

@@ -13,7 +13,6 @@ from softeq.metrics import SymmetryCost, equivariance_error, symmetry_cost
 from softeq.metrics import _cost as cost_module
 from softeq.reps import parse
 from softeq.testing import TOL
-from tests.conftest import sample_scale
 
 F64 = torch.float64
 
@@ -34,7 +33,7 @@ def test_zero_for_an_equivariant_model(name, generator):
     x = torch.randn(64, rep_in.dim, dtype=F64, generator=generator)
     y = torch.randn(64, rep_out.dim, dtype=F64, generator=generator)
     result = symmetry_cost(f, rep_in, rep_out, G, x, y, 8, generator=generator,
-                           scale=sample_scale(G))  # fmt: skip
+                           scale=G.sample_scale)  # fmt: skip
     assert isinstance(result, SymmetryCost)
     assert abs(result.cost) <= TOL["model"][F64]
     assert result.mse > 0 and result.transformed_mse == pytest.approx(result.mse)
@@ -66,7 +65,7 @@ def test_averaging_never_loses_to_single_transforms(name, generator):
     x = torch.randn(200, 3, dtype=F64, generator=generator)
     y = torch.randn(200, 3, dtype=F64, generator=generator)
     result = symmetry_cost(lambda v: torch.tanh(v @ W), rep, rep, G, x, y, 8,
-                           generator=generator, scale=sample_scale(G))  # fmt: skip
+                           generator=generator, scale=G.sample_scale)  # fmt: skip
     assert result.averaged_mse <= result.transformed_mse * (1 + 1e-12)
 
 

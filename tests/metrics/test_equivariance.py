@@ -57,7 +57,7 @@ def test_zero_for_equivariant_scalar_map(name, generator):
     G = get(name)
     rep = parse("2*V", G)
     x = gaussian_inputs(rep, 16, generator=generator, dtype=torch.float64)
-    scale = 1.0 if G.is_compact else 0.3  # bounded samples for non-compact groups
+    scale = G.sample_scale  # bounded samples for non-compact groups
     error = equivariance_error(
         lambda v: 0.5 * v, rep, rep, G, x, generator=generator, scale=scale
     )

@@ -8,7 +8,6 @@ from softeq.groups import get
 from softeq.nn import EquivariantLinear, RPPLinear, SoftLinear
 from softeq.reps import parse
 from softeq.testing import assert_equivariant
-from tests.conftest import sample_scale
 
 CANDIDATES = ["O3", "O2x", "O2y", "O2z"]
 
@@ -109,7 +108,7 @@ def test_equivariant_linear_is_exactly_equivariant(group, generator):
     rep_in, rep_out = parse("V0+V", group), parse("V+V0+V*", group)
     layer = EquivariantLinear(rep_in, rep_out, generator=generator).double()
     assert layer.theta.numel() == layer.projector.rank
-    assert_equivariant(layer, rep_in, rep_out, scale=sample_scale(group),
+    assert_equivariant(layer, rep_in, rep_out, scale=group.sample_scale,
                        generator=generator)  # fmt: skip
     x = torch.randn(3, rep_in.dim, dtype=torch.float64, generator=generator)
     torch.testing.assert_close(layer.export()(x), layer(x))

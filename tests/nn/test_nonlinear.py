@@ -16,7 +16,6 @@ from softeq.nn import (
 from softeq.nn._gated import _GateFunction
 from softeq.reps import Rep, Scalar, Vector, parse
 from softeq.testing import TOL, assert_equivariant, relative_error
-from tests.conftest import sample_scale
 
 
 def test_gated_appends_one_scalar_per_non_scalar_copy():
@@ -45,7 +44,7 @@ def test_gated_nonlinearity_is_equivariant_for_every_group(group, generator):
     rep = parse("2*V0+V+V2", group) if group.d <= 4 else parse("V0+V", group)
     scalar_gates = gated(rep)
     act = GatedNonlinearity(rep)
-    assert_equivariant(act, scalar_gates, rep, scale=sample_scale(group),
+    assert_equivariant(act, scalar_gates, rep, scale=group.sample_scale,
                        check="model", generator=generator)  # fmt: skip
 
 
@@ -67,7 +66,7 @@ def test_bilinear_is_equivariant(name, generator):
     rep = gated(hidden)
     layer = EquivariantBilinear(rep, generator=generator).double()
     assert sum(p.numel() for p in layer.parameters()) > 0
-    assert_equivariant(layer, rep, rep, scale=sample_scale(G), check="model",
+    assert_equivariant(layer, rep, rep, scale=G.sample_scale, check="model",
                        generator=generator)  # fmt: skip
 
 

@@ -13,7 +13,6 @@ from softeq.metrics import symmetry_cost
 from softeq.regularizers import GroupAveraged
 from softeq.reps import parse
 from softeq.testing import TOL, relative_error
-from tests.conftest import sample_scale
 
 F64 = torch.float64
 
@@ -54,7 +53,7 @@ def test_an_equivariant_model_is_unchanged(name, generator):
     W = P.project(torch.randn(3, 4, dtype=F64, generator=generator))
     model = lambda x: x @ W.T  # noqa: E731
     f = GroupAveraged(model, G, rep_in, rep_out, n_samples=6, generator=generator,
-                      scale=sample_scale(G))  # fmt: skip
+                      scale=G.sample_scale)  # fmt: skip
     x = torch.randn(10, 4, dtype=F64, generator=generator)
     assert relative_error(f(x), model(x)) <= TOL["model"][F64]
 

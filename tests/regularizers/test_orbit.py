@@ -55,7 +55,7 @@ def reference(f, rep_in, rep_out, groups, x, n_samples, generator, scale=1.0):
 def test_zero_for_scalar_multiple_of_identity(name, generator):
     G = get(name)
     rep = parse("2*V", G)
-    scale = 1.0 if G.is_compact else 0.3  # bounded samples for non-compact groups
+    scale = G.sample_scale  # bounded samples for non-compact groups
     penalty = OrbitPenalty(lambda x: -2.0 * x, rep, rep, [G], n_samples=4, scale=scale)
     x = inputs(rep, generator)
     term = penalty(x, generator=generator)[name]

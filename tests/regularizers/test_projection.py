@@ -6,9 +6,9 @@ from torch import nn
 
 from softeq.groups import get
 from softeq.metrics import weight_residuals
-from softeq.nn import SoftLinear
+from softeq.nn import SoftLinear, soft_layers
 from softeq.nn.models import SoftEMLP
-from softeq.regularizers import ProjectionPenalty, soft_layers
+from softeq.regularizers import ProjectionPenalty
 from softeq.reps import parse
 
 CANDIDATES = ["O3", "O2x", "O2y", "O2z"]

@@ -6,7 +6,6 @@ import torch
 from softeq.groups import O, S, get
 from softeq.reps import Rep, Scalar, T, TensorType, Vector, batched_kron, parse
 from softeq.testing import TOL, relative_error
-from tests.conftest import sample_scale
 
 LAYER_TOL = TOL["layer"][torch.float64]
 
@@ -21,7 +20,7 @@ def example_reps(group) -> list[Rep]:
 
 
 def test_rho_is_a_homomorphism(group, generator):
-    scale = sample_scale(group)
+    scale = group.sample_scale
     g, h = group.sample(2, scale=scale, generator=generator)
     for rep in example_reps(group):
         lhs, rhs = rep.rho(g @ h), rep.rho(g) @ rep.rho(h)
@@ -41,7 +40,7 @@ def test_drho_exponentiates_to_rho(group, generator):
     z = torch.randn(
         group.lie_algebra.shape[0], dtype=torch.float64, generator=generator
     )
-    A = torch.einsum("k,kij->ij", z * sample_scale(group), group.lie_algebra)
+    A = torch.einsum("k,kij->ij", z * group.sample_scale, group.lie_algebra)
     for rep in example_reps(group):
         lhs = rep.rho(torch.linalg.matrix_exp(A))
         rhs = torch.linalg.matrix_exp(rep.drho(A))
@@ -49,7 +48,7 @@ def test_drho_exponentiates_to_rho(group, generator):
 
 
 def test_tensor_product_is_row_major_kron(group, generator):
-    g = group.sample(1, scale=sample_scale(group), generator=generator)[0]
+    g = group.sample(1, scale=group.sample_scale, generator=generator)[0]
     a = parse("V0+V", group)
     b = parse("2*V+V0", group)
     ab = a * b
@@ -58,7 +57,7 @@ def test_tensor_product_is_row_major_kron(group, generator):
 
 
 def test_dual_is_inverse_transpose(group, generator):
-    g = group.sample(1, scale=sample_scale(group), generator=generator)[0]
+    g = group.sample(1, scale=group.sample_scale, generator=generator)[0]
     rep = parse("V0+V+V2", group)
     expected = torch.linalg.inv(rep.rho(g)).T
     assert relative_error(rep.dual().rho(g), expected) < LAYER_TOL

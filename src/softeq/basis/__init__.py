@@ -5,8 +5,8 @@ on disk under `SOFTEQ_CACHE_DIR` when set); `BlockProjector` applies them block-
 """
 
 from ._cache import cache_dir, cache_size, clear_cache, hom_basis, invariant_basis
-from ._evidence import prior_traces
 from ._multi import MultiProjector
+from ._prior_traces import prior_traces
 from ._projector import (
     DENSE_MAX_DIM,
     BlockProjector,

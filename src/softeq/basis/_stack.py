@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._evidence import block_traces, shifted_block_traces
 from ._multi import MultiProjector, _FusedResiduals, nonnegative
+from ._prior_traces import block_traces, shifted_block_traces
 
 
 class ProjectorStack:

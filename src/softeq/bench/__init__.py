@@ -19,7 +19,7 @@ Example:
 from ._aggregate import aggregate, load_results
 from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from ._grid import GridResult, run_grid
-from ._report import write_report
+from ._grid_report import write_report
 from ._suites import METHODS, PROTOCOLS, SUITES, RunSpec, suite_runs, true_subgroup
 from ._worker import execute
 

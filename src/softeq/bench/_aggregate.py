@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_text_atomic
-from ._suites import METHODS
+from ._suites import METHODS, REFERENCES
 from ._worker import RESULT_FILE
 
 #: Metrics a run may report, in order of preference for the main table.
@@ -27,8 +27,6 @@ def label(method: str) -> str:
     """The table label of a method (or of a reference forecast)."""
     if method in METHODS:
         return METHODS[method][0]
-    from ._references import REFERENCES
-
     return REFERENCES.get(method, method)
 
 

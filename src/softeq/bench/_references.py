@@ -21,12 +21,6 @@ from torch import Tensor
 from ..data import Task, constant_velocity, get_task
 from ._aggregate import Cell
 
-#: Reference method name -> table label.
-REFERENCES = {
-    "last-position": "Last position (no training)",
-    "constant-velocity": "Constant velocity (no training)",
-}
-
 
 def reference_forecasts(x: Tensor, n_steps: int) -> dict[str, Tensor]:
     """Both forecasts for flattened pasts `x` `(n, n_steps * k * 3)`; same shape."""

@@ -53,6 +53,13 @@ METHODS: dict[str, tuple[str, Rule]] = {
                      lambda t: {"model": "per", "tuner": "evidence"}),
 }  # fmt: skip
 
+#: Reference forecast name -> table label: rows of motion tables that need no
+#: training (computed by `softeq.bench._references.reference_cells`).
+REFERENCES = {
+    "last-position": "Last position (no training)",
+    "constant-velocity": "Constant velocity (no training)",
+}
+
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
                 "per", "per-evidence")  # fmt: skip
 

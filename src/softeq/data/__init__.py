@@ -32,7 +32,7 @@ from ._inertia import inertia, inertia_tensor, modified_inertia
 from ._mocap import mocap, mocap_data
 from ._motion import MotionData, constant_velocity, load_motion, motion_task
 from ._motion_metrics import MotionMetrics, ade, fde
-from ._orbits import orbits, orbits_data
+from ._planet_orbits import orbits, orbits_data
 from ._registry import get_task, task_names
 from ._task import TRUTH_LABELS, Standardization, Task, copy_rms, emlp_standardization
 

@@ -11,7 +11,7 @@ from ._emlp_suite import TRAIN_SIZES, emlp_inertia, o5_synthetic, particle_inter
 from ._inertia import inertia
 from ._mocap import mocap
 from ._motion import motion_task
-from ._orbits import orbits
+from ._planet_orbits import orbits
 from ._task import Task, check_seed
 
 _SETTING_TASKS: dict[str, tuple[Callable[..., Task], list[str]]] = {

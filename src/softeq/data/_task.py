@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ..groups import Group, get
+from ..groups import get
 from ..metrics import equivariance_error, gaussian_inputs
 from ..reps import Rep, parse
 
@@ -174,8 +174,9 @@ class Task:
             n_samples: Number of group elements per group.
             generator: Source of inputs and elements; a fresh generator seeded
                 0 if None, so the result is reproducible.
-            scale: Lie-algebra sampling scale; if None, 1.0 for compact groups
-                and 0.3 (bounded samples) for non-compact ones.
+            scale: Lie-algebra sampling scale; if None, each group's
+                `sample_scale` (1 for compact groups, bounded samples at
+                `softeq.groups.NONCOMPACT_SAMPLE_SCALE` for non-compact ones).
 
         Returns:
             `{group_name: error}` in candidate order.
@@ -195,7 +196,7 @@ class Task:
             group = get(group_name)
             rep_in, rep_out = self.reps(group_name)
             x = gaussian_inputs(rep_in, n_inputs, generator=generator, dtype=_F64)
-            g_scale = scale if scale is not None else _default_scale(group)
+            g_scale = scale if scale is not None else group.sample_scale
             errors[group_name] = equivariance_error(
                 self.true_fn, rep_in, rep_out, group, x, n_samples,
                 generator=generator, scale=g_scale,
@@ -210,11 +211,6 @@ class Task:
             f"{self.name}: {self.rep_in} -> {self.rep_out}, "
             f"train/val/test {n_train}/{n_val}/{n_test}, groups {truth}"
         )
-
-
-def _default_scale(group: Group) -> float:
-    # Non-compact groups (Scaling, Lorentz) are sampled with bounded norm.
-    return 1.0 if group.is_compact else 0.3
 
 
 def split_pool(

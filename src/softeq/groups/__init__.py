@@ -7,11 +7,12 @@ Every group has a unique `name`, acts on $R^d$, samples elements with an explici
 from ._classical import GL, SL, SO, Lorentz, O, Scaling, Trivial
 from ._embedded import O2, SO2, Embedded
 from ._finite import C, D, S
-from ._group import Group
+from ._group import NONCOMPACT_SAMPLE_SCALE, Group
 from ._product import DirectProduct, Union
 from ._registry import as_group, as_groups, get, names
 
 __all__ = [
+    "NONCOMPACT_SAMPLE_SCALE",
     "as_group",
     "as_groups",
     "C",

@@ -12,6 +12,12 @@ logger = logging.getLogger(__name__)
 
 _DTYPE = torch.float64
 
+#: Standard deviation of the Lie-algebra coefficients with which softeq draws
+#: elements of a non-compact group (scaling, Lorentz, SL, GL) to measure or test
+#: equivariance (`Group.sample_scale`): their elements are unbounded, and wider draws
+#: lose float precision and leave the data's range. Compact groups are drawn at 1.
+NONCOMPACT_SAMPLE_SCALE = 0.3
+
 
 def _as_generator_stack(gens: Tensor | None, d: int | None, what: str) -> Tensor:
     """Validate and return generators as a float64 tensor of shape `(k, d, d)`."""
@@ -169,6 +175,12 @@ class Group:
     def is_compact(self) -> bool:
         """Whether the group is compact (samples then have bounded norm)."""
         return self._is_compact
+
+    @property
+    def sample_scale(self) -> float:
+        """The `scale` of `sample` at which softeq measures equivariance: 1 for a
+        compact group, `NONCOMPACT_SAMPLE_SCALE` (bounded samples) otherwise."""
+        return 1.0 if self.is_compact else NONCOMPACT_SAMPLE_SCALE
 
     @property
     def fingerprint(self) -> str:

@@ -3,8 +3,8 @@ symmetry cost of held-out predictions and weight-space residuals of soft layers.
 
 from ._cost import SymmetryCost, symmetry_cost
 from ._equivariance import equivariance_error, gaussian_inputs
-from ._orbits import orbit_errors, orbit_parameters
-from ._report import (
+from ._orbit_errors import orbit_errors, orbit_parameters
+from ._symmetry_report import (
     COST_THRESHOLDS,
     VERDICT_THRESHOLDS,
     render_markdown,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..regularizers import soft_layers
+from ..nn import soft_layers
 
 
 def weight_residuals(model: nn.Module) -> dict[str, dict[str, object]]:

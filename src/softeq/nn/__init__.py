@@ -18,6 +18,7 @@ from ._linear import (
     SoftLinear,
     affine_features_first,
     dense_init,
+    soft_layers,
 )
 from ._standardize import Standardize
 
@@ -36,4 +37,5 @@ __all__ = [
     "gated",
     "models",
     "num_gates",
+    "soft_layers",
 ]

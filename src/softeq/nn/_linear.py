@@ -187,6 +187,11 @@ class SoftLinear(nn.Module):
         return _to_linear(self.weight, self.bias)
 
 
+def soft_layers(model: nn.Module) -> list[SoftLinear]:
+    """Every `SoftLinear` in `model`, found by type, in `modules()` order."""
+    return [m for m in model.modules() if isinstance(m, SoftLinear)]
+
+
 class RPPLinear(nn.Module):
     """Residual pathway prior (Finzi et al. 2021): $W = P_G w_{eq} + w_{free}$.
 

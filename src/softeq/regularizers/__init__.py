@@ -6,12 +6,13 @@
 `GroupAveraged` averages a trained model over a group the data respect.
 """
 
+from ..nn import soft_layers  # lives in softeq.nn; kept here for existing callers
 from ._augment import GroupAugmentation
 from ._averaging import GroupAveraged
-from ._evidence import EvidenceTuner, gauss_newton_diagonals
+from ._evidence_tuner import EvidenceTuner, gauss_newton_diagonals
 from ._frame_averaging import FrameAveraged
 from ._orbit import OrbitPenalty
-from ._projection import ProjectionPenalty, soft_layers
+from ._projection import ProjectionPenalty
 from ._tuners import ConstantTuner, OrbitTuner, PERTuner
 
 __all__ = [

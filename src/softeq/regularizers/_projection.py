@@ -7,12 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ..basis import ProjectorStack
-from ..nn import SoftLinear
-
-
-def soft_layers(model: nn.Module) -> list[SoftLinear]:
-    """Every `SoftLinear` in `model`, found by type, in `modules()` order."""
-    return [m for m in model.modules() if isinstance(m, SoftLinear)]
+from ..nn import soft_layers
 
 
 class ProjectionPenalty:

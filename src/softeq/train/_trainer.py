@@ -22,7 +22,7 @@ from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import TrainConfig, resolve_config
 from ._cuda_graph import GraphedForward, backward
-from ._report import build_report, write_report
+from ._run_report import build_report, write_report
 from ._setup import (
     build_model,
     make_optimizer,
@@ -373,14 +373,20 @@ class Trainer:
             "groups": self._group_errors(),
         }  # fmt: skip
         summary.update(self._task_metrics())
-        self.report = build_report(self, summary)
+        self.report = build_report(
+            self.model, task, summary,
+            x_test=self.data["x_test"], y_test=self.data["y_test"],
+            strengths=self.tuner.strengths if self.penalty is not None else None,
+            n_samples=cfg.eval_transforms,
+        )  # fmt: skip
         for entry in self.report["groups"]:
             group = summary["groups"][entry["name"]]
             group["cost"], group["verdict"] = entry["cost"], entry["verdict"]
         if self.out is not None:
             summary_text = json.dumps(summary, indent=2) + "\n"
             write_text_atomic(self.out / "summary.json", summary_text)
-            write_report(self, self.report)
+            write_report(self.report, self.out, model=self.model, task=task,
+                         x_test=self.data["x_test"])  # fmt: skip
             self._plots()
         return summary
 
@@ -412,7 +418,7 @@ class Trainer:
         out: dict[str, dict[str, float | str | None]] = {}
         for name in task.groups:
             G = get(name)
-            scale = 1.0 if G.is_compact else 0.3
+            scale = G.sample_scale
             errs = [
                 equivariance_error(
                     self.model, rep_in, rep_out, G, x, cfg.eval_transforms,

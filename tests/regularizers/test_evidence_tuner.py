@@ -241,7 +241,7 @@ def test_woodbury_block_traces_equal_the_dense_inverse(lam, generator):
     rows; it equals the dense (n, n) inverse (pseudo-inverse without weight
     decay), strengths spanning 12 orders of magnitude and a zero strength
     included."""
-    from softeq.basis._evidence import _block_traces, block_traces
+    from softeq.basis._prior_traces import _block_traces, block_traces
 
     G = [get(n) for n in NAMES]
     mp = SoftLinear(parse("V2", G[0]), parse("V2", G[0]), G).projectors
@@ -264,8 +264,8 @@ def test_woodbury_block_traces_equal_the_dense_inverse(lam, generator):
 def test_stacked_traces_equal_the_sum_over_layers(generator):
     """The tuner's traces of a whole SoftEMLP (one `ProjectorStack`, shared blocks
     counted once) equal the per-layer sum."""
+    from softeq.nn import soft_layers
     from softeq.nn.models import SoftEMLP
-    from softeq.regularizers import soft_layers
 
     G = [get(n) for n in NAMES]
     model = SoftEMLP(parse("2*V0+V", G[0]), parse("V", G[0]), G, ch=24)
@@ -285,8 +285,8 @@ def test_stacked_traces_equal_the_sum_over_layers(generator):
 def test_stacked_posterior_traces_equal_the_sum_over_layers(wd, generator):
     """With per-layer curvatures (one eigendecomposition per shared block, for
     the prior too when wd > 0), the stack equals the per-layer computation."""
+    from softeq.nn import soft_layers
     from softeq.nn.models import SoftEMLP
-    from softeq.regularizers import soft_layers
 
     G = [get(n) for n in NAMES]
     model = SoftEMLP(parse("2*V0+V", G[0]), parse("V", G[0]), G, ch=24)
@@ -318,7 +318,7 @@ def test_shifted_block_traces_equal_one_solve_per_shift(rep, pair, alpha, genera
     """One eigendecomposition for many shifts (Woodbury path on V2 -> V2 and
     V -> V, dense path on V0 -> V0, where the groups' columns outnumber the
     rows) equals `block_traces` at alpha + shift."""
-    from softeq.basis._evidence import block_traces, shifted_block_traces
+    from softeq.basis._prior_traces import block_traces, shifted_block_traces
 
     G = [get(n) for n in NAMES]
     mp = SoftLinear(parse(rep, G[0]), parse(rep, G[0]), G).projectors

@@ -110,7 +110,7 @@ def symmetry_report(
     mse = None
     for G in groups:
         name = G.name
-        scale = 1.0 if G.is_compact else 0.3
+        scale = G.sample_scale
 
         def error(f: Callable[[Tensor], Tensor], G=G, scale=scale) -> float:
             gen = torch.Generator().manual_seed(seed)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from softeq.data import get_task, orbits, orbits_data
-from softeq.data._orbits import SPLIT_JD, orbits_windows
+from softeq.data._planet_orbits import SPLIT_JD, orbits_windows
 from softeq.data._sequences import read_dataset
 
 SPAN = 12

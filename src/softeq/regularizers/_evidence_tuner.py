@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ..basis import ProjectorStack
 from ..groups import Group
-from ._projection import soft_layers
+from ..nn import soft_layers
 from ._tuners import ConstantTuner
 
 

@@ -19,7 +19,8 @@ from ._aggregate import (
 )
 from ._anchors import anchor_table
 from ._grid import read_grid
-from ._references import REFERENCES, reference_cells
+from ._references import reference_cells
+from ._suites import REFERENCES
 
 
 def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
