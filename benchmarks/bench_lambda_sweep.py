@@ -4,7 +4,10 @@ On `inertia:o2z` (O(2) about z exact, O(3) broken) SoftEMLP over the candidates
 O3 and O2z trains with a fixed strength λ on O2z only (`--tuner constant`), for
 every λ of the sweep, next to the models it should interpolate between:
 
-* ``soft``: SoftEMLP(O3, O2z), strength λ on O2z (λ = 0: the unconstrained net);
+* ``soft``: SoftEMLP(O3, O2z), strength λ on O2z (λ = 0: the unconstrained net),
+  the penalty in the loss as in the reference (`penalty_mode="loss"`);
+* ``prox``: the same model and λ with the penalty applied as an exact proximal
+  step after each optimiser step (`penalty_mode="proximal"`);
 * ``limit``: EMLP with O2z-equivariant linear maps and the same O3-built bilinear
   layers and gates, `EMLP(nonlinear_group=O3)`: SoftEMLP's λ → ∞ limit;
 * ``emlp``: EMLP(O2z) of the same allocation (hidden layers, bilinear layers and
@@ -19,7 +22,8 @@ final O2z weight residual (soft only). Writes one JSON line per run (a rerun ski
 finished runs), a Markdown table and a plot. Never asserts.
 
     python benchmarks/bench_lambda_sweep.py [--seeds 3] [--workers 2]
-        [--lambdas 0,1,10,100,1000,10000] [--out results/lambda-sweep]
+        [--lambdas 0,1,10,100,1000,10000] [--variants soft,prox,limit,emlp,mlp]
+        [--out results/lambda-sweep]
     python benchmarks/bench_lambda_sweep.py --table results/lambda-sweep
 """
 
@@ -42,6 +46,8 @@ ARCH = {"ch": 128, "allocation": "per", "gate": "rpp"}
 #: that λ is the only regulariser that differs; selection from the first epoch).
 SHARED = {"weight_decay": 0.0, "select_after": 0}
 REFERENCES = ("limit", "emlp", "mlp")
+#: The swept variants: the penalty in the loss, or as a proximal step.
+SOFT = ("soft", "prox")
 
 
 def run_one(job: tuple[str, float | None, int, dict]) -> dict:
@@ -57,9 +63,10 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     task = dataclasses.replace(task, groups=CANDIDATES, truth=truth)
     common = dict(task=TASK, seed=seed, **SHARED, **overrides)
     model = None
-    if variant == "soft":
+    if variant in SOFT:
+        mode = "proximal" if variant == "prox" else "loss"
         config = TrainConfig(**common, **ARCH, model="per", tuner="constant",
-                             strength=float(strength))  # fmt: skip
+                             strength=float(strength), penalty_mode=mode)  # fmt: skip
     elif variant == "mlp":
         config = TrainConfig(**common, model="mlp")
     else:
@@ -73,7 +80,7 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     trainer = Trainer(config, task=task, model=model)
     summary = trainer.fit()
     residual = None
-    if variant == "soft":
+    if variant in SOFT:
         from softeq.metrics import weight_residuals
 
         residual = float(weight_residuals(trainer.model)["O2z"]["total"])
@@ -114,18 +121,19 @@ def table(rows: list[dict]) -> str:
     """Markdown: one line per model (soft per strength), test MSE mean ± std."""
     lines = ["| model | λ on O2z | test MSE | selected at epoch | stopped at | why "
              "| final O2z residual |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-    labels = {"soft": "SoftEMLP(O3, O2z)", "limit": "its λ → ∞ limit "
+    labels = {"soft": "SoftEMLP(O3, O2z), penalty in the loss",
+              "prox": "SoftEMLP(O3, O2z), proximal penalty", "limit": "its λ → ∞ limit "
               "(O2z linear maps, O3 nonlinearities)", "emlp": "EMLP(O2z), same "
               "allocation", "mlp": "MLP (ch 384)"}  # fmt: skip
     keys = sorted({(r["variant"], r["strength"]) for r in rows},
-                  key=lambda k: (k[0] != "soft", REFERENCES.index(k[0])
-                                 if k[0] in REFERENCES else 0, k[1] or 0))  # fmt: skip
+                  key=lambda k: (k[0] not in SOFT, (SOFT + REFERENCES).index(k[0]),
+                                 k[1] or 0))  # fmt: skip
     for variant, strength in keys:
         rs = [r for r in rows if (r["variant"], r["strength"]) == (variant, strength)]
         why = ", ".join(sorted({r["stop_reason"] for r in rs}))
         residual = (_stats([r["residual_O2z"] for r in rs])
-                    if variant == "soft" else "0 (exact)")  # fmt: skip
-        lam = f"{strength:g}" if variant == "soft" else "–"
+                    if variant in SOFT else "0 (exact)")  # fmt: skip
+        lam = f"{strength:g}" if variant in SOFT else "–"
         lines.append(
             f"| {labels[variant]} | {lam} | {_stats([r['test_mse'] for r in rs])} "
             f"| {_stats([r['best_epoch'] for r in rs])} "
@@ -141,17 +149,23 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    soft = sorted({r["strength"] for r in rows if r["variant"] == "soft"})
-    xs = [max(s, 0.1) for s in soft]  # λ = 0 drawn at 0.1 on the log axis
-    means = [statistics.mean(r["test_mse"] for r in rows
-                             if r["variant"] == "soft" and r["strength"] == s)
-             for s in soft]  # fmt: skip
-    for r in rows:
-        if r["variant"] == "soft":
-            ax.scatter(max(r["strength"], 0.1), r["test_mse"], s=12, color="C0",
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    curves = {"soft": ("C0", "SoftEMLP(O3, O2z), λ on O2z, penalty in the loss"),
+              "prox": ("C4", "the same, proximal penalty")}  # fmt: skip
+    for variant, (color, label) in curves.items():
+        # λ = 0 is one model for both variants (no penalty): drawn on both curves
+        mine = [r for r in rows if r["variant"] == variant
+                or (r["variant"] == "soft" and r["strength"] == 0)]  # fmt: skip
+        if not any(r["variant"] == variant for r in mine):
+            continue
+        lams = sorted({r["strength"] for r in mine})
+        means = [statistics.mean(r["test_mse"] for r in mine if r["strength"] == s)
+                 for s in lams]  # fmt: skip
+        xs = [max(s, 0.1) for s in lams]  # λ = 0 drawn at 0.1 on the log axis
+        for r in mine:
+            ax.scatter(max(r["strength"], 0.1), r["test_mse"], s=12, color=color,
                        alpha=0.5)  # fmt: skip
-    ax.plot(xs, means, "o-", color="C0", label="SoftEMLP(O3, O2z), λ on O2z")
+        ax.plot(xs, means, "o-", color=color, label=label)
     colors = {"limit": "C1", "emlp": "C2", "mlp": "C3"}
     names = {"limit": "λ → ∞ limit (O2z linear, O3 nonlinear)",
              "emlp": "EMLP(O2z), same allocation", "mlp": "MLP"}  # fmt: skip
@@ -176,7 +190,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--lambdas", default="0,1,10,100,1000,10000")
-    parser.add_argument("--variants", default="soft,limit,emlp,mlp")
+    parser.add_argument("--variants", default="soft,prox,limit,emlp,mlp")
     parser.add_argument("--epochs", type=int, help="cap on epochs (smoke tests)")
     parser.add_argument("--out", type=Path, default=Path("results/lambda-sweep"))
     parser.add_argument("--table", type=Path, help="only print the table of OUT")
@@ -191,7 +205,9 @@ def main() -> None:
         for seed in range(args.seeds):
             if "soft" in variants:
                 jobs += [("soft", lam, seed, overrides) for lam in lambdas]
-            jobs += [(v, None, seed, overrides) for v in variants if v != "soft"]
+            if "prox" in variants:  # at λ = 0 it is the soft run
+                jobs += [("prox", lam, seed, overrides) for lam in lambdas if lam]
+            jobs += [(v, None, seed, overrides) for v in variants if v not in SOFT]
         run_resumable(jobs, path, args.workers)
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     text = table(rows)

@@ -49,8 +49,8 @@ def test_suites_list_the_papers_grid():
     # the oracle needs an exact subgroup: not on the mixed and broken settings
     per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
     assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
-    assert len(per_task["inertia:o2z"]) == 8
-    assert len(runs) == 3 * (7 * 8 - 2)
+    assert len(per_task["inertia:o2z"]) == 9
+    assert len(runs) == 3 * (7 * 9 - 2)
     assert len({r.run_id for r in runs}) == len(runs)
 
 

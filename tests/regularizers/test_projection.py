@@ -67,3 +67,64 @@ def test_weight_residuals_are_normalised_and_vanish_after_projection(generator):
     assert res["O2x"]["total"] > 1e-3 and res["O3"]["total"] > 1e-3
     with pytest.raises(ValueError, match="no SoftLinear"):
         weight_residuals(nn.Linear(2, 2))
+
+
+def _params(net):
+    return [p.detach().clone() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("strength", [0.5, 3.0, 40.0])
+def test_proximal_step_is_the_prox_of_one_groups_penalty(generator, strength):
+    """For one group, the step minimises ½‖V − W‖² + ηλR(V): the penalty
+    shrinks by exactly (1 + ηλ)⁻², the on-group part is untouched, and the
+    objective's gradient vanishes at the result."""
+    net, step = model(generator), 0.01
+    penalty = ProjectionPenalty(net)
+    before, W0 = penalty(exact=True), _params(net)
+    projected = [(L.projectors.projectors["O2z"].project(L.weight.detach()))
+                 for L in penalty.layers]  # fmt: skip
+    penalty.proximal_step({"O2z": strength}, step)
+    after = penalty(exact=True)
+    shrink = (1 + step * strength) ** -2
+    assert float(after["O2z"]) == pytest.approx(float(before["O2z"]) * shrink, rel=1e-9)
+    for L, PW in zip(penalty.layers, projected, strict=True):
+        on_group = L.projectors.projectors["O2z"].project(L.weight.detach())
+        torch.testing.assert_close(on_group, PW)
+    # stationarity of ½‖V − W0‖² + ηλR(V) at V = the step's result
+    objective = 0.5 * sum((p - w).square().sum() for p, w in
+                          zip(net.parameters(), W0, strict=True))  # fmt: skip
+    objective = objective + step * strength * penalty()["O2z"]
+    grads = torch.autograd.grad(objective, list(net.parameters()), allow_unused=True)
+    assert max(float(g.abs().max()) for g in grads if g is not None) < 1e-10
+
+
+def test_proximal_step_limits_zero_and_infinite_strength(generator):
+    net = model(generator)
+    penalty = ProjectionPenalty(net)
+    W0 = _params(net)
+    penalty.proximal_step({"O3": 0.0, "O2z": 0.0}, 0.1)
+    for p, w in zip(net.parameters(), W0, strict=True):
+        torch.testing.assert_close(p.detach(), w, rtol=0, atol=0)
+    penalty.proximal_step({"O2z": 1e12}, 1.0)  # the projection itself
+    assert float(penalty(exact=True)["O2z"]) < 1e-18
+    assert float(penalty(exact=True)["O3"]) > 0
+
+
+def test_proximal_steps_of_nested_groups_commute(generator):
+    """Hom_O3 ⊂ Hom_O2z, so P_O3 and P_O2z commute and the split is exact:
+    the order of the groups does not matter."""
+    a, b = model(generator), None
+    b = model(torch.Generator().manual_seed(0))
+    b.load_state_dict(a.state_dict())
+    ProjectionPenalty(a).proximal_step({"O3": 2.0, "O2z": 5.0}, 0.1)
+    ProjectionPenalty(b).proximal_step({"O2z": 5.0, "O3": 2.0}, 0.1)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+
+
+def test_proximal_step_rejects_bad_numbers(generator):
+    penalty = ProjectionPenalty(model(generator))
+    with pytest.raises(ValueError, match="step must be finite"):
+        penalty.proximal_step({"O2z": 1.0}, float("nan"))
+    with pytest.raises(ValueError, match="strength of O2z"):
+        penalty.proximal_step({"O2z": -1.0}, 0.1)

@@ -270,3 +270,43 @@ def test_a_checkpoint_from_before_early_stopping_still_resumes(tmp_path):
     torch.save(state, path)  # an old-format file, without the integrity trailer
     resumed = Trainer(cfg, tmp_path)
     assert resumed.fit(resume=True)["epochs_run"] == SMALL["epochs"]
+
+
+def test_a_checkpoint_from_before_a_new_field_still_resumes(tmp_path):
+    """A config field added later (here `penalty_mode`) reads as its default."""
+    cfg = TrainConfig(**SMALL, model="mlp", checkpoint_every=1)
+    with pytest.raises(_InterruptedError):
+        _CrashAfterEpoch3(cfg, tmp_path).fit()
+    path = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(path)
+    del state["config"]["penalty_mode"]
+    torch.save(state, path)
+    assert Trainer(cfg, tmp_path).resume()
+    other = TrainConfig(**SMALL, model="per", penalty_mode="proximal")
+    with pytest.raises(ValueError, match="config differs"):
+        Trainer(other, tmp_path).resume()
+
+
+def test_proximal_penalties_leave_the_loss_and_pull_the_weights(tmp_path):
+    """Under ``penalty_mode="proximal"`` the loss is the data term alone and a
+    stiff strength keeps the soft layers on the group's maps after every step."""
+    common = dict(SMALL, model="per", tuner="constant", strength=1e6, epochs=3)
+    summary = Trainer(TrainConfig(**common, penalty_mode="proximal"), tmp_path).fit()
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(x) for x in lines]
+    assert [r["train/loss"] for r in rows] == [r["train/mse"] for r in rows]
+    # lr 3e-3 x 1e6: each step keeps ~3e-4 of the off-group part
+    assert all(r["O2z"] < 1e-8 for r in _logged(tmp_path, "residual"))
+    assert rows[0]["reg/strength/O2z"] == 1e6
+    assert summary["stop_reason"] is not None
+    # in the loss, Adam moves each weight by about lr per step whatever the
+    # strength: the same stiff penalty barely moves the residual in 3 epochs
+    Trainer(TrainConfig(**common), tmp_path / "loss").fit()
+    assert all(r["O2z"] > 0.1 for r in _logged(tmp_path / "loss", "residual"))
+
+
+def test_proximal_penalties_need_soft_layers():
+    with pytest.raises(ValueError, match="proximal.*SoftLinear"):
+        Trainer(TrainConfig(**SMALL, model="mlp", penalty_mode="proximal"))
+    with pytest.raises(ValueError, match="penalty_mode"):
+        Trainer(TrainConfig(**SMALL, model="per", penalty_mode="prox"))

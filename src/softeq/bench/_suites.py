@@ -51,6 +51,9 @@ METHODS: dict[str, tuple[str, Rule]] = {
     "per": ("PER (PER tuner)", lambda t: {"model": "per", "tuner": "per"}),
     "per-evidence": ("PER (evidence tuner)",
                      lambda t: {"model": "per", "tuner": "evidence"}),
+    "per-prox": ("PER, proximal penalties (PER tuner)",
+                 lambda t: {"model": "per", "tuner": "per",
+                            "penalty_mode": "proximal"}),
 }  # fmt: skip
 
 #: Reference forecast name -> table label: rows of motion tables that need no
@@ -61,7 +64,7 @@ REFERENCES = {
 }
 
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
-                "per", "per-evidence")  # fmt: skip
+                "per", "per-evidence", "per-prox")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",

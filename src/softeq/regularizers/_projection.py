@@ -3,6 +3,9 @@ to that group's equivariant maps."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor, nn
 
@@ -79,3 +82,51 @@ class ProjectionPenalty:
             {k: float(v) for k, v in layer.penalties(exact=True).items()}
             for layer in self.layers
         ]
+
+    @torch.no_grad()
+    def proximal_step(self, strengths: Mapping[str, float], step: float) -> None:
+        """Move every soft layer toward each group's maps by the exact proximal map
+        of its penalty: $W \\leftarrow P_jW + (W - P_jW)/(1 + \\eta\\lambda_j)$
+        (and the same for the bias), for every group $j$ with $\\lambda_j > 0$.
+
+        This is $\\mathrm{prox}_{\\eta\\lambda_j R_j}(W) = \\arg\\min_V
+        \\tfrac12\\|V - W\\|^2 + \\eta\\lambda_j R_j(V)$ for $R_j =
+        \\tfrac12\\|V - P_jV\\|^2$: it shrinks only the part of $W$ off $G_j$'s maps,
+        by a factor that stays in (0, 1] for every strength, so a stiff penalty
+        cannot destabilise training, and it never enters the optimiser's moment
+        estimates (the penalty is *decoupled*, as AdamW decouples weight decay).
+        Several groups are applied one after another (a splitting of their sum);
+        this is exact when their projectors commute, as for nested groups
+        ($P_{O3}P_{O2z} = P_{O2z}P_{O3} = P_{O3}$), and a first-order splitting
+        otherwise.
+
+        Args:
+            strengths: $\\lambda_j$ per group name (groups absent or at 0 are
+                skipped).
+            step: The step size $\\eta > 0$, normally the optimiser's current
+                learning rate.
+
+        Raises:
+            ValueError: For a negative or non-finite step or strength.
+        """
+        if not (math.isfinite(step) and step >= 0):
+            raise ValueError(f"proximal_step: step must be finite and >= 0, got {step}")
+        for name, strength in strengths.items():
+            if not (math.isfinite(strength) and strength >= 0):
+                raise ValueError(
+                    f"proximal_step: strength of {name} must be finite and >= 0, "
+                    f"got {strength}"
+                )
+            if strength == 0 or step == 0:
+                continue
+            keep = 1.0 / (1.0 + step * strength)
+            for layer in self.layers:
+                if name not in layer.projectors.projectors:
+                    continue  # a group this layer is not penalised for
+                projector = layer.projectors.projectors[name]
+                for param, project in (
+                    (layer.weight, projector.project),
+                    (layer.bias, projector.project_bias),
+                ):
+                    on_group = project(param)
+                    param.sub_(on_group).mul_(keep).add_(on_group)

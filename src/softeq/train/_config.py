@@ -13,6 +13,8 @@ MODELS = ("mlp", "mlp-aug", "mlp-orbit", "emlp", "rpp", "rpp-oracle", "per")
 TUNERS = ("constant", "per", "evidence")
 PRESETS = ("converged", "fast", "paper")
 LR_SCHEDULES = ("cosine", "plateau")
+#: How projection penalties act: in the loss, or as proximal steps.
+PENALTY_MODES = ("loss", "proximal")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,14 @@ class TrainConfig:
         standardize: Wrap the model in the task's `Standardization` when it has
             one (EMLP's O5Synthetic and ParticleInteraction): the model sees inputs
             and targets of order one, losses stay in the data's units.
+        penalty_mode: How a soft model's projection penalties act: ``"loss"``
+            (the reference: the strength-weighted penalties are added to the loss
+            and differentiated with it, so the optimiser's moment estimates see
+            them) or ``"proximal"`` (the loss is the data term only; after every
+            optimiser step each soft layer moves toward each group's maps by the
+            exact proximal map of its penalty, W <- PW + (W - PW) / (1 + lr *
+            strength): decoupled, and stable for any strength; docs/models.md,
+            "Does soft approach hard?").
         device: ``"cpu"`` or ``"cuda"``.
         cuda_graphs: Replay the model's training forward and backward from CUDA
             graphs (`GraphedForward`): far fewer kernel launches per step on a
@@ -117,6 +127,7 @@ class TrainConfig:
     checkpoint_every: int = 0
     fast_dev_run: bool = False
     standardize: bool = True
+    penalty_mode: str = "loss"
     device: str = "cpu"
     cuda_graphs: bool = False
 
@@ -315,7 +326,15 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
         ValueError: naming the bad field, its value and what was expected.
     """
     given = {k for k, v in config.to_dict().items() if not (partial and v is None)}
-    for name in ("task", "model", "preset", "device", "group", "oracle"):
+    for name in (
+        "task",
+        "model",
+        "preset",
+        "device",
+        "group",
+        "oracle",
+        "penalty_mode",
+    ):
         value = getattr(config, name)
         optional = name in ("group", "oracle")
         if not isinstance(value, str) and not (optional and value is None):
@@ -329,7 +348,7 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
     _check_numbers(config, given)
     choices = {"preset": PRESETS, "model": MODELS, "tuner": TUNERS,
                "allocation": ("per", "uniform"), "gate": ("rpp", "plain"),
-               "lr_schedule": LR_SCHEDULES,
+               "lr_schedule": LR_SCHEDULES, "penalty_mode": PENALTY_MODES,
                "device": ("cpu", "cuda")}  # fmt: skip
     for name in [n for n in choices if n in given]:
         _check_choice(config, name, choices[name])

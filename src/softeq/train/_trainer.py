@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -40,6 +41,14 @@ class NonFiniteLossError(RuntimeError):
 def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
     """Per-epoch cosine decay from `lr` to 0 (the reference's schedule)."""
     return lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+
+#: Every `TrainConfig` field's default (for checkpoints older than a field).
+_FIELD_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(TrainConfig)
+    if f.default is not dataclasses.MISSING
+}
 
 
 def _mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> float:
@@ -90,6 +99,14 @@ class Trainer:
             model = build_model(self.config, self.task, init)
         self.model = model.to(self.config.device)
         self.penalty = make_penalty(self.model)
+        #: Projection penalties as proximal steps after each optimiser step
+        #: (`TrainConfig.penalty_mode`), not in the loss.
+        self.proximal = self.config.penalty_mode == "proximal"
+        if self.proximal and self.penalty is None:
+            raise ValueError(
+                f"penalty_mode 'proximal' needs a model with SoftLinear layers "
+                f"(e.g. 'per'); {self.config.model!r} has none"
+            )
         self.orbit = make_orbit_penalty(self.config, self.task, self.model)
         self.orbit_samples = torch.Generator().manual_seed(self.config.seed + 2)
         self.orbit_sums: dict[str, float] = {}
@@ -126,7 +143,7 @@ class Trainer:
         mse = (self.forward(xb) - yb).square().mean()
         loss = mse
         terms = {}
-        if self.penalty is not None:
+        if self.penalty is not None and not self.proximal:
             terms = self.penalty()
         elif self.orbit is not None:
             terms = self.orbit(xb, generator=self.orbit_samples)
@@ -160,6 +177,8 @@ class Trainer:
                 )
             backward(loss)
             self.optimizer.step()
+            if self.proximal:
+                self.penalty.proximal_step(self.tuner.strengths, lr)
             total += float(loss.detach())
             total_mse += float(mse.detach())
         n = len(batches)
@@ -250,7 +269,9 @@ class Trainer:
         if self.out is None or not (self.out / "checkpoint.pt").is_file():
             return False
         state = load_checkpoint(self.out / "checkpoint.pt")
-        saved = {k: v for k, v in state["config"].items() if k != "fast_dev_run"}
+        # a field added after the checkpoint was written reads as its default
+        saved = {**_FIELD_DEFAULTS, **state["config"]}
+        saved = {k: v for k, v in saved.items() if k != "fast_dev_run"}
         current = {
             k: v for k, v in self.config.to_dict().items() if k != "fast_dev_run"
         }
