@@ -23,7 +23,7 @@ finished runs), a Markdown table and a plot. Never asserts.
 
     python benchmarks/bench_lambda_sweep.py [--seeds 3] [--workers 2]
         [--lambdas 0,1,10,100,1000,10000] [--variants soft,prox,limit,emlp,mlp]
-        [--out results/lambda-sweep]
+        [--out results/lambda-sweep] [--patience N] [--runs DIR]
     python benchmarks/bench_lambda_sweep.py --table results/lambda-sweep
 """
 
@@ -57,6 +57,8 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     from softeq.train import TrainConfig, Trainer
 
     variant, strength, seed, overrides = job
+    overrides = dict(overrides)
+    runs = overrides.pop("runs", None)  # a folder for the run folders, if kept
     torch.set_num_threads(1)
     task = get_task(TASK, seed=seed)
     truth = {g: task.truth[g] for g in CANDIDATES}
@@ -77,7 +79,8 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
         model = build("emlp", rep_in, rep_out, CANDIDATES, group="O2z",
                       nonlinear_group=outer, num_layers=3, generator=init,
                       **ARCH)  # fmt: skip
-    trainer = Trainer(config, task=task, model=model)
+    out = None if runs is None else Path(runs) / f"{variant}-{strength}-s{seed}"
+    trainer = Trainer(config, out, task=task, model=model)
     summary = trainer.fit()
     residual = None
     if variant in SOFT:
@@ -192,6 +195,8 @@ def main() -> None:
     parser.add_argument("--lambdas", default="0,1,10,100,1000,10000")
     parser.add_argument("--variants", default="soft,prox,limit,emlp,mlp")
     parser.add_argument("--epochs", type=int, help="cap on epochs (smoke tests)")
+    parser.add_argument("--patience", type=int, help="the stopping rule's patience")
+    parser.add_argument("--runs", type=Path, help="keep each run's folder here")
     parser.add_argument("--out", type=Path, default=Path("results/lambda-sweep"))
     parser.add_argument("--table", type=Path, help="only print the table of OUT")
     args = parser.parse_args()
@@ -199,6 +204,10 @@ def main() -> None:
     path = folder / "runs.jsonl"
     if args.table is None:
         overrides = {} if args.epochs is None else {"epochs": args.epochs}
+        if args.patience is not None:
+            overrides["patience"] = args.patience
+        if args.runs is not None:
+            overrides["runs"] = str(args.runs)
         variants = args.variants.split(",")
         lambdas = [float(x) for x in args.lambdas.split(",")]
         jobs = []
