@@ -44,3 +44,50 @@ def test_readme_own_model_example_finds_o2z(capsys):
     (line,) = run(python_blocks()[0], capsys)
     assert "**Exact:** O2z. **Approximate:** none. **Broken:** O2x, O2y, O3." in line
     assert 2.0 < float(line.split()[2]) < 3.0
+
+
+def shown_commands() -> list[str]:
+    """Every command line the README shows: lines of its bash blocks and inline
+    code that starts with ``softeq``, ``python benchmarks/`` or ``make``."""
+    text = README.read_text()
+    lines = [
+        line.split("#")[0].strip()
+        for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+        for line in block.splitlines()
+    ]
+    lines += re.findall(r"`((?:softeq|python benchmarks/|make) [^`]*)`", text)
+    starts = ("softeq ", "python benchmarks/", "make ")
+    return [line for line in lines if line.startswith(starts)]
+
+
+def test_every_command_the_readme_shows_is_valid():
+    """softeq commands parse (and bench grids name real suites and methods),
+    benchmark scripts exist and accept their flags, make targets exist."""
+    import shlex
+    import subprocess
+    import sys
+
+    from softeq.bench import suite_runs
+    from softeq.cli import make_parser
+
+    commands = shown_commands()
+    assert any(c.startswith("softeq bench") for c in commands)
+    makefile = (README.parent / "Makefile").read_text()
+    for command in commands:
+        words = shlex.split(command)
+        if words[0] == "make":
+            assert re.search(rf"^{words[1]}:", makefile, flags=re.M), command
+        elif words[0] == "python":
+            script = README.parent / words[1]
+            assert script.is_file(), command
+            help_text = subprocess.run(
+                [sys.executable, str(script), "--help"], capture_output=True,
+                text=True, cwd=script.parent, timeout=120,
+            ).stdout  # fmt: skip
+            for flag in [w for w in words[2:] if w.startswith("--")]:
+                assert flag in help_text, (command, flag)
+        elif "--help" not in words:
+            args = make_parser().parse_args(words[1:])
+            if args.command == "bench":
+                methods = args.methods.split(",") if args.methods else None
+                assert suite_runs(args.suite, seeds=args.seeds, methods=methods)
