@@ -12,8 +12,10 @@ The command line is ``softeq bench SUITE`` and ``softeq report RESULTS_DIR``.
 
 Example:
     >>> from softeq.bench import suite_runs
-    >>> [r.method for r in suite_runs("per-inertia", seeds=1, tasks=["inertia:broken"])]
-    ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-evidence']
+    >>> runs = suite_runs("per-inertia", seeds=1, tasks=["inertia:broken"])
+    >>> [r.method for r in runs]  # doctest: +NORMALIZE_WHITESPACE
+    ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-evidence',
+     'per-prox']
 """
 
 from ._aggregate import aggregate, load_results
