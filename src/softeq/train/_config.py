@@ -326,15 +326,8 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
         ValueError: naming the bad field, its value and what was expected.
     """
     given = {k for k, v in config.to_dict().items() if not (partial and v is None)}
-    for name in (
-        "task",
-        "model",
-        "preset",
-        "device",
-        "group",
-        "oracle",
-        "penalty_mode",
-    ):
+    names = ("task", "model", "preset", "device", "group", "oracle", "penalty_mode")
+    for name in names:
         value = getattr(config, name)
         optional = name in ("group", "oracle")
         if not isinstance(value, str) and not (optional and value is None):

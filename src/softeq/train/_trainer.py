@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import os
@@ -44,11 +43,7 @@ def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
 
 
 #: Every `TrainConfig` field's default (for checkpoints older than a field).
-_FIELD_DEFAULTS = {
-    f.name: f.default
-    for f in dataclasses.fields(TrainConfig)
-    if f.default is not dataclasses.MISSING
-}
+_FIELD_DEFAULTS = TrainConfig().to_dict()
 
 
 def _mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> float:
