@@ -85,7 +85,7 @@ def test_large_for_a_broken_symmetry(generator):
     }
     assert abs(costs["O2z"].cost) < 1e-9
     assert costs["O2x"].cost > 10 and costs["O3"].cost > 10
-    assert costs["O2x"].cost > 10 * costs["O2x"].stderr
+    assert costs["O2x"].cost > 4 * costs["O2x"].stderr  # crossed se: 32 elements
 
 
 def test_unchanged_by_an_equivariant_baseline_and_by_scale(generator):

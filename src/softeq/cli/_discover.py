@@ -73,7 +73,9 @@ def run_discover(args: argparse.Namespace) -> int:
     report = trainer.report
     if args.json:
         keys = ("name", "strength", "residual", "equivariance_error", "cost",
-                "cost_stderr", "verdict", "rank")  # fmt: skip
+                "cost_stderr", "breaking", "breaking_low", "breaking_high",
+                "n_inputs", "n_samples", "constrained", "verdict", "to_decide",
+                "rank")  # fmt: skip
         print(json.dumps({
             "groups": [{k: g[k] for k in keys} for g in report["groups"]],
             "test_mse": summary["test_mse"],

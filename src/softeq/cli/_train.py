@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ..metrics import COST_THRESHOLDS
+from ..metrics import BREAKING_THRESHOLDS
 from ..train import (
     TrainConfig,
     Trainer,
@@ -111,26 +111,32 @@ def print_summary(summary: dict[str, Any], out: Path | None) -> None:
     if extra:
         print("  " + ", ".join(extra))
     print(
-        "  group         truth      verdict     cost  strength  equivariance error"
-        "  (Gaussian inputs)  true error"
+        "  group         truth       verdict   breaking [95 % interval]  strength"
+        "  equivariance error  (Gaussian inputs)  true error"
     )
     for name, g in summary["groups"].items():
         strength = summary["strengths"].get(name)
         true = g["true_error"]
+        breaking = (
+            "-"
+            if g.get("breaking") is None
+            else f"{g['breaking']:+.3f} [{g['breaking_low']:+.3f}, "
+            f"{g['breaking_high']:+.3f}]"
+        )
         print(
-            f"  {name:<12} {str(g['truth']):>6}  {g.get('verdict', '-'):>11}  "
-            f"{'-' if g.get('cost') is None else format(g['cost'], '7.3f'):>7}  "
+            f"  {name:<12} {str(g['truth']):>6}  {g['verdict']:>12}  {breaking:>24}  "
             f"{'-' if strength is None else f'{strength:.3g}':>8}  "
             f"{g['equivariance_error']:18.4f}  "
             f"{g['equivariance_error_gaussian']:17.4f}  "
             f"{'-' if true is None else f'{true:.4f}':>10}"
         )
-    if any(g.get("cost") is not None for g in summary["groups"].values()):
-        t = COST_THRESHOLDS
+    if any(g.get("breaking") is not None for g in summary["groups"].values()):
+        t = BREAKING_THRESHOLDS
         print(
-            "  verdict from the cost: the test MSE's relative increase when "
-            "predicting through a random group element "
-            f"(exact < {t['exact']:g} <= approximate < {t['approximate']:g} <= broken)"
+            "  verdict from the breaking, the test MSE's increase when predicting "
+            "through a random group element over 2 Var(y): exact when its interval "
+            f"lies below {t['exact']:g}, broken above {t['broken']:g}, approximate "
+            "between, else undetermined (report.md says why)"
         )
     if out is not None:
         print(f"  run folder: {out}")

@@ -34,7 +34,14 @@ from ._motion import MotionData, constant_velocity, load_motion, motion_task
 from ._motion_metrics import MotionMetrics, ade, fde
 from ._planet_orbits import orbits, orbits_data
 from ._registry import get_task, task_names
-from ._task import TRUTH_LABELS, Standardization, Task, copy_rms, emlp_standardization
+from ._task import (
+    TRUTH_LABELS,
+    Standardization,
+    Task,
+    copy_rms,
+    emlp_standardization,
+    with_measured_truth,
+)
 
 __all__ = [
     "TRUTH_LABELS",
@@ -67,4 +74,5 @@ __all__ = [
     "particle_interaction",
     "rigid_inertia",
     "task_names",
+    "with_measured_truth",
 ]

@@ -12,7 +12,14 @@ from torch import Tensor
 from ..groups import get
 from ..reps import parse
 from ._inertia import inertia_tensor, sample_masses_positions
-from ._task import Task, check_seed, emlp_standardization, seeded, targets
+from ._task import (
+    Task,
+    check_seed,
+    emlp_standardization,
+    seeded,
+    targets,
+    with_measured_truth,
+)
 
 TRAIN_SIZES = (1000, 3000)
 # EMLP's splits: validation 1000, test 5000 (`data_efficiency.py`).
@@ -127,16 +134,17 @@ def _suite_task(
     if standardize:
         reps = parse(rep_in, get(group)), parse(rep_out, get(group))
         stats = emlp_standardization(*reps, arrays["x_train"], arrays["y_train"])
-    return Task(
+    task = Task(
         name=f"{name}:{n_train}",
         rep_in=rep_in,
         rep_out=rep_out,
         groups=(group,),
-        truth={group: "exact"},
+        truth={group: "unknown"},
         true_fn=true_fn,
         standardization=stats,
         **arrays,
     )
+    return with_measured_truth(task)
 
 
 def emlp_inertia(n_train: int = 1000, *, seed: int = 0) -> Task:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
 
 from ..groups import get
-from ..metrics import equivariance_error, gaussian_inputs
+from ..metrics import (
+    BREAKING_THRESHOLDS,
+    equivariance_error,
+    gaussian_inputs,
+    verdict,
+)
+from ..metrics import true_breaking as _breaking_of
 from ..reps import Rep, parse
 
 #: Labels a task may give a candidate group.
@@ -71,6 +78,10 @@ class Task:
         standardization: Units the model should work in (`Standardization`),
             or None to use the data's own; the trainer wraps models in
             `softeq.nn.Standardize` with it (`TrainConfig.standardize`).
+        true_breaking: The ground truth's breaking per candidate on the test
+            inputs (`softeq.metrics.true_breaking`), from which `truth` is
+            labelled (`with_measured_truth`); None for hand-labelled or user
+            data.
 
     Raises:
         ValueError: For empty or unknown groups, a `truth` that does not label
@@ -94,6 +105,7 @@ class Task:
         default=None, repr=False
     )
     standardization: Standardization | None = field(default=None, repr=False)
+    true_breaking: dict[str, float] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", tuple(self.groups))
@@ -204,9 +216,14 @@ class Task:
         return errors
 
     def describe(self) -> str:
-        """One line: name, representations, split sizes and candidate truth."""
+        """One line: name, representations, split sizes and candidate truth (with
+        its measured breaking when known)."""
         n_train, n_val, n_test = self.sizes
-        truth = ", ".join(f"{g}={self.truth[g]}" for g in self.groups)
+        measured = self.true_breaking or {}
+        truth = ", ".join(
+            f"{g}={self.truth[g]}" + (f" ({measured[g]:.3f})" if g in measured else "")
+            for g in self.groups
+        )
         return (
             f"{self.name}: {self.rep_in} -> {self.rep_out}, "
             f"train/val/test {n_train}/{n_val}/{n_test}, groups {truth}"
@@ -317,3 +334,47 @@ def emlp_standardization(
         y_mean=y.double().mean(0).to(torch.float32),
         y_scale=std.to(torch.float32),
     )
+
+
+#: Measured truths by (task name, SHA-256 of the test inputs, elements): a
+#: registry task's name fixes its ground truth, so the same test split measures
+#: the same numbers and building a task again costs nothing.
+_MEASURED: dict[tuple[str, str, int], dict[str, float]] = {}
+
+
+def with_measured_truth(task: Task, n_samples: int = 32) -> Task:
+    """`task` with each candidate's truth measured, not chosen.
+
+    The truth of group $G$ is the breaking of the ground truth $f^*$ on the test
+    inputs, $\\mathrm{E}_{x,g}\\|\\rho_{out}(g)^{-1}f^*(\\rho_{in}(g)x) -
+    f^*(x)\\|^2 / 2\\,\\mathrm{Var}(y)$ (`softeq.metrics.true_breaking`, the
+    statistic of the report's verdicts), labelled with the report's own
+    thresholds (`softeq.metrics.BREAKING_THRESHOLDS`): truth and verdict are
+    comparable by construction.
+
+    Args:
+        task: A task with a `true_fn`.
+        n_samples: Group elements per test input (seeded: the labels are
+            reproducible).
+
+    Raises:
+        ValueError: If the task has no `true_fn`.
+    """
+    if task.true_fn is None:
+        raise ValueError(f"task {task.name!r} has no true_fn to measure its truth")
+    digest = hashlib.sha256(task.x_test.double().numpy().tobytes()).hexdigest()
+    key = (task.name, digest, n_samples)
+    if key not in _MEASURED:
+        _MEASURED[key] = {
+            name: _breaking_of(
+                task.true_fn,
+                *task.reps(name),
+                get(name),
+                task.x_test,
+                n_samples=n_samples,
+            )  # fmt: skip
+            for name in task.groups
+        }
+    breaking = dict(_MEASURED[key])
+    labels = {name: verdict(b, BREAKING_THRESHOLDS) for name, b in breaking.items()}
+    return replace(task, truth=labels, true_breaking=breaking)

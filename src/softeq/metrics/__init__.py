@@ -1,23 +1,35 @@
 """Measured quantities: function-space relative equivariance error per group, the
-symmetry cost of held-out predictions and weight-space residuals of soft layers."""
+symmetry cost and breaking of held-out predictions, weight-space residuals of soft
+layers, and the verdicts of the symmetry report."""
 
+from ._constraints import constraint_on, model_constraints
 from ._cost import SymmetryCost, symmetry_cost
 from ._equivariance import equivariance_error, gaussian_inputs
 from ._orbit_errors import orbit_errors, orbit_parameters
 from ._symmetry_report import (
-    COST_THRESHOLDS,
-    VERDICT_THRESHOLDS,
     render_markdown,
     summary_line,
     symmetry_report,
+    true_breaking,
+)
+from ._verdicts import (
+    BREAKING_THRESHOLDS,
+    CONSTRAINED_ERROR,
+    VERDICT_THRESHOLDS,
+    interval_verdict,
     verdict,
 )
 from ._weights import weight_residuals
 
 __all__ = [
-    "COST_THRESHOLDS",
+    "BREAKING_THRESHOLDS",
+    "CONSTRAINED_ERROR",
     "VERDICT_THRESHOLDS",
     "SymmetryCost",
+    "constraint_on",
+    "interval_verdict",
+    "model_constraints",
+    "true_breaking",
     "equivariance_error",
     "gaussian_inputs",
     "orbit_errors",

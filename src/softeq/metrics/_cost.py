@@ -23,7 +23,8 @@ class SymmetryCost:
 
     Attributes:
         cost: $L_G / L - 1$: the relative increase of held-out MSE.
-        stderr: Its standard error over the held-out inputs.
+        stderr: Its standard error (`breaking_stderr`'s crossed estimate, in
+            units of $L$).
         mse: $L$, the model's held-out MSE (mean over samples and output entries).
         transformed_mse: $L_G$, the MSE of the predictions made through $g$.
         averaged_mse: The MSE of their mean over the sampled $g_k$, the
@@ -33,6 +34,20 @@ class SymmetryCost:
             squared error) and, for an exact symmetry, often below `mse`:
             averaging over the group removes the part of the model's error that
             breaks it.
+        breaking: $(L_G - L) / 2\\,\\mathrm{Var}(y)$: the share of the targets'
+            variance that predicting through the group adds, halved. For a model
+            that fits, and inputs whose distribution the group preserves, it is
+            about the share of $\\mathrm{Var}(y)$ that no $G$-equivariant
+            function can explain (see `symmetry_cost`): 0 for an exact symmetry, 1 when
+            $\\rho_{out}(g)^{-1}y(\\rho_{in}(g)x)$ is unrelated to $y(x)$.
+        breaking_stderr: Its standard error for the crossed design (every input
+            with every sampled element), $\\sqrt{s_x^2/n + s_g^2/K}$ over
+            $2\\,\\mathrm{Var}(y)$, with $s_x^2$ the variance over inputs of the
+            per-input mean differences and $s_g^2$ that over elements of the
+            per-element ones: conservative (the interaction counts twice).
+        variance: $\\mathrm{Var}(y)$, the targets' variance per output entry.
+        n_inputs: Held-out inputs $n$ measured on.
+        n_samples: Group elements $K$ measured with.
     """
 
     cost: float
@@ -40,6 +55,16 @@ class SymmetryCost:
     mse: float
     transformed_mse: float
     averaged_mse: float
+    breaking: float
+    breaking_stderr: float
+    variance: float
+    n_inputs: int
+    n_samples: int
+
+    def breaking_interval(self, z: float = 1.96) -> tuple[float, float]:
+        """The interval `breaking` ± z·`breaking_stderr` (95 % by default)."""
+        half = z * self.breaking_stderr
+        return self.breaking - half, self.breaking + half
 
 
 def symmetry_cost(
@@ -87,8 +112,25 @@ def symmetry_cost(
     $f(\\rho_{in}(g)x)$ is an extrapolation and the cost also contains the
     model's error there.
 
-    The standard error is that of the mean of the per-input differences
-    $\\mathrm{mean}_k\\,\\ell_{ik} - \\ell_i$, over $L$.
+    The same two losses give the *breaking*, $(L_G - L) / 2\\,\\mathrm{Var}(y)$,
+    a share of the targets' variance that means the same for a model and for the
+    ground truth. For the true function $f^*$ (with $y = f^*(x)$, so $L = 0$) it
+    is $\\mathrm{E}\\,\\|\\rho_{out}(g)^{-1}f^*(\\rho_{in}(g)x) - f^*(x)\\|^2 /
+    2\\,\\mathrm{Var}(y)$. Averaged over Haar-distributed elements of a compact
+    group, with inputs whose distribution the group preserves, the numerator is
+    twice the variance of $y$ along orbits: the breaking is then the share of
+    $\\mathrm{Var}(y)$ that no $G$-equivariant function can explain, the least
+    that imposing $G$ costs. softeq draws elements with `Group.sample` (the
+    reference's sampler: Lie-algebra coefficients $N(0, 1)$, so rotations lie
+    nearer the identity than Haar's), which reads somewhat less than that share;
+    truth and model are measured with the same sampler and stay comparable. For
+    a model that fits the data, $L_G - L$ estimates the same number.
+
+    Both standard errors treat the differences $d_{ik} = \\ell_{ik} - \\ell_i$
+    as a crossed design (inputs $i$ by group elements $k$, both random):
+    $\\mathrm{se}^2 = s_x^2/n + s_g^2/K$ with $s_x^2$ the variance of the row
+    means $\\mathrm{mean}_k\\,d_{ik}$ and $s_g^2$ that of the column means, so
+    that too few group elements widen the interval.
 
     Args:
         f: Maps `(batch, rep_in.dim)` to `(batch, rep_out.dim)`.
@@ -156,6 +198,7 @@ def symmetry_cost(
     with torch.no_grad():
         loss = _squared_errors(_check_output(f(x), rep_out, n), y)  # (n,)
         transformed = torch.zeros_like(loss)
+        per_element = torch.zeros(n_samples, dtype=torch.float64, device=x.device)
         averaged = torch.zeros_like(y)
         powers = (
             None if split is None else _scaling_powers(split, x, n_samples, generator)
@@ -174,11 +217,13 @@ def symmetry_cost(
             if powers is not None:
                 f_gx = f_gx * powers[1][start:stop]
             back = torch.einsum("sij,sbj->sbi", rho_back[start:stop], f_gx)
-            transformed += _squared_errors(back, y).sum(0)
+            errors = _squared_errors(back, y)  # (stop - start, n)
+            transformed += errors.sum(0)
+            per_element[start:stop] = errors.mean(1)
             averaged += back.sum(0)
         transformed /= n_samples
         averaged_mse = float(_squared_errors(averaged / n_samples, y).mean())
-    return _summarise(loss, transformed, y, averaged_mse)
+    return _summarise(loss, transformed, per_element, y, averaged_mse)
 
 
 def _scaling_powers(
@@ -201,11 +246,32 @@ def _squared_errors(prediction: Tensor, y: Tensor) -> Tensor:
 
 
 def _summarise(
-    loss: Tensor, transformed: Tensor, y: Tensor, averaged_mse: float
+    loss: Tensor,
+    transformed: Tensor,
+    per_element: Tensor,
+    y: Tensor,
+    averaged_mse: float,
 ) -> SymmetryCost:
+    """The cost and the breaking with their crossed-design standard errors, from
+    the per-input losses `loss` and `transformed` `(n,)` and the per-element mean
+    transformed losses `per_element` `(K,)`."""
     mse, mse_g = float(loss.mean()), float(transformed.mean())
     variance = float((y.double() - y.double().mean(0)).square().mean())
     floor = max(mse, 1e-12 * variance, 1e-300)
-    diff = transformed - loss
-    stderr = float(diff.std() / diff.numel() ** 0.5) / floor
-    return SymmetryCost((mse_g - mse) / floor, stderr, mse, mse_g, averaged_mse)
+    n, k = loss.numel(), per_element.numel()
+    by_input = float((transformed - loss).var()) / n
+    by_element = float(per_element.var()) / k if k > 1 else 0.0
+    se = (by_input + by_element) ** 0.5
+    spread = 2 * max(variance, 1e-300)
+    return SymmetryCost(
+        cost=(mse_g - mse) / floor,
+        stderr=se / floor,
+        mse=mse,
+        transformed_mse=mse_g,
+        averaged_mse=averaged_mse,
+        breaking=(mse_g - mse) / spread,
+        breaking_stderr=se / spread,
+        variance=variance,
+        n_inputs=n,
+        n_samples=k,
+    )

@@ -8,42 +8,21 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..groups import Group, as_groups
+from ..groups import Group, as_group, as_groups
 from ..reps import Rep
-from ._cost import symmetry_cost
+from ._constraints import constraint_on, model_constraints
+from ._cost import SymmetryCost, symmetry_cost
 from ._equivariance import equivariance_error
+from ._verdicts import (
+    BREAKING_THRESHOLDS,
+    CONSTRAINED_ERROR,
+    VERDICT_THRESHOLDS,
+    Z_95,
+    inputs_to_decide,
+    interval_verdict,
+    verdict,
+)
 from ._weights import weight_residuals
-
-#: Verdict thresholds on the trained model's relative equivariance error (held-out
-#: inputs): below `exact` the symmetry holds to within what training resolves;
-#: below `approximate` it holds approximately; above, it is broken. The relative
-#: error is scale-free and at most 1 (0.5 for unrelated outputs of equal norm).
-VERDICT_THRESHOLDS = {"exact": 0.02, "approximate": 0.15}
-
-#: Verdict thresholds on the symmetry cost (`symmetry_cost`: the relative increase
-#: of held-out MSE when the model predicts through a random group element), used
-#: whenever held-out targets are given. An exact symmetry costs nothing in
-#: expectation, whatever the model; below `exact` the cost is within what a
-#: held-out estimate resolves (the data then support imposing the group outright).
-#: From `approximate` on, predicting through the group at least doubles the error:
-#: the data break it. In between the symmetry holds approximately: worth a soft
-#: penalty, not a constraint.
-COST_THRESHOLDS = {"exact": 0.2, "approximate": 1.0}
-
-
-def verdict(error: float, thresholds: Mapping[str, float] = VERDICT_THRESHOLDS) -> str:
-    """``"exact"``, ``"approximate"`` or ``"broken"`` for a measured value.
-
-    Args:
-        error: A relative equivariance error (default thresholds) or a symmetry
-            cost (with ``thresholds=COST_THRESHOLDS``).
-        thresholds: Upper bounds of ``"exact"`` and ``"approximate"``.
-    """
-    if error < thresholds["exact"]:
-        return "exact"
-    if error < thresholds["approximate"]:
-        return "approximate"
-    return "broken"
 
 
 def symmetry_report(
@@ -57,24 +36,37 @@ def symmetry_report(
     strengths: Mapping[str, float] | None = None,
     true_fn: Callable[[Tensor], Tensor] | None = None,
     truth: Mapping[str, str] | None = None,
+    constraints: Sequence[tuple[Group | str, str]] = (),
     n_samples: int = 16,
+    max_samples: int = 128,
+    start_inputs: int = 512,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Measure every candidate symmetry of a trained model.
+    """Measure every candidate symmetry of a trained model, with a verdict that
+    says how sure it is.
 
     For each group: the final strength (if tuned), the normalised weight residual
     per soft layer and pooled (if the model has soft layers), the relative
-    equivariance error on held-out inputs `x`, the true function's error on the
-    same inputs (if `true_fn`), the task's ground truth (if `truth`), with
-    held-out targets `y` the symmetry cost (`symmetry_cost`) and its standard
-    error, and a `verdict`.
+    equivariance error on held-out inputs `x`, the true function's error and
+    breaking on the same inputs (if `true_fn`), the task's ground truth (if
+    `truth`), and with held-out targets `y` the symmetry cost and the
+    *breaking* with its 95 % interval (`SymmetryCost`).
 
-    The verdict and the ranking (most-symmetric first) come from the symmetry
-    cost when `y` is given (``verdict_basis: "cost"``, `COST_THRESHOLDS`): it
-    asks whether the *data* respect the group, and is 0 in expectation for an
-    exact symmetry even when the model itself is far from equivariant. Without
-    `y` they come from the model's equivariance error (``"equivariance_error"``,
-    `VERDICT_THRESHOLDS`), which says how equivariant the *model* is.
+    Verdicts, with `y` (``verdict_basis: "breaking"``): from the breaking's
+    interval against `BREAKING_THRESHOLDS` (`interval_verdict`): "exact",
+    "approximate", "broken", or "undetermined" when it straddles a threshold.
+    An undetermined group is measured again on twice the inputs (up to all of
+    `x`) and twice the group elements (up to `max_samples`) until it is decided
+    or the budget is spent; its entry then says what would decide it
+    (``to_decide``). A group the model is *constrained* toward (declared by its
+    modules, `model_constraints`, or given in `constraints`, each covering its
+    subgroups; or one for which the model's own equivariance error is below
+    `CONSTRAINED_ERROR`) has a breaking near 0 whatever the data, so it is never
+    called "exact" or "approximate" on that evidence: "broken" stands (the model
+    shows the breaking despite the constraint), anything else is
+    "undetermined". Without `y` the verdicts come from the model's equivariance
+    error (``"equivariance_error"``, `VERDICT_THRESHOLDS`), which says how
+    equivariant the *model* is, not the data. Ranking: most symmetric first.
 
     Args:
         model: The trained model, `(batch, rep_in.dim) -> (batch, rep_out.dim)`.
@@ -82,34 +74,44 @@ def symmetry_report(
         rep_out: Output layout.
         groups: Candidate groups, or their registry names; at least one.
         x: Held-out inputs, `(n, rep_in.dim)`.
-        y: Their targets, `(n, rep_out.dim)`, for the symmetry cost.
+        y: Their targets, `(n, rep_out.dim)`, for the cost and the breaking.
         strengths: Final strengths by group name.
         true_fn: The ground-truth function, when known.
         truth: Ground-truth labels by group name, when known.
-        n_samples: Group elements per input.
+        constraints: More ``(group, how)`` constraints than the model declares.
+        n_samples: Group elements per input of the first measurement.
+        max_samples: Group elements per input at most.
+        start_inputs: Held-out inputs of the first measurement (all of `x` at
+            most).
         seed: Seeds the group samples (same elements for model and truth).
 
     Returns:
-        ``{"groups": [entry, ...], "verdict_basis": .., "thresholds": ..}``, each
+        ``{"groups": [entry, ...], "verdict_basis", "thresholds", "mse"}``, each
         entry with ``name, strength, residual, residual_layers,
-        equivariance_error, true_error, truth, cost, cost_stderr, averaged_mse,
-        verdict, rank`` (the last three measured quantities None without `y`;
-        ``averaged_mse`` is the held-out MSE of the model averaged over the
-        group's sampled elements, `SymmetryCost.averaged_mse`). With `y` the
-        report also has ``mse``, the model's own held-out MSE.
+        equivariance_error, true_error, true_breaking, truth, cost, cost_stderr,
+        averaged_mse, breaking, breaking_low, breaking_high, n_inputs,
+        n_samples, constrained, verdict, to_decide, rank`` (the measured
+        quantities None without `y`; ``constrained`` says how the model is
+        constrained toward the group, or None; ``to_decide`` what would decide
+        an undetermined verdict, or None). ``mse`` is the model's held-out MSE
+        on all of `x` (None without `y`).
 
     Raises:
-        ValueError: For an empty list of groups.
+        ValueError: For an empty list of groups, or budgets below 1.
         TypeError: For groups that are neither `Group`s nor names.
     """
     groups = as_groups(groups)
     if not groups:
         raise ValueError("symmetry_report needs at least one candidate group")
+    for name, value in (("n_samples", n_samples), ("max_samples", max_samples),
+                        ("start_inputs", start_inputs)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"symmetry_report needs {name} >= 1, got {value!r}")
+    declared = model_constraints(model) + [(as_group(g), h) for g, h in constraints]
     residuals = _residuals(model)
+    mse = None if y is None else _mse(model, x, y)
     entries = []
-    mse = None
     for G in groups:
-        name = G.name
         scale = G.sample_scale
 
         def error(f: Callable[[Tensor], Tensor], G=G, scale=scale) -> float:
@@ -118,33 +120,141 @@ def symmetry_report(
                                       generator=gen, scale=scale)  # fmt: skip
 
         err = error(model)
-        cost = None
-        if y is not None:
-            gen = torch.Generator().manual_seed(seed)
-            cost = symmetry_cost(model, rep_in, rep_out, G, x, y, n_samples,
-                                 generator=gen, scale=scale)  # fmt: skip
-            mse = cost.mse
-        entries.append({
-            "name": name,
-            "strength": None if strengths is None else strengths.get(name),
-            "residual": residuals.get(name, {}).get("total"),
-            "residual_layers": residuals.get(name, {}).get("layers"),
+        constrained = constraint_on(G, declared)
+        if constrained is None and err < CONSTRAINED_ERROR:
+            constrained = (
+                f"its own equivariance error is {err:.1e} (below "
+                f"{CONSTRAINED_ERROR:g}): built or trained to respect {G.name}"
+            )
+        entry = {
+            "name": G.name,
+            "strength": None if strengths is None else strengths.get(G.name),
+            "residual": residuals.get(G.name, {}).get("total"),
+            "residual_layers": residuals.get(G.name, {}).get("layers"),
             "equivariance_error": err,
             "true_error": None if true_fn is None else error(true_fn),
-            "truth": None if truth is None else truth.get(name),
-            "cost": None if cost is None else cost.cost,
-            "cost_stderr": None if cost is None else cost.stderr,
-            "averaged_mse": None if cost is None else cost.averaged_mse,
-        })  # fmt: skip
-    basis = "equivariance_error" if y is None else "cost"
-    thresholds = VERDICT_THRESHOLDS if y is None else COST_THRESHOLDS
-    for entry in entries:
-        entry["verdict"] = verdict(entry[basis], thresholds)
+            "true_breaking": None,
+            "truth": None if truth is None else truth.get(G.name),
+            "constrained": constrained,
+        }
+        if y is None:
+            entry.update(dict.fromkeys(_MEASURED))
+            entry["verdict"] = verdict(err, VERDICT_THRESHOLDS)
+        else:
+            if true_fn is not None:
+                entry["true_breaking"] = true_breaking(
+                    true_fn, rep_in, rep_out, G, x, seed=seed
+                )
+            budget = (n_samples, max_samples, start_inputs, seed)
+            entry.update(_judge(model, rep_in, rep_out, G, x, y, constrained, *budget))
+        entries.append(entry)
+    basis = "equivariance_error" if y is None else "breaking"
+    thresholds = VERDICT_THRESHOLDS if y is None else BREAKING_THRESHOLDS
     entries.sort(key=lambda e: e[basis])
     for rank, entry in enumerate(entries, start=1):
         entry["rank"] = rank
     return {"groups": entries, "verdict_basis": basis, "thresholds": dict(thresholds),
             "mse": mse}  # fmt: skip
+
+
+#: Entry keys measured from held-out targets (None without them).
+_MEASURED = (
+    "cost", "cost_stderr", "averaged_mse", "breaking", "breaking_low",
+    "breaking_high", "n_inputs", "n_samples", "to_decide",
+)  # fmt: skip
+
+
+def true_breaking(
+    true_fn: Callable[[Tensor], Tensor],
+    rep_in: Rep,
+    rep_out: Rep,
+    group: Group,
+    x: Tensor,
+    *,
+    n_samples: int = 64,
+    seed: int = 0,
+) -> float:
+    """The ground truth's breaking on inputs `x`: `SymmetryCost.breaking` of
+    `true_fn` against its own values (so $L = 0$), with `n_samples` elements, in
+    float64 — the statistic the report's verdicts use, from the true function."""
+    x = x.double()
+    gen = torch.Generator().manual_seed(seed)
+    cost = symmetry_cost(true_fn, rep_in, rep_out, group, x, true_fn(x), n_samples,
+                         generator=gen, scale=group.sample_scale)  # fmt: skip
+    return cost.breaking
+
+
+def _judge(
+    model: Callable[[Tensor], Tensor],
+    rep_in: Rep,
+    rep_out: Rep,
+    G: Group,
+    x: Tensor,
+    y: Tensor,
+    constrained: str | None,
+    n_samples: int,
+    max_samples: int,
+    start_inputs: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The measured entry fields of one group: the breaking's interval and its
+    verdict, measured again on more inputs and elements while undetermined."""
+    n = x.shape[0]
+    n_in, k = min(n, start_inputs), min(n_samples, max_samples)
+    while True:
+        gen = torch.Generator().manual_seed(seed)
+        cost = symmetry_cost(model, rep_in, rep_out, G, x[:n_in], y[:n_in], k,
+                             generator=gen, scale=G.sample_scale)  # fmt: skip
+        low, high = cost.breaking_interval(Z_95)
+        decided = interval_verdict(low, high)
+        spent = n_in == n and k == max_samples
+        if spent or decided != "undetermined" or constrained is not None:
+            break
+        n_in, k = min(n, 2 * n_in), min(max_samples, 2 * k)
+    if constrained is not None and decided != "broken":
+        decided = "undetermined"
+    to_decide = None
+    if decided == "undetermined":
+        to_decide = _what_decides(cost, low, high, constrained, G.name)
+    return {
+        "cost": cost.cost, "cost_stderr": cost.stderr,
+        "averaged_mse": cost.averaged_mse, "breaking": cost.breaking,
+        "breaking_low": low, "breaking_high": high, "n_inputs": cost.n_inputs,
+        "n_samples": cost.n_samples, "verdict": decided, "to_decide": to_decide,
+    }  # fmt: skip
+
+
+def _what_decides(
+    cost: SymmetryCost, low: float, high: float, constrained: str | None, name: str
+) -> str:
+    """One sentence: why a verdict is undetermined and what would decide it."""
+    if constrained is not None:
+        return (
+            f"the model is constrained toward {name} ({constrained}), so its "
+            "breaking reads near 0 whatever the data: measure with a model that "
+            "is not (for example a plain MLP)"
+        )
+    half = (high - low) / 2
+    needed = inputs_to_decide(cost.breaking, half, cost.n_inputs)
+    if needed is None:
+        return (
+            f"the breaking sits on a threshold ({cost.breaking:.3g}); more data "
+            "would not decide it"
+        )
+    parts = [f"about {needed} held-out inputs (measured on {cost.n_inputs})"]
+    share = cost.mse / max(cost.variance, 1e-300)
+    if share > BREAKING_THRESHOLDS["exact"]:
+        parts.append(
+            f"a model that fits better (its MSE is {share:.1%} of Var(y), which "
+            "widens the interval)"
+        )
+    return " or ".join(parts)
+
+
+def _mse(model: Callable[[Tensor], Tensor], x: Tensor, y: Tensor) -> float:
+    with torch.no_grad():
+        prediction = torch.cat([model(xb) for xb in x.split(4096)])
+    return float((prediction.double() - y.double()).square().mean())
 
 
 def _residuals(model: nn.Module | Callable) -> dict[str, dict[str, Any]]:
@@ -161,34 +271,51 @@ def _fmt(value: float | None, spec: str = ".4f") -> str:
 
 
 def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -> str:
-    """The report as Markdown: a one-line summary, the ranked table and the verdict
-    rule."""
-    has_cost = report.get("verdict_basis") == "cost"
-    cost_head = " cost (±se) | MSE averaged over G |" if has_cost else ""
+    """The report as Markdown: a one-line summary, the ranked table, a note per
+    undetermined group (why, and what would decide it) and the verdict rule."""
+    measured = report.get("verdict_basis") == "breaking"
+    head = (
+        " breaking [95 % interval] | true breaking | cost (±se) | MSE averaged over G |"
+    )
     lines = [
         f"# {title}",
         "",
         summary_line(report),
         "",
-        f"| rank | group | verdict |{cost_head} equivariance error | true error "
-        "| truth | strength | weight residual |",
-        "|---|---|---|" + ("---|---|" if has_cost else "") + "---|---|---|---|---|",
+        f"| rank | group | verdict |{head if measured else ''} equivariance error "
+        "| true error | truth | strength | weight residual |",
+        "|---" * (8 + 4 * measured) + "|",
     ]
     for e in report["groups"]:
-        cost = f" {_fmt_cost(e)} | {e['averaged_mse']:.4g} |" if has_cost else ""
+        cells = ""
+        if measured:
+            cells = (
+                f" {_fmt_breaking(e)} | {_fmt(e['true_breaking'], '.3g')} "
+                f"| {_fmt_cost(e)} | {e['averaged_mse']:.4g} |"
+            )
         lines.append(
-            f"| {e['rank']} | {e['name']} | **{e['verdict']}** |{cost} "
+            f"| {e['rank']} | {e['name']} | **{e['verdict']}** |{cells} "
             f"{_fmt(e['equivariance_error'])} | {_fmt(e['true_error'])} "
             f"| {e['truth'] or '–'} | {_fmt(e['strength'], '.3g')} "
             f"| {_fmt(e['residual'], '.3g')} |"
         )
-    return "\n".join([*lines, "", _rule(report), ""])
+    notes = [
+        f"- **{e['name']}** is undetermined: {e['to_decide']}."
+        for e in report["groups"]
+        if e.get("to_decide")
+    ]
+    notes += [
+        f"- **{e['name']}**: {e['constrained']}; its breaking is a lower bound."
+        for e in report["groups"]
+        if e.get("constrained") and e["verdict"] == "broken"
+    ]
+    return "\n".join([*lines, "", *([*notes, ""] if notes else []), _rule(report), ""])
 
 
 def summary_line(report: Mapping[str, Any]) -> str:
     """One sentence: the groups under each verdict, most symmetric first, and, when
-    the top group is exact and the report has costs, what averaging over it does to
-    the held-out MSE.
+    the top group is exact and the report has held-out targets, what averaging
+    over it does to the held-out MSE.
 
     Example:
         >>> groups = [{"name": "O2z", "verdict": "exact"},
@@ -198,14 +325,15 @@ def summary_line(report: Mapping[str, Any]) -> str:
     """
     groups = report["groups"]
     parts = []
-    for label in ("exact", "approximate", "broken"):
+    for label in ("exact", "approximate", "broken", "undetermined"):
         names = [e["name"] for e in groups if e["verdict"] == label]
-        parts.append(f"**{label.capitalize()}:** {', '.join(names) or 'none'}.")
+        if names or label != "undetermined":
+            parts.append(f"**{label.capitalize()}:** {', '.join(names) or 'none'}.")
     top = groups[0] if groups else None
     if (
         top is not None
         and top["verdict"] == "exact"
-        and report.get("verdict_basis") == "cost"
+        and report.get("verdict_basis") == "breaking"
         and report.get("mse")
     ):
         change = top["averaged_mse"] / report["mse"] - 1
@@ -219,22 +347,27 @@ def summary_line(report: Mapping[str, Any]) -> str:
 def _rule(report: Mapping[str, Any]) -> str:
     """The paragraph under the table: how the verdicts were made."""
     t = report["thresholds"]
-    if report.get("verdict_basis") == "cost":
+    if report.get("verdict_basis") == "breaking":
         rule = (
-            "Verdicts from the symmetry cost, the relative increase of held-out MSE "
-            "when the model predicts through a random group element, "
-            "ρ_out(g)⁻¹ f(ρ_in(g)x) instead of f(x): an exact symmetry costs "
-            f"nothing in expectation, whatever the model. Exact below {t['exact']} "
-            f"(+{t['exact']:.0%} MSE), approximate below {t['approximate']}, broken "
-            "from there on (the error at least doubles). The model's own held-out "
-            f"MSE is {report['mse']:.4g}; the MSE of its average over each group's "
-            "sampled elements is listed beside the cost (below it: averaging over "
-            "the group would help). "
+            "Verdicts from the breaking, (L_G − L) / 2 Var(y): the increase of "
+            "held-out MSE when the model predicts through a random group element, "
+            "ρ_out(g)⁻¹ f(ρ_in(g)x) instead of f(x), as a share of the targets' "
+            "variance; for a model that fits, the share of Var(y) that no "
+            "equivariant function explains (0 for an exact symmetry, whatever the "
+            f"model). Exact when its 95 % interval lies below {t['exact']}, broken "
+            f"when it lies above {t['broken']}, approximate when it lies between, "
+            "undetermined when it straddles a threshold, or when the model is "
+            "constrained toward the group and shows no breaking. The true breaking "
+            "is the same statistic of the ground truth. The cost is (L_G − L) / L, "
+            f"in units of the model's own held-out MSE ({report['mse']:.4g}); the "
+            "MSE of the model's average over each group's sampled elements is "
+            "listed beside it (below the MSE: averaging over the group would help). "
         )
     else:
         rule = (
-            "Verdicts from the held-out relative equivariance error: exact below "
-            f"{t['exact']}, approximate below {t['approximate']}, broken above. "
+            "Verdicts from the held-out relative equivariance error (no held-out "
+            f"targets: how equivariant the model is): exact below {t['exact']}, "
+            f"approximate below {t['approximate']}, broken above. "
         )
     return (
         rule + "The equivariance error is ‖f(ρ_in(g)x) − ρ_out(g)f(x)‖ / "
@@ -246,3 +379,10 @@ def _rule(report: Mapping[str, Any]) -> str:
 
 def _fmt_cost(entry: Mapping[str, Any]) -> str:
     return f"{entry['cost']:+.3f} (±{entry['cost_stderr']:.3f})"
+
+
+def _fmt_breaking(entry: Mapping[str, Any]) -> str:
+    return (
+        f"{entry['breaking']:+.4f} [{entry['breaking_low']:+.4f}, "
+        f"{entry['breaking_high']:+.4f}]"
+    )

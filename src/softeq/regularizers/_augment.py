@@ -100,6 +100,13 @@ class GroupAugmentation(nn.Module):
         y = check_output(y, self.rep_out, x.shape[0], who)
         return (rho_out_inv @ y.unsqueeze(-1)).squeeze(-1)
 
+    @property
+    def symmetry_constraint(self) -> tuple[Group, str]:
+        """The group the wrapped model is trained to respect, and how (read by the
+        symmetry report: its breaking for this group and every subgroup is not
+        evidence about the data)."""
+        return self.group, f"trained with augmentation by {self.group.name}"
+
     def extra_repr(self) -> str:
         return (
             f"group={self.group.name}, {self.rep_in} -> {self.rep_out}, "

@@ -119,6 +119,12 @@ class GroupAveraged(nn.Module):
         y = check_output(self.model(x_g), self.rep_out, K * B, who)
         return torch.einsum("kij,kbj->bi", rho_back, y.reshape(K, B, -1)) / K
 
+    @property
+    def symmetry_constraint(self) -> tuple[Group, str]:
+        """The group the prediction is averaged over, and how (read by the
+        symmetry report)."""
+        return self.group, f"averaged over {self.group.name}"
+
     def extra_repr(self) -> str:
         return (
             f"group={self.group.name}, {self.rep_in} -> {self.rep_out}, "

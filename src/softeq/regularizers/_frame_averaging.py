@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ..groups import Group, get
 from ..reps import Rep
 from ._checks import check_batch, check_output, check_rep
 
@@ -151,6 +152,12 @@ class FrameAveraged(nn.Module):
         y = check_output(y, self.rep_out, rows, type(self).__name__)
         y = y.reshape(batch, n_frames, 1, -1)
         return (y @ rho_out.transpose(-1, -2)).squeeze(-2).mean(dim=1)
+
+    @property
+    def symmetry_constraint(self) -> tuple[Group, str]:
+        """O(3), which frame averaging makes the model respect exactly (read by the
+        symmetry report)."""
+        return get("O3"), "frame-averaged over O3"
 
     def extra_repr(self) -> str:
         return f"{self.rep_in} -> {self.rep_out}, points={self._points.shape[0]}"

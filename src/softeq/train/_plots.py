@@ -67,17 +67,17 @@ def plot_run(run_dir: str | Path) -> list[Path]:
 
 def plot_report(report: dict, path: str | Path) -> Path:
     """Bar chart, ranked: each group's model equivariance error (and the truth's)
-    and, when the report has it, the symmetry cost with its standard error and the
-    verdict thresholds."""
+    and, when the report has held-out targets, the breaking with its interval, the
+    true breaking and the verdict thresholds."""
     entries = report["groups"]
-    has_cost = report.get("verdict_basis") == "cost"
+    has_cost = report.get("verdict_basis") == "breaking"
     panels = 2 if has_cost else 1
     fig, axes = plt.subplots(
         1, panels, figsize=(panels * (1.2 * len(entries) + 2.5), 3.5), squeeze=False
     )
     _error_bars(axes[0][0], entries, label_verdicts=not has_cost)
     if has_cost:
-        _cost_bars(axes[0][1], entries, report["thresholds"])
+        _breaking_bars(axes[0][1], entries, report["thresholds"])
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -102,21 +102,32 @@ def _error_bars(ax, entries: list[dict], *, label_verdicts: bool) -> None:
     ax.legend(fontsize=8, loc="upper right")
 
 
-def _cost_bars(ax, entries: list[dict], thresholds: dict) -> None:
+def _breaking_bars(ax, entries: list[dict], thresholds: dict) -> None:
+    """The breaking per group with its 95 % interval, the true breaking beside it
+    when known, the thresholds and each verdict."""
     xs = list(range(len(entries)))
-    costs = [e["cost"] for e in entries]
-    ax.bar(xs, costs, 0.6, yerr=[2 * e["cost_stderr"] for e in entries],
-           color="C2", capsize=3)  # fmt: skip
+    values = [e["breaking"] for e in entries]
+    below = [e["breaking"] - e["breaking_low"] for e in entries]
+    above = [e["breaking_high"] - e["breaking"] for e in entries]
+    has_truth = any(e.get("true_breaking") is not None for e in entries)
+    width = 0.4 if has_truth else 0.6
+    shift = width / 2 * has_truth
+    ax.bar([x - shift for x in xs], values, width, yerr=[below, above], color="C2",
+           capsize=3, label="data (trained model)")  # fmt: skip
+    if has_truth:
+        truth = [e["true_breaking"] or 0.0 for e in entries]
+        ax.bar([x + shift for x in xs], truth, width, color="C1", label="ground truth")
+        ax.legend(fontsize=7, loc="upper left")
     for name, value in thresholds.items():
         ax.axhline(value, ls="--", lw=0.8, color="grey")
-        ax.text(-0.45, value, f"{name} below {value:g}", fontsize=7, va="bottom")
-    top = max(max(costs), thresholds["approximate"])
+        ax.text(len(xs) - 0.55, value, f"{name} {value:g}", fontsize=7, va="bottom",
+                ha="right")  # fmt: skip
+    top = max(*(e["breaking_high"] for e in entries), thresholds["broken"], 0.05)
     for x, e in zip(xs, entries, strict=True):
-        ax.text(x, top * 1.3, e["verdict"], ha="center", fontsize=8)
-    ax.set_yscale("symlog", linthresh=0.1)
-    ax.set_ylim(top=top * 3)
+        ax.text(x, top * 1.15, e["verdict"], ha="center", fontsize=8)
+    ax.set_ylim(min(0.0, *(e["breaking_low"] for e in entries)), top * 1.35)
     ax.set_xticks(xs, [e["name"] for e in entries])
-    ax.set(ylabel="symmetry cost (relative MSE increase)", title="verdicts (±2 se)")
+    ax.set(ylabel="breaking (share of Var(y))", title="verdicts (95 % intervals)")
 
 
 def plot_orbits(curves: dict[str, dict], path: str | Path) -> Path:

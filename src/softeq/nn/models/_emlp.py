@@ -197,6 +197,13 @@ class EMLP(_EMLPFamily):
         )  # fmt: skip
         self.group, self.nonlinear_group = group, outer
 
+    @property
+    def symmetry_constraint(self) -> tuple[Group, str]:
+        """The group the network respects by construction, and how (read by the
+        symmetry report: its breaking for this group and every subgroup is 0
+        whatever the data)."""
+        return self.group, f"hard-equivariant to {self.group.name} (EMLP)"
+
 
 class RPPEMLP(_EMLPFamily):
     """Residual-pathway EMLP: every linear map is `RPPLinear` for `group`, with an
@@ -253,6 +260,15 @@ class RPPEMLP(_EMLPFamily):
             allocation=allocation, gate=gate, generator=generator,
         )  # fmt: skip
         self.group, self.free_group = group, free_group
+
+    @property
+    def symmetry_constraint(self) -> tuple[Group, str] | None:
+        """With a `free_group`, every path respects it: the group and how (read by
+        the symmetry report); None for the plain RPP, which respects nothing
+        exactly."""
+        if self.free_group is None:
+            return None
+        return self.free_group, f"both paths {self.free_group.name}-equivariant (RPP)"
 
     def rpp_layers(self) -> list[RPPLinear]:
         """Every `RPPLinear`, for separate decay of the two paths."""
