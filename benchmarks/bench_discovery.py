@@ -1,28 +1,40 @@
-"""Does the symmetry report find the true symmetries? PER on every PER task setting.
+"""Does the symmetry report find the true symmetries? Scores its verdicts.
 
-Grid: 7 inertia + 4 cossim settings x tuners x seeds, SoftEMLP with the given
-preset. Per run: test MSE, and agreement of the report with the ground truth:
-* ranking: every group whose truth is "exact" is ranked above every "broken" one;
-* verdicts: the verdict equals the truth, over groups whose truth is exact/broken;
-* averaged: where the report's top group is "exact", the change of test MSE when
-  the model is averaged over it (`softeq.regularizers.GroupAveraged`).
-Prints a Markdown table (setting x tuner: test MSE mean ± std, agreement rates, the
-averaging gain) and truth-by-verdict tables, and writes every run's numbers as JSON
-lines. Never asserts.
+Each run's report is scored against the task's *measured* truth (the ground
+truth's own breaking under the same thresholds, `softeq.data.with_measured_truth`):
 
-    python benchmarks/bench_discovery.py [--preset fast] [--seeds 3] [--workers 2]
-        [--tuners per,evidence] [--epochs N] [--out results/discovery.jsonl]
-    python benchmarks/bench_discovery.py --table results/discovery.jsonl
+* wrong "exact" / wrong "broken": a verdict of "exact" (or "broken") for a group
+  whose truth is something else — the errors a scientist would publish;
+* decided: the share of verdicts that are not "undetermined" (undetermined ones
+  are counted apart, never as right or wrong);
+* right: decided verdicts equal to the truth;
+* ranking: runs whose ranking puts every exact group above every approximate one
+  and every approximate one above every broken one (by truth).
 
-Verdict agreement pools every exact/broken group of a setting's runs (a setting
-whose groups are all approximate shows "–"); test MSE is mean ± sample std.
+Targets (issue "verdicts a scientist can trust"): no wrong exact or broken
+verdict, at least 90 % decided, ranking right in at least 97 % of runs.
+
+Two ways to get runs:
+
+    # re-measure the report of converged runs already on disk (checkpoints of
+    # `softeq bench`), with today's report; no training
+    python benchmarks/bench_discovery.py --runs results/per-inertia-converged \\
+        results/per-cossim-converged results/emlp-synthetic --workers 2 \\
+        --out results/discovery
+    # or train `softeq discover`'s model (PER) on every PER setting
+    python benchmarks/bench_discovery.py --train --preset converged --seeds 3 \\
+        --tuners per --out results/discovery-train
+    # print the tables of runs scored earlier
+    python benchmarks/bench_discovery.py --table results/discovery
+
+Writes `runs.jsonl` (one scored run per line) and `table.md` into `--out`.
+Never asserts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -32,68 +44,51 @@ SETTINGS = [
     f"inertia:{s}" for s in ("o3", "o2x", "o2y", "o2z", "mixed", "broken", "rpp")
 ]
 SETTINGS += [f"cossim:{s}" for s in ("so3-scale", "so3", "scale", "none")]
-
-
-def agreement(report: dict) -> tuple[bool, float | None]:
-    """(ranking agrees, fraction of exact/broken verdicts that agree), the fraction
-    None when no group's truth is exact or broken (nothing to judge)."""
-    ranks = {g["name"]: g["rank"] for g in report["groups"]}
-    truth = {g["name"]: g["truth"] for g in report["groups"]}
-    exact = [ranks[n] for n, t in truth.items() if t == "exact"]
-    broken = [ranks[n] for n, t in truth.items() if t == "broken"]
-    ranking = not exact or not broken or max(exact) < min(broken)
-    judged = [g for g in report["groups"] if g["truth"] in ("exact", "broken")]
-    if not judged:
-        return ranking, None
-    return ranking, sum(g["verdict"] == g["truth"] for g in judged) / len(judged)
-
-
-def judged_verdicts(rows: list[dict]) -> tuple[int, int]:
-    """(agreeing, judged): verdicts equal to the truth over all exact/broken groups
-    of `rows`, pooled (a run's `report` holds its groups)."""
-    judged = [g for r in rows for g in r["report"] if g["truth"] in ("exact", "broken")]
-    return sum(g["verdict"] == g["truth"] for g in judged), len(judged)
-
-
-def _verdict_cell(rows: list[dict]) -> str:
-    agree, judged = judged_verdicts(rows)
-    return f"{agree / judged:.0%}" if judged else "–"
-
-
 LABELS = ("exact", "approximate", "broken")
+VERDICTS = (*LABELS, "undetermined")
+_ORDER = {label: i for i, label in enumerate(LABELS)}
 
 
-def confusion(rows: list[dict], tuner: str) -> str:
-    """Markdown table: each group's truth (rows) against its verdict (columns),
-    pooled over the tuner's runs and settings."""
-    counts = {(t, v): 0 for t in LABELS for v in LABELS}
-    for r in rows:
-        if r["tuner"] == tuner:
-            for g in r["report"]:
-                counts[g["truth"], g["verdict"]] += 1
-    lines = [f"| {tuner}: truth \\ verdict | " + " | ".join(LABELS) + " |",
-             "|---|---|---|---|"]  # fmt: skip
-    for t in LABELS:
-        lines.append(f"| {t} | " + " | ".join(str(counts[t, v]) for v in LABELS) + " |")
-    return "\n".join(lines)
+def score(groups: list[dict]) -> dict:
+    """Counts of one run's report entries against their truths, and whether its
+    ranking agrees with them (groups whose truth is unknown are not scored)."""
+    judged = [g for g in groups if g["truth"] in _ORDER]
+    wrong_exact = sum(g["verdict"] == "exact" != g["truth"] for g in judged)
+    wrong_broken = sum(g["verdict"] == "broken" != g["truth"] for g in judged)
+    undetermined = sum(g["verdict"] == "undetermined" for g in judged)
+    right = sum(g["verdict"] == g["truth"] for g in judged)
+    ranking = all(
+        a["rank"] < b["rank"]
+        for a in judged
+        for b in judged
+        if _ORDER[a["truth"]] < _ORDER[b["truth"]]
+    )
+    return {"judged": len(judged), "right": right, "undetermined": undetermined,
+            "wrong_exact": wrong_exact, "wrong_broken": wrong_broken,
+            "ranking_right": ranking}  # fmt: skip
 
 
-def averaging_gain(rows: list[dict]) -> str:
-    """Mean relative change of test MSE when the model is averaged over its
-    top-ranked group, over the runs whose top group's verdict is "exact" (the
-    report's advice: impose it); "–" where none is."""
-    changes = [
-        top["averaged_mse"] / r["test_mse"] - 1
-        for r in rows
-        if (top := min(r["report"], key=lambda g: g["rank"]))["verdict"] == "exact"
-        and top.get("averaged_mse") is not None
-    ]
-    if not changes:
-        return "–"
-    return f"{statistics.mean(changes):+.0%} ({len(changes)}/{len(rows)})"
+def reassess(run_dir: str) -> dict:
+    """Rebuild a finished run's selected model from its folder and measure its
+    symmetry report again (test split, today's `symmetry_report`)."""
+    from softeq.train import Trainer, load_checkpoint, load_config
+
+    torch.set_num_threads(1)
+    path = Path(run_dir)
+    config = load_config(path / "config.toml")
+    state = load_checkpoint(path / "checkpoint.pt")
+    trainer = Trainer(config, None)
+    best = state["best"]
+    trainer.model.load_state_dict(best["model"] if best else state["model"])
+    if state.get("tuner") and trainer.tuner is not None:
+        trainer.tuner.load_state_dict(state["tuner"])
+    trainer.epoch = int(state["epoch"])
+    summary = trainer.evaluate()
+    return _row(trainer.report, summary, method=path.parent.name, source=str(path))
 
 
-def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
+def train(job: tuple[str, str, int, str, int | None]) -> dict:
+    """Train `softeq discover`'s model (PER with `tuner`) and score its report."""
     from softeq.train import TrainConfig, Trainer
 
     task, tuner, seed, preset, epochs = job
@@ -102,19 +97,24 @@ def run_one(job: tuple[str, str, int, str, int | None]) -> dict:
                       epochs=epochs)  # fmt: skip
     trainer = Trainer(cfg, None)
     summary = trainer.fit()
-    report = trainer.report
-    ranking, verdicts = agreement(report)
-    return {"task": task, "tuner": tuner, "seed": seed, "test_mse": summary["test_mse"],
-            "ranking_agrees": ranking, "verdict_agreement": verdicts,
-            "report": report["groups"]}  # fmt: skip
+    return _row(trainer.report, summary, method=f"per ({tuner})", source=preset)
+
+
+def _row(report: dict, summary: dict, *, method: str, source: str) -> dict:
+    keys = ("name", "truth", "true_breaking", "verdict", "breaking", "breaking_low",
+            "breaking_high", "constrained", "rank", "averaged_mse")  # fmt: skip
+    groups = [{k: g.get(k) for k in keys} for g in report["groups"]]
+    return {"task": summary["task"], "method": method, "seed": summary["seed"],
+            "source": source, "test_mse": summary["test_mse"], "groups": groups,
+            **score(groups)}  # fmt: skip
 
 
 def run_jobs(fn, jobs: list, out: Path, workers: int) -> list[dict]:
-    """`fn` over `jobs` in `workers` processes; each result is appended to the
-    JSON-lines file `out` as it arrives (a killed grid keeps what finished)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """`fn` over `jobs` in `workers` processes; each row is appended to
+    `out/runs.jsonl` as it arrives (a killed grid keeps what finished)."""
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
-    with ProcessPoolExecutor(workers) as pool, out.open("w") as fh:
+    with ProcessPoolExecutor(workers) as pool, (out / "runs.jsonl").open("w") as fh:
         for row in pool.map(fn, jobs):
             rows.append(row)
             fh.write(json.dumps(row) + "\n")
@@ -122,73 +122,108 @@ def run_jobs(fn, jobs: list, out: Path, workers: int) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict], tuners: list[str]) -> str:
-    lines = [
-        "| setting | "
-        + " | ".join(
-            f"{t}: test MSE | {t}: ranking | {t}: verdicts | {t}: averaged"
-            for t in tuners
-        )
-        + " |"
+def _pct(num: int, den: int) -> str:
+    return f"{num / den:.0%}" if den else "–"
+
+
+def _cells(rows: list[dict]) -> list[str]:
+    judged = sum(r["judged"] for r in rows)
+    undetermined = sum(r["undetermined"] for r in rows)
+    decided = judged - undetermined
+    return [
+        str(len(rows)),
+        _pct(decided, judged),
+        _pct(sum(r["right"] for r in rows), decided),
+        str(sum(r["wrong_exact"] for r in rows)),
+        str(sum(r["wrong_broken"] for r in rows)),
+        _pct(sum(r["ranking_right"] for r in rows), len(rows)),
     ]
-    lines.append("|---|" + "---|---|---|---|" * len(tuners))
-    for task in SETTINGS:
-        cells = []
-        for t in tuners:
-            rs = [r for r in rows if r["task"] == task and r["tuner"] == t]
-            if not rs:
-                cells += ["–", "–", "–", "–"]
-                continue
-            mses = [r["test_mse"] for r in rs]
-            std = statistics.stdev(mses) if len(mses) > 1 else 0.0
-            cells.append(f"{statistics.mean(mses):.4g} ± {std:.2g}")
-            cells.append(f"{sum(r['ranking_agrees'] for r in rs)}/{len(rs)}")
-            cells.append(_verdict_cell(rs))
-            cells.append(averaging_gain(rs))
-        lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    for t in tuners:
-        rs = [r for r in rows if r["tuner"] == t]
-        if rs:
-            rank = sum(r["ranking_agrees"] for r in rs) / len(rs)
-            agree, judged = judged_verdicts(rs)
-            lines.append(
-                f"\n{t}: ranking agreement {rank:.0%} over {len(rs)} runs, "
-                f"verdict agreement {agree}/{judged} exact/broken groups "
-                f"({agree / max(judged, 1):.0%})"
-            )
-            lines.append("\n" + confusion(rows, t))
+
+
+_HEAD = ("| {first} | runs | decided | right (of decided) | wrong exact "
+         "| wrong broken | ranking right |\n|---|---|---|---|---|---|---|")  # fmt: skip
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per method, pooled over its runs; then per method and task; then
+    each method's truth-by-verdict counts."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    lines = [_HEAD.format(first="method")]
+    for m in methods:
+        lines.append(f"| {m} | " + " | ".join(_cells(
+            [r for r in rows if r["method"] == m])) + " |")  # fmt: skip
+    lines += ["", _HEAD.format(first="method / task")]
+    for m in methods:
+        tasks = list(dict.fromkeys(r["task"] for r in rows if r["method"] == m))
+        for t in tasks:
+            rs = [r for r in rows if r["method"] == m and r["task"] == t]
+            lines.append(f"| {m} / {t} | " + " | ".join(_cells(rs)) + " |")
+    for m in methods:
+        lines += ["", confusion([r for r in rows if r["method"] == m], m)]
     return "\n".join(lines)
+
+
+def confusion(rows: list[dict], method: str) -> str:
+    """Markdown: each group's truth (rows) against its verdict (columns)."""
+    counts = {(t, v): 0 for t in LABELS for v in VERDICTS}
+    for r in rows:
+        for g in r["groups"]:
+            if g["truth"] in _ORDER:
+                counts[g["truth"], g["verdict"]] += 1
+    lines = [f"| {method}: truth \\ verdict | " + " | ".join(VERDICTS) + " |",
+             "|---|" + "---|" * len(VERDICTS)]  # fmt: skip
+    for t in LABELS:
+        cells = " | ".join(str(counts[t, v]) for v in VERDICTS)
+        lines.append(f"| {t} | {cells} |")
+    return "\n".join(lines)
+
+
+def run_dirs(roots: list[Path]) -> list[str]:
+    """Every finished run folder under `roots` (a `checkpoint.pt` next to a
+    `summary.json`), sorted."""
+    found = sorted({p.parent for root in roots for p in root.rglob("summary.json")})
+    return [str(d) for d in found if (d / "checkpoint.pt").is_file()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--runs", type=Path, nargs="+", metavar="DIR",
+                        help="re-measure the runs under these folders")  # fmt: skip
+    parser.add_argument("--train", action="store_true",
+                        help="train PER on every setting instead")  # fmt: skip
+    parser.add_argument("--table", type=Path, metavar="DIR",
+                        help="print the table of runs scored earlier")  # fmt: skip
+    parser.add_argument("--preset", default="converged")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--tuners", default="per,evidence")
+    parser.add_argument("--tuners", default="per")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--settings", default=",".join(SETTINGS))
-    parser.add_argument("--out", type=Path, default=Path("results/discovery.jsonl"))
-    parser.add_argument(
-        "--table", type=Path, metavar="JSONL",
-        help="print the table of runs saved earlier (no training)",
-    )  # fmt: skip
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("results/discovery"))
     args = parser.parse_args()
-    tuners = args.tuners.split(",")
+    if sum(x is not None and x is not False for x in (args.runs, args.table,
+                                                       args.train)) != 1:  # fmt: skip
+        parser.error("give exactly one of --runs DIR..., --train, --table DIR")
     if args.table is not None:
-        rows = [json.loads(line) for line in args.table.read_text().splitlines()]
-        print(table(rows, [t for t in tuners if any(r["tuner"] == t for r in rows)]))
+        rows = [json.loads(line) for line in
+                (args.table / "runs.jsonl").read_text().splitlines()]  # fmt: skip
+        print(table(rows))
         return
-    settings = args.settings.split(",")
-    jobs = [
-        (task, t, s, args.preset, args.epochs)
-        for task in settings
-        for t in tuners
-        for s in range(args.seeds)
-    ]
-    rows = run_jobs(run_one, jobs, args.out, args.workers)
-    print(f"preset {args.preset}, epochs {args.epochs or 'preset'}, seeds {args.seeds}")
-    print(table(rows, tuners))
+    if args.runs is not None:
+        dirs = run_dirs(args.runs)
+        if not dirs:
+            parser.error(f"no finished runs under {[str(r) for r in args.runs]}")
+        rows = run_jobs(reassess, dirs, args.out, args.workers)
+        header = f"Re-measured {len(rows)} runs under {', '.join(map(str, args.runs))}."
+    else:
+        jobs = [(task, t, s, args.preset, args.epochs)
+                for task in args.settings.split(",")
+                for t in args.tuners.split(",") for s in range(args.seeds)]  # fmt: skip
+        rows = run_jobs(train, jobs, args.out, args.workers)
+        header = f"PER trained with preset {args.preset}, {args.seeds} seeds."
+    text = header + "\n\n" + table(rows) + "\n"
+    (args.out / "table.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

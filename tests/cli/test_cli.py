@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -17,6 +18,17 @@ def test_list_names_tasks_models_and_groups(capsys):
     out = capsys.readouterr().out
     assert "inertia:o2z" in out and "rpp-oracle" in out and "O2z" in out
     assert "per-inertia" in out and "mocap" in out
+
+
+def test_list_truth_shows_each_synthetic_tasks_measured_breaking(capsys):
+    assert main(["list", "--truth"]) == 0
+    out = capsys.readouterr().out
+    # measured, not chosen: cossim:scale's rotations break 3 % of Var(y)
+    assert re.search(r"cossim:scale: SO3xScale3 approximate \(0\.0\d\d\), "
+                     r"SO3 approximate \(0\.0\d\d\), Scale3 exact \(0\.000\)",
+                     out)  # fmt: skip
+    assert re.search(r"inertia:o2z: O3 broken \(\d\.\d+\)", out)
+    assert "  mocap:" not in out  # no ground truth, nothing measured
 
 
 def test_train_then_eval(tmp_path, capsys):
@@ -125,7 +137,7 @@ def test_discover_json_ranks_groups(o2x_npz, tmp_path, capsys):
     assert {g["name"] for g in result["groups"]} == {"O3", "O2x", "O2y", "O2z"}
     keys = {"strength", "residual", "equivariance_error", "cost", "cost_stderr"}
     assert keys | {"verdict"} <= set(result["groups"][0])
-    assert result["test_mse"] > 0 and result["verdict_basis"] == "cost"
+    assert result["test_mse"] > 0 and result["verdict_basis"] == "breaking"
     assert result["summary"].startswith("Exact: ")
     for name in ["report.md", "report.json", "report.png", "report_orbits.png"]:
         assert (tmp_path / "run" / name).is_file()

@@ -128,13 +128,33 @@ def test_too_little_evidence_is_undetermined_and_says_what_would_decide(generato
     (entry,) = report["groups"]
     assert entry["verdict"] == "undetermined"
     assert entry["breaking_low"] < BREAKING_THRESHOLDS["exact"] < entry["breaking_high"]
-    # the budget was raised before giving up: all inputs, the most elements
-    assert (entry["n_inputs"], entry["n_samples"]) == (60, 16)
-    assert "held-out inputs (measured on 60)" in entry["to_decide"]
+    # measured on the first budget or, where predicted to decide, the whole one
+    assert (entry["n_inputs"], entry["n_samples"]) in ((30, 4), (60, 16))
+    assert f"held-out inputs (measured on {entry['n_inputs']})" in entry["to_decide"]
     assert "a model that fits better" in entry["to_decide"]
     md = render_markdown(report)
     assert "**Undetermined:** O2z." in md
     assert "- **O2z** is undetermined: about" in md
+
+
+def test_the_budget_is_raised_where_that_decides(generator):
+    # two group elements leave the interval of a clearly broken group wide (the
+    # breaking varies from element to element); the whole budget decides it
+    f = o2z_linear(generator)
+    W = 0.03 * torch.randn(3, 4, dtype=torch.float64, generator=generator)
+    model = lambda v: f(v) + v @ W.T  # noqa: E731
+    rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
+    x = torch.randn(1000, 4, dtype=torch.float64, generator=generator)
+    kwargs = {"y": f(x), "n_samples": 2, "start_inputs": 1000}
+    first = symmetry_report(model, rep_in, rep_out, ["O2x"], x, max_samples=2,
+                            **kwargs)["groups"][0]  # fmt: skip
+    assert first["verdict"] == "undetermined" and first["n_samples"] == 2
+    raised = symmetry_report(model, rep_in, rep_out, ["O2x"], x, max_samples=64,
+                             **kwargs)["groups"][0]  # fmt: skip
+    assert raised["verdict"] == "broken" and raised["n_samples"] == 64
+    assert raised["breaking_high"] - raised["breaking_low"] < (
+        first["breaking_high"] - first["breaking_low"]
+    )
 
 
 def _augmented_linear(group: str, generator) -> torch.nn.Module:

@@ -37,12 +37,16 @@ def test_run_folder_contents_and_selection(tmp_path):
     assert summary["best_epoch"] >= 2
     assert summary["groups"]["O2z"]["truth"] == "exact"
     assert summary["groups"]["O2z"]["true_error"] < 1e-6
-    # the summary's verdicts are the report's: same cost, same test inputs and g's
+    # one measurement per run: the summary repeats the report's numbers (same
+    # test inputs, same g's), the equivariance error included
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["verdict_basis"] == "cost"
+    assert report["verdict_basis"] == "breaking"
     for entry in report["groups"]:
         group = summary["groups"][entry["name"]]
-        assert group["cost"] == entry["cost"] and group["verdict"] == entry["verdict"]
+        for key in ("cost", "breaking", "breaking_low", "breaking_high", "verdict",
+                    "equivariance_error", "true_error", "constrained"):  # fmt: skip
+            assert group[key] == entry[key], key
+        assert group["equivariance_error_gaussian"] >= 0
     assert (tmp_path / "learning_curves.png").is_file()
     assert (tmp_path / "symmetry.png").is_file()
 

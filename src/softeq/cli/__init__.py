@@ -63,6 +63,11 @@ def make_parser() -> argparse.ArgumentParser:
     add_report_arguments(report)
     report.set_defaults(run=run_report)
     ls = sub.add_parser("list", help="list tasks, models and groups")
+    ls.add_argument(
+        "--truth", action="store_true",
+        help="also each synthetic task's measured truth: per candidate, the ground "
+        "truth's breaking and its label (builds every task: seconds)",
+    )  # fmt: skip
     ls.set_defaults(run=run_list)
     return parser
 

@@ -45,6 +45,11 @@ class SymmetryCost:
             $2\\,\\mathrm{Var}(y)$, with $s_x^2$ the variance over inputs of the
             per-input mean differences and $s_g^2$ that over elements of the
             per-element ones: conservative (the interaction counts twice).
+        breaking_se_inputs: The inputs' part of `breaking_stderr`,
+            $s_x/\\sqrt n$ over $2\\,\\mathrm{Var}(y)$.
+        breaking_se_elements: The elements' part, $s_g/\\sqrt K$ over
+            $2\\,\\mathrm{Var}(y)$ (their squares add up to the square of
+            `breaking_stderr`).
         variance: $\\mathrm{Var}(y)$, the targets' variance per output entry.
         n_inputs: Held-out inputs $n$ measured on.
         n_samples: Group elements $K$ measured with.
@@ -57,6 +62,8 @@ class SymmetryCost:
     averaged_mse: float
     breaking: float
     breaking_stderr: float
+    breaking_se_inputs: float
+    breaking_se_elements: float
     variance: float
     n_inputs: int
     n_samples: int
@@ -271,6 +278,8 @@ def _summarise(
         averaged_mse=averaged_mse,
         breaking=(mse_g - mse) / spread,
         breaking_stderr=se / spread,
+        breaking_se_inputs=by_input**0.5 / spread,
+        breaking_se_elements=by_element**0.5 / spread,
         variance=variance,
         n_inputs=n,
         n_samples=k,

@@ -36,6 +36,7 @@ def symmetry_report(
     strengths: Mapping[str, float] | None = None,
     true_fn: Callable[[Tensor], Tensor] | None = None,
     truth: Mapping[str, str] | None = None,
+    true_breakings: Mapping[str, float] | None = None,
     constraints: Sequence[tuple[Group | str, str]] = (),
     n_samples: int = 16,
     max_samples: int = 128,
@@ -55,10 +56,10 @@ def symmetry_report(
     Verdicts, with `y` (``verdict_basis: "breaking"``): from the breaking's
     interval against `BREAKING_THRESHOLDS` (`interval_verdict`): "exact",
     "approximate", "broken", or "undetermined" when it straddles a threshold.
-    An undetermined group is measured again on twice the inputs (up to all of
-    `x`) and twice the group elements (up to `max_samples`) until it is decided
-    or the budget is spent; its entry then says what would decide it
-    (``to_decide``). A group the model is *constrained* toward (declared by its
+    An undetermined group is measured once more on all of `x` and `max_samples`
+    elements when that is predicted to decide it (each part of the interval's
+    variance shrinks with its own count); its entry then says what would decide
+    it (``to_decide``). A group the model is *constrained* toward (declared by its
     modules, `model_constraints`, or given in `constraints`, each covering its
     subgroups; or one for which the model's own equivariance error is below
     `CONSTRAINED_ERROR`) has a breaking near 0 whatever the data, so it is never
@@ -78,6 +79,9 @@ def symmetry_report(
         strengths: Final strengths by group name.
         true_fn: The ground-truth function, when known.
         truth: Ground-truth labels by group name, when known.
+        true_breakings: The ground truth's breaking by group name, measured
+            already (`softeq.data.Task.true_breaking`); otherwise measured from
+            `true_fn` on `x` (`true_breaking`).
         constraints: More ``(group, how)`` constraints than the model declares.
         n_samples: Group elements per input of the first measurement.
         max_samples: Group elements per input at most.
@@ -120,12 +124,7 @@ def symmetry_report(
                                       generator=gen, scale=scale)  # fmt: skip
 
         err = error(model)
-        constrained = constraint_on(G, declared)
-        if constrained is None and err < CONSTRAINED_ERROR:
-            constrained = (
-                f"its own equivariance error is {err:.1e} (below "
-                f"{CONSTRAINED_ERROR:g}): built or trained to respect {G.name}"
-            )
+        constrained = _constraint(G, declared, err)
         entry = {
             "name": G.name,
             "strength": None if strengths is None else strengths.get(G.name),
@@ -133,7 +132,7 @@ def symmetry_report(
             "residual_layers": residuals.get(G.name, {}).get("layers"),
             "equivariance_error": err,
             "true_error": None if true_fn is None else error(true_fn),
-            "true_breaking": None,
+            "true_breaking": (true_breakings or {}).get(G.name),
             "truth": None if truth is None else truth.get(G.name),
             "constrained": constrained,
         }
@@ -141,7 +140,7 @@ def symmetry_report(
             entry.update(dict.fromkeys(_MEASURED))
             entry["verdict"] = verdict(err, VERDICT_THRESHOLDS)
         else:
-            if true_fn is not None:
+            if entry["true_breaking"] is None and true_fn is not None:
                 entry["true_breaking"] = true_breaking(
                     true_fn, rep_in, rep_out, G, x, seed=seed
                 )
@@ -184,6 +183,20 @@ def true_breaking(
     return cost.breaking
 
 
+def _constraint(
+    G: Group, declared: Sequence[tuple[Group, str]], err: float
+) -> str | None:
+    """How the model is constrained toward `G`: a declared constraint on `G` or a
+    group containing it, or an equivariance error below `CONSTRAINED_ERROR`."""
+    how = constraint_on(G, declared)
+    if how is None and err < CONSTRAINED_ERROR:
+        how = (
+            f"its own equivariance error is {err:.1e} (below {CONSTRAINED_ERROR:g}): "
+            f"built or trained to respect {G.name}"
+        )
+    return how
+
+
 def _judge(
     model: Callable[[Tensor], Tensor],
     rep_in: Rep,
@@ -210,7 +223,14 @@ def _judge(
         spent = n_in == n and k == max_samples
         if spent or decided != "undetermined" or constrained is not None:
             break
-        n_in, k = min(n, 2 * n_in), min(max_samples, 2 * k)
+        # measure once more, on the whole budget, only where that is predicted to
+        # decide: each part of the variance shrinks with its own count
+        var_in = cost.breaking_se_inputs**2 * n_in / n
+        var_el = cost.breaking_se_elements**2 * k / max_samples
+        half = Z_95 * (var_in + var_el) ** 0.5
+        if interval_verdict(cost.breaking - half, cost.breaking + half) == decided:
+            break
+        n_in, k = n, max_samples
     if constrained is not None and decided != "broken":
         decided = "undetermined"
     to_decide = None

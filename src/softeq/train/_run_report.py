@@ -55,7 +55,8 @@ def build_report(
     x, y = report_split(x_test, y_test)
     report = symmetry_report(
         model.eval(), rep_in, rep_out, task.groups, x, y=y, strengths=strengths,
-        true_fn=task.true_fn, truth=task.truth, n_samples=n_samples,
+        true_fn=task.true_fn, truth=task.truth, true_breakings=task.true_breaking,
+        n_samples=n_samples,
     )  # fmt: skip
     model.train()
     report.update({k: summary[k] for k in ("task", "model", "seed", "test_mse")})
