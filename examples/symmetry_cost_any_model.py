@@ -56,9 +56,15 @@ def main() -> None:
     task = get_task("inertia:o2z")
     model = train_mlp(task, epochs, torch.Generator().manual_seed(0))
     rep_in, rep_out = task.reps()
-    report = symmetry_report(model, rep_in, rep_out, task.groups, task.x_test,
-                             y=task.y_test, truth=task.truth)  # fmt: skip
-    print(f"MLP on {task.name}, {epochs} epochs: test MSE {report['mse']:.4g}")
+    # every pair the MLP never saw: validation and test (it selects nothing on
+    # validation), for the narrowest intervals
+    x_held = torch.cat([task.x_val, task.x_test])
+    y_held = torch.cat([task.y_val, task.y_test])
+    report = symmetry_report(model, rep_in, rep_out, task.groups, x_held, y=y_held,
+                             truth=task.truth)  # fmt: skip
+    with torch.no_grad():
+        test_mse = float((model(task.x_test) - task.y_test).square().mean())
+    print(f"MLP on {task.name}, {epochs} epochs: test MSE {test_mse:.4g}")
     print(f"{'group':<6} {'truth':>7} {'verdict':>12} {'breaking [95 % interval]':>26} "
           f"{'equivariance error':>19}")  # fmt: skip
     for e in report["groups"]:
@@ -78,7 +84,7 @@ def main() -> None:
         with torch.no_grad():
             mse = float((averaged(task.x_test) - task.y_test).square().mean())
         print(f"MLP averaged over {top['name']}: test MSE {mse:.4g} "
-              f"(was {report['mse']:.4g})")  # fmt: skip
+              f"(was {test_mse:.4g})")  # fmt: skip
 
 
 if __name__ == "__main__":

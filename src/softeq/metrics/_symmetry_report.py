@@ -40,7 +40,7 @@ def symmetry_report(
     constraints: Sequence[tuple[Group | str, str]] = (),
     n_samples: int = 16,
     max_samples: int = 128,
-    start_inputs: int = 512,
+    start_inputs: int = 4096,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Measure every candidate symmetry of a trained model, with a verdict that
