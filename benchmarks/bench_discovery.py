@@ -24,7 +24,7 @@ Two ways to get runs:
     # or train `softeq discover`'s model (PER) on every PER setting
     python benchmarks/bench_discovery.py --train --preset converged --seeds 3 \\
         --tuners per --out results/discovery-train
-    # print the tables of runs scored earlier
+    # print the tables of runs scored earlier (several folders pool)
     python benchmarks/bench_discovery.py --table results/discovery
 
 Writes `runs.jsonl` (one scored run per line) and `table.md` into `--out`.
@@ -191,8 +191,8 @@ def main() -> None:
                         help="re-measure the runs under these folders")  # fmt: skip
     parser.add_argument("--train", action="store_true",
                         help="train PER on every setting instead")  # fmt: skip
-    parser.add_argument("--table", type=Path, metavar="DIR",
-                        help="print the table of runs scored earlier")  # fmt: skip
+    parser.add_argument("--table", type=Path, nargs="+", metavar="DIR",
+                        help="print the pooled table of scored runs")  # fmt: skip
     parser.add_argument("--preset", default="converged")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tuners", default="per")
@@ -205,8 +205,8 @@ def main() -> None:
                                                        args.train)) != 1:  # fmt: skip
         parser.error("give exactly one of --runs DIR..., --train, --table DIR")
     if args.table is not None:
-        rows = [json.loads(line) for line in
-                (args.table / "runs.jsonl").read_text().splitlines()]  # fmt: skip
+        rows = [json.loads(line) for d in args.table
+                for line in (d / "runs.jsonl").read_text().splitlines()]  # fmt: skip
         print(table(rows))
         return
     if args.runs is not None:

@@ -63,7 +63,9 @@ def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
             out += [f"![strengths vs truth]({tag}-strengths.png)", ""]
     if any(r.get("verdicts") for r in rows):
         out += ["Symmetry-report verdicts against the truth (most common verdict over "
-                "seeds; from each run's symmetry cost, docs/report.md):", "",
+                "seeds; each run's report as written when it finished, docs/report.md; "
+                "`python benchmarks/bench_discovery.py --runs DIR` measures them again "
+                "with today's report and scores them):", "",
                 verdict_table(rows), ""]  # fmt: skip
     return out
 
