@@ -197,10 +197,39 @@ def test_a_model_trained_to_respect_a_broken_group_never_calls_it_exact(generato
     assert entries["O2x"]["constrained"] == (
         "trained with augmentation by O3, which contains O2x"
     )
-    assert "constrained toward O2x" in entries["O2x"]["to_decide"]
+    assert "for O2x is no evidence about the data" in entries["O2x"]["to_decide"]
     naive = symmetry_report(model.model, rep, rep, ["O3", "O2x"], x, y=truth(x))
     for e in naive["groups"]:
         assert e["verdict"] != "broken" and e["breaking_high"] < 0.1
+
+
+def test_a_constraint_toward_another_group_is_no_evidence_either(generator):
+    # targets y = diag(1.3, 0.7, 1) x break every candidate (O3 by a sixth of
+    # their variance); a model trained with augmentation by O(2)_z fits their
+    # O(2)_z average, diag(1, 1, 1) x, which respects O(3): read naively, O3 looks
+    # exact. O3 does not lie inside O(2)_z, yet the report says "undetermined".
+    from softeq.regularizers import GroupAugmentation
+
+    rep = parse("V", get("O3"))
+    D = torch.diag(torch.tensor([1.3, 0.7, 1.0], dtype=torch.float64))
+    inner = torch.nn.Linear(3, 3, bias=False).double()
+    model = GroupAugmentation(inner, "O2z", rep, rep, generator=generator)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(300):
+        x = torch.randn(256, 3, dtype=torch.float64, generator=generator)
+        loss = (model(x) - x @ D).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    x = torch.randn(2000, 3, dtype=torch.float64, generator=generator)
+    truth = lambda v: v @ D  # noqa: E731
+    naive = symmetry_report(inner, rep, rep, ["O3"], x, y=truth(x), true_fn=truth)
+    (entry,) = naive["groups"]
+    assert entry["true_breaking"] > 0.05 and entry["breaking_high"] < 0.02
+    (entry,) = symmetry_report(model, rep, rep, ["O3"], x, y=truth(x))["groups"]
+    assert entry["verdict"] == "undetermined"
+    assert entry["constrained"].startswith("trained with augmentation by O2z: ")
 
 
 def test_given_constraints_count_and_a_shown_breaking_stands(generator):

@@ -59,15 +59,17 @@ def symmetry_report(
     An undetermined group is measured once more on all of `x` and `max_samples`
     elements when that is predicted to decide it (each part of the interval's
     variance shrinks with its own count); its entry then says what would decide
-    it (``to_decide``). A group the model is *constrained* toward (declared by its
-    modules, `model_constraints`, or given in `constraints`, each covering its
-    subgroups; or one for which the model's own equivariance error is below
-    `CONSTRAINED_ERROR`) has a breaking near 0 whatever the data, so it is never
-    called "exact" or "approximate" on that evidence: "broken" stands (the model
-    shows the breaking despite the constraint), anything else is
-    "undetermined". Without `y` the verdicts come from the model's equivariance
-    error (``"equivariance_error"``, `VERDICT_THRESHOLDS`), which says how
-    equivariant the *model* is, not the data. Ranking: most symmetric first.
+    it (``to_decide``). A model *constrained* toward a group $H$ (declared by
+    its modules, `model_constraints`, or given in `constraints`; or a candidate
+    for which its own equivariance error is below `CONSTRAINED_ERROR`) has a
+    breaking of 0 for $H$ and its subgroups whatever the data, and fits only the
+    $H$-symmetric part of the data, so its breaking for any group is no evidence:
+    no group is called "exact" or "approximate" on it; "broken" stands (the
+    model shows the breaking despite the constraint), anything else is
+    "undetermined" (``constrained`` says how). Without `y` the verdicts come
+    from the model's equivariance error (``"equivariance_error"``,
+    `VERDICT_THRESHOLDS`), which says how equivariant the *model* is, not the
+    data. Ranking: most symmetric first.
 
     Args:
         model: The trained model, `(batch, rep_in.dim) -> (batch, rep_out.dim)`.
@@ -114,31 +116,36 @@ def symmetry_report(
     declared = model_constraints(model) + [(as_group(g), h) for g, h in constraints]
     residuals = _residuals(model)
     mse = None if y is None else _mse(model, x, y)
+
+    def error(f: Callable[[Tensor], Tensor], G: Group) -> float:
+        gen = torch.Generator().manual_seed(seed)
+        return equivariance_error(f, rep_in, rep_out, G, x, n_samples,
+                                  generator=gen, scale=G.sample_scale)  # fmt: skip
+
+    errors = {G.name: error(model, G) for G in groups}
+    declared += [
+        (G, f"its own equivariance error is {errors[G.name]:.1e} (below "
+            f"{CONSTRAINED_ERROR:g}): built or trained to respect {G.name}")
+        for G in groups
+        if errors[G.name] < CONSTRAINED_ERROR and constraint_on(G, declared) is None
+    ]  # fmt: skip
     entries = []
     for G in groups:
-        scale = G.sample_scale
-
-        def error(f: Callable[[Tensor], Tensor], G=G, scale=scale) -> float:
-            gen = torch.Generator().manual_seed(seed)
-            return equivariance_error(f, rep_in, rep_out, G, x, n_samples,
-                                      generator=gen, scale=scale)  # fmt: skip
-
-        err = error(model)
-        constrained = _constraint(G, declared, err)
+        constrained = _constraint(G, declared)
         entry = {
             "name": G.name,
             "strength": None if strengths is None else strengths.get(G.name),
             "residual": residuals.get(G.name, {}).get("total"),
             "residual_layers": residuals.get(G.name, {}).get("layers"),
-            "equivariance_error": err,
-            "true_error": None if true_fn is None else error(true_fn),
+            "equivariance_error": errors[G.name],
+            "true_error": None if true_fn is None else error(true_fn, G),
             "true_breaking": (true_breakings or {}).get(G.name),
             "truth": None if truth is None else truth.get(G.name),
             "constrained": constrained,
         }
         if y is None:
             entry.update(dict.fromkeys(_MEASURED))
-            entry["verdict"] = verdict(err, VERDICT_THRESHOLDS)
+            entry["verdict"] = verdict(errors[G.name], VERDICT_THRESHOLDS)
         else:
             if entry["true_breaking"] is None and true_fn is not None:
                 entry["true_breaking"] = true_breaking(
@@ -183,18 +190,23 @@ def true_breaking(
     return cost.breaking
 
 
-def _constraint(
-    G: Group, declared: Sequence[tuple[Group, str]], err: float
-) -> str | None:
-    """How the model is constrained toward `G`: a declared constraint on `G` or a
-    group containing it, or an equivariance error below `CONSTRAINED_ERROR`."""
+def _constraint(G: Group, declared: Sequence[tuple[Group, str]]) -> str | None:
+    """How a constraint of the model bears on `G`, or None for a model without
+    one. Toward `G` or a group containing it, the model is `G`-equivariant. Toward
+    another group $H$, the model fits only the $H$-symmetric part of the data
+    (for example, an O(2)_z-equivariant fit of targets that break O(2)_z is their
+    O(2)_z average, which may respect O(3) where the targets do not), so its
+    breaking for `G` is no evidence either."""
+    if not declared:
+        return None
     how = constraint_on(G, declared)
-    if how is None and err < CONSTRAINED_ERROR:
-        how = (
-            f"its own equivariance error is {err:.1e} (below {CONSTRAINED_ERROR:g}): "
-            f"built or trained to respect {G.name}"
-        )
-    return how
+    if how is not None:
+        return how
+    outer, how = declared[0]
+    return (
+        f"{how}: constrained toward {outer.name}, the model fits only the part of "
+        f"the data that {outer.name} allows"
+    )
 
 
 def _judge(
@@ -250,9 +262,9 @@ def _what_decides(
     """One sentence: why a verdict is undetermined and what would decide it."""
     if constrained is not None:
         return (
-            f"the model is constrained toward {name} ({constrained}), so its "
-            "breaking reads near 0 whatever the data: measure with a model that "
-            "is not (for example a plain MLP)"
+            f"the model is constrained ({constrained}), so its breaking for {name} "
+            "is no evidence about the data: measure with a model that is not (for "
+            "example a plain MLP)"
         )
     half = (high - low) / 2
     needed = inputs_to_decide(cost.breaking, half, cost.n_inputs)
