@@ -117,7 +117,7 @@ def _breaking_bars(ax, entries: list[dict], thresholds: dict) -> None:
     if has_truth:
         truth = [e["true_breaking"] or 0.0 for e in entries]
         ax.bar([x + shift for x in xs], truth, width, color="C1", label="ground truth")
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="center left")
     for name, value in thresholds.items():
         ax.axhline(value, ls="--", lw=0.8, color="grey")
         ax.text(len(xs) - 0.55, value, f"{name} {value:g}", fontsize=7, va="bottom",
