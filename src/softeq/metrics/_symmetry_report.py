@@ -223,7 +223,8 @@ def _judge(
     seed: int,
 ) -> dict[str, Any]:
     """The measured entry fields of one group: the breaking's interval and its
-    verdict, measured again on more inputs and elements while undetermined."""
+    verdict, measured once more on all inputs and `max_samples` elements when
+    undetermined and that is predicted to decide it."""
     n = x.shape[0]
     n_in, k = min(n, start_inputs), min(n_samples, max_samples)
     while True:
@@ -337,7 +338,7 @@ def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -
         if e.get("to_decide")
     ]
     notes += [
-        f"- **{e['name']}**: {e['constrained']}; its breaking is a lower bound."
+        f"- **{e['name']}**: {e['constrained']}; broken despite the constraint."
         for e in report["groups"]
         if e.get("constrained") and e["verdict"] == "broken"
     ]
