@@ -28,6 +28,15 @@ def o2z_linear(generator):
     return lambda x: x @ W.T
 
 
+def perturbed_o2z(generator, scale: float = 0.03):
+    """`(f, model)`: an O(2)_z-equivariant linear map `f` and `f` plus a random
+    linear map of size `scale` that respects nothing (a model exact by
+    construction would be "constrained")."""
+    f = o2z_linear(generator)
+    W = scale * torch.randn(3, 4, dtype=torch.float64, generator=generator)
+    return f, lambda v: f(v) + v @ W.T
+
+
 def test_verdict_thresholds():
     assert [verdict(e) for e in (0.0, 0.019, 0.05, 0.2)] == [
         "exact", "exact", "approximate", "broken",
@@ -85,9 +94,7 @@ def test_with_targets_verdicts_and_ranks_come_from_the_breaking(generator):
     # from the model's equivariance error to the data's breaking
     # (the model adds a small map that respects nothing: a model exact by
     # construction would be "constrained", see below)
-    f = o2z_linear(generator)
-    W = 0.03 * torch.randn(3, 4, dtype=torch.float64, generator=generator)
-    model = lambda v: f(v) + v @ W.T  # noqa: E731
+    f, model = perturbed_o2z(generator)
     rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
     x = torch.randn(500, 4, dtype=torch.float64, generator=generator)
     y = f(x) + 0.1 * torch.randn(500, 3, dtype=torch.float64, generator=generator)
@@ -117,9 +124,7 @@ def test_too_little_evidence_is_undetermined_and_says_what_would_decide(generato
     # the interval of O2z's breaking straddles the exact threshold whatever the
     # budget, so the verdict is "undetermined", not "exact", and the report says
     # how many inputs (or how much better a model) would decide it
-    f = o2z_linear(generator)
-    W = 0.3 * torch.randn(3, 4, dtype=torch.float64, generator=generator)
-    model = lambda v: f(v) + v @ W.T  # noqa: E731  (fits poorly, respects nothing)
+    f, model = perturbed_o2z(generator, 0.3)  # fits poorly, respects nothing
     rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
     x = torch.randn(60, 4, dtype=torch.float64, generator=generator)
     y = f(x) + 3.0 * torch.randn(60, 3, dtype=torch.float64, generator=generator)
@@ -140,9 +145,7 @@ def test_too_little_evidence_is_undetermined_and_says_what_would_decide(generato
 def test_the_budget_is_raised_where_that_decides(generator):
     # two group elements leave the interval of a clearly broken group wide (the
     # breaking varies from element to element); the whole budget decides it
-    f = o2z_linear(generator)
-    W = 0.03 * torch.randn(3, 4, dtype=torch.float64, generator=generator)
-    model = lambda v: f(v) + v @ W.T  # noqa: E731
+    f, model = perturbed_o2z(generator)
     rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
     x = torch.randn(1000, 4, dtype=torch.float64, generator=generator)
     kwargs = {"y": f(x), "n_samples": 2, "start_inputs": 1000}
@@ -157,13 +160,15 @@ def test_the_budget_is_raised_where_that_decides(generator):
     )
 
 
-def _augmented_linear(group: str, generator) -> torch.nn.Module:
-    """A linear map V -> V fitted to y = Dx (D = diag(1, 1, 0): O(2)_z exact,
-    O(2)_x broken) with augmentation by `group`."""
+def _augmented_linear(
+    group: str, generator, diag: tuple[float, ...] = (1.0, 1.0, 0.0)
+) -> torch.nn.Module:
+    """A linear map V -> V fitted to y = Dx with augmentation by `group` (by
+    default D = diag(1, 1, 0): O(2)_z exact, O(2)_x broken)."""
     from softeq.regularizers import GroupAugmentation
 
     rep = parse("V", get("O3"))
-    D = torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64))
+    D = torch.diag(torch.tensor(diag, dtype=torch.float64))
     inner = torch.nn.Linear(3, 3, bias=False).double()
     model = GroupAugmentation(inner, group, rep, rep, generator=generator)
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
@@ -208,23 +213,13 @@ def test_a_constraint_toward_another_group_is_no_evidence_either(generator):
     # their variance); a model trained with augmentation by O(2)_z fits their
     # O(2)_z average, diag(1, 1, 1) x, which respects O(3): read naively, O3 looks
     # exact. O3 does not lie inside O(2)_z, yet the report says "undetermined".
-    from softeq.regularizers import GroupAugmentation
-
+    model = _augmented_linear("O2z", generator, (1.3, 0.7, 1.0))
     rep = parse("V", get("O3"))
     D = torch.diag(torch.tensor([1.3, 0.7, 1.0], dtype=torch.float64))
-    inner = torch.nn.Linear(3, 3, bias=False).double()
-    model = GroupAugmentation(inner, "O2z", rep, rep, generator=generator)
-    opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    for _ in range(300):
-        x = torch.randn(256, 3, dtype=torch.float64, generator=generator)
-        loss = (model(x) - x @ D).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
     x = torch.randn(2000, 3, dtype=torch.float64, generator=generator)
     truth = lambda v: v @ D  # noqa: E731
-    naive = symmetry_report(inner, rep, rep, ["O3"], x, y=truth(x), true_fn=truth)
+    naive = symmetry_report(model.model, rep, rep, ["O3"], x, y=truth(x),
+                            true_fn=truth)  # fmt: skip
     (entry,) = naive["groups"]
     assert entry["true_breaking"] > 0.05 and entry["breaking_high"] < 0.02
     (entry,) = symmetry_report(model, rep, rep, ["O3"], x, y=truth(x))["groups"]
@@ -236,9 +231,7 @@ def test_given_constraints_count_and_a_shown_breaking_stands(generator):
     # a constraint given by the caller counts like a declared one; a group the
     # model breaks plainly despite a constraint keeps its "broken" verdict (the
     # constrained model still shows it)
-    f = o2z_linear(generator)
-    W = 0.03 * torch.randn(3, 4, dtype=torch.float64, generator=generator)
-    model = lambda v: f(v) + v @ W.T  # noqa: E731
+    f, model = perturbed_o2z(generator)
     rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
     x = torch.randn(500, 4, dtype=torch.float64, generator=generator)
     told = [("O2x", "told so"), ("O2z", "told so")]
