@@ -23,7 +23,7 @@ SRC = Path(softeq.__file__).parent
 #: private top-level helpers (`softeq._atomic`, `softeq._progress`) come first.
 LAYERS = (
     "_atomic", "_progress", "groups", "reps", "basis", "nn", "regularizers",
-    "metrics", "data", "train", "bench", "cli",
+    "metrics", "data", "train", "auto", "bench", "cli",
 )  # fmt: skip
 #: `softeq.testing` may import up to `metrics`; library code never imports it.
 TESTING_MAY_IMPORT = LAYERS[: LAYERS.index("metrics") + 1]

@@ -9,19 +9,24 @@ The symmetry core lives in three layered subpackages:
 On top of it: `softeq.nn` (soft, hard and residual-pathway layers; `softeq.nn.models`),
 `softeq.regularizers` (per-group penalties, strength tuners and baseline wrappers),
 `softeq.metrics` (equivariance errors and weight residuals), `softeq.data` (tasks
-with known symmetries) and `softeq.train` (the trainer and run folders).
+with known symmetries), `softeq.train` (the trainer and run folders) and
+`softeq.auto` (`softeq.fit`: find the symmetries of your data, then use them).
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import basis, data, groups, metrics, nn, regularizers, reps, train
+from . import auto, basis, data, groups, metrics, nn, regularizers, reps, train
+from .auto import Fit, fit
 
 __all__ = [
+    "Fit",
     "__version__",
+    "auto",
     "basis",
     "data",
+    "fit",
     "groups",
     "metrics",
     "nn",

@@ -16,6 +16,7 @@ from softeq.bench import (
     LocalExecutor,
     RunSpec,
     aggregate,
+    execute,
     load_results,
     make_executor,
     run_grid,
@@ -49,8 +50,8 @@ def test_suites_list_the_papers_grid():
     # the oracle needs an exact subgroup: not on the mixed and broken settings
     per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
     assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
-    assert len(per_task["inertia:o2z"]) == 9
-    assert len(runs) == 3 * (7 * 9 - 2)
+    assert len(per_task["inertia:o2z"]) == 10 and "auto" in per_task["inertia:mixed"]
+    assert len(runs) == 3 * (7 * 10 - 2)
     assert len({r.run_id for r in runs}) == len(runs)
 
 
@@ -241,3 +242,19 @@ def test_result_files_are_json_only(local_grid):
     root, _ = local_grid
     for path in Path(root).rglob("result.json"):
         json.loads(path.read_text())  # plain JSON, nothing to unpickle
+
+
+def test_method_auto_runs_softeq_fit_and_writes_a_result(tmp_path):
+    """The `auto` row: a whole `softeq.fit` per cell, its stages' run folders
+    under the cell's, and a result the report reads like any other."""
+    (spec,) = suite_runs("per-inertia", protocol="fast", seeds=1, epochs=2,
+                         tasks=["inertia:o2z"], methods=["auto"])  # fmt: skip
+    result = execute(spec, tmp_path)
+    assert result["status"] == "ok", result
+    summary = result["summary"]
+    assert summary["chosen"] in ("none", "soft", "impose", "impose+average")
+    assert [c["name"] for c in summary["plan"]] == ["O3", "O2x", "O2y", "O2z"]
+    assert set(summary["groups"]["O2z"]) >= {"truth", "equivariance_error", "verdict"}
+    run = tmp_path / spec.run_id
+    assert (run / "none" / "summary.json").is_file() and (run / "fit.json").is_file()
+    assert execute(spec, tmp_path)["status"] == "skipped"

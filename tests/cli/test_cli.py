@@ -281,3 +281,39 @@ def test_a_boolean_can_be_switched_off_over_a_config_file(tmp_path):
     argv = ["train", "--config", str(cfg), "--out", str(out), "--no-standardize"]
     assert main([*argv, *FAST]) == 0
     assert "standardize = false" in (out / "config.toml").read_text()
+
+
+def test_fit_json_prints_test_mse_plan_and_groups(o2x_npz, tmp_path, capsys):
+    out = tmp_path / "fit"
+    argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--preset", "fast", "--epochs", "3", "--json",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {"test_mse", "plan", "groups", "chosen", "val_mse"} <= set(printed)
+    assert [c["name"] for c in printed["plan"]] == ["O3", "O2x", "O2y", "O2z"]
+    assert all(c["action"] in ("impose", "soft", "ignore") for c in printed["plan"])
+    for name in ("fit.json", "report.md", "model.pt", "none/summary.json",
+                 "soft/summary.json"):  # fmt: skip
+        assert (out / name).is_file(), name
+    assert json.loads((out / "fit.json").read_text())["test_mse"] == printed["test_mse"]
+
+
+def test_fit_prints_the_plan(o2x_npz, capsys):
+    argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--groups", "O3,O2x", "--preset", "fast", "--epochs", "2"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Plan (chosen model:" in out and "  O2x: " in out and "Test MSE" in out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [(["--rep-in", "4*V", "--rep-out", "V2"], "features"),
+     (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--groups", "O3,Q7"], "Q7"),
+     (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--epochs", "0"], "epochs")],
+)  # fmt: skip
+def test_fit_bad_input_exits_2(o2x_npz, extra, message, capsys):
+    assert main(["fit", str(o2x_npz), *extra, "--preset", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("softeq: error:") and message in err and err.count("\n") == 1

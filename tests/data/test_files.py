@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from softeq.data import from_file
+from softeq.data import from_arrays, from_file
 
 REPS = {"rep_in": "2*V", "rep_out": "V0", "groups": ("O3", "O2z")}
 N = 50
@@ -177,3 +177,20 @@ def test_malformed_input_raises_one_line_error(tmp_path, case):
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"from_file({path.name})")
+
+
+def test_from_arrays_splits_and_checks_like_from_file():
+    x = np.random.default_rng(0).normal(size=(100, 6))
+    y = x[:, :3]
+    task = from_arrays(x, y, rep_in="2*V", rep_out="V", groups=["O3", "O2z"], seed=1)
+    assert (len(task.x_train), len(task.x_val), len(task.x_test)) == (60, 20, 20)
+    assert task.truth == {"O3": "unknown", "O2z": "unknown"}
+    given = from_arrays(torch.as_tensor(x), y, rep_in="2*V", rep_out="V",
+                        groups=["O3"], x_val=x[:5], y_val=y[:5])  # fmt: skip
+    assert len(given.x_val) == 5 and len(given.x_train) == 80
+    with pytest.raises(ValueError, match="given together"):
+        from_arrays(x, y, rep_in="2*V", rep_out="V", groups=["O3"], x_val=x[:5])
+    with pytest.raises(ValueError, match="features"):
+        from_arrays(x, y, rep_in="V", rep_out="V", groups=["O3"])
+    with pytest.raises(ValueError, match="not a numeric array"):
+        from_arrays([["a"]], y, rep_in="V", rep_out="V", groups=["O3"])

@@ -227,3 +227,62 @@ def test_rejects_bad_model_output():
     penalty = OrbitPenalty(lambda x: x[:, :3], rep, rep, [get("O3")])
     with pytest.raises(ValueError, match="rep_out"):
         penalty(torch.zeros(4, 6))
+
+
+def test_rows_reads_a_uniform_random_subset_with_the_same_elements(generator):
+    """`rows` reads a uniformly drawn subset of the batch (`randperm` of the
+    call's generator, before the elements are drawn): the penalty is the full
+    penalty of those rows, so its mean over calls is the full batch's $R_j$."""
+    rep = parse("2*V", get("O3"))
+    model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 6)).double()
+    x = inputs(rep, generator, n=64)
+    full = OrbitPenalty(model, rep, rep, ["O3", "O2z"], n_samples=2)
+    sub = OrbitPenalty(model, rep, rep, ["O3", "O2z"], n_samples=2, rows=0.125)
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(1)
+        terms = sub(x, gen)
+        replay = torch.Generator().manual_seed(1)
+        rows = torch.randperm(64, generator=replay)[:8]
+        expected = full(x[rows], replay)
+        for g in ("O3", "O2z"):
+            assert torch.allclose(terms[g], expected[g])
+        other = sub(x, torch.Generator().manual_seed(2))
+        assert not torch.allclose(other["O3"], terms["O3"])  # other rows, elements
+
+
+def test_rows_read_and_fx_reused(generator):
+    rep = parse("V", get("O3"))
+    calls = []
+
+    def f(v):
+        calls.append(v.shape[0])
+        return 2 * v + v.square()
+
+    x = inputs(rep, generator, n=40)
+    penalty = OrbitPenalty(f, rep, rep, ["O3", "O2z"], n_samples=3, rows=5)
+    penalty(x, generator, fx=f(x))
+    # one call for fx (made by the caller), one on 2 groups x 3 samples x 5 rows
+    assert calls == [40, 30]
+    calls.clear()
+    OrbitPenalty(f, rep, rep, ["O3"], n_samples=1, rows=0.5)(x, generator)
+    assert calls == [40, 20]
+    calls.clear()
+    OrbitPenalty(f, rep, rep, ["O3"], n_samples=1, rows=100)(x, generator)
+    assert calls == [40, 40]  # more rows than the batch: all of them
+
+
+def test_given_fx_gives_the_same_penalty(generator):
+    rep = parse("V", get("O3"))
+    model = nn.Linear(3, 3).double()
+    x = inputs(rep, generator)
+    penalty = OrbitPenalty(model, rep, rep, ["O2z"], n_samples=2)
+    a = penalty(x, torch.Generator().manual_seed(3))
+    b = penalty(x, torch.Generator().manual_seed(3), fx=model(x))
+    assert torch.equal(a["O2z"], b["O2z"])
+
+
+@pytest.mark.parametrize("rows", [0, -1, 0.0, 1.5, True, "all"])
+def test_bad_rows_are_refused(rows):
+    rep = parse("V", get("O3"))
+    with pytest.raises(ValueError, match="rows"):
+        OrbitPenalty(lambda v: v, rep, rep, ["O3"], rows=rows)

@@ -54,6 +54,8 @@ METHODS: dict[str, tuple[str, Rule]] = {
     "per-prox": ("PER, proximal penalties (PER tuner)",
                  lambda t: {"model": "per", "tuner": "per",
                             "penalty_mode": "proximal"}),
+    # softeq.fit with an MLP, told only the candidates (docs/fit.md)
+    "auto": ("softeq.fit (auto, MLP; candidates only)", lambda t: {"model": "auto"}),
 }  # fmt: skip
 
 #: Reference forecast name -> table label: rows of motion tables that need no
@@ -64,11 +66,11 @@ REFERENCES = {
 }
 
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
-                "per", "per-evidence", "per-prox")  # fmt: skip
+                "per", "per-evidence", "per-prox", "auto")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",
-                   "per", "per-evidence")  # fmt: skip
+                   "per", "per-evidence", "auto")  # fmt: skip
 
 
 def _settings(prefix: str) -> list[str]:
@@ -86,7 +88,7 @@ SUITES: dict[str, tuple[Callable[[], list[str]], tuple[str, ...]]] = {
             for k in ("emlp-inertia", "o5-synthetic", "particle-interaction")
             for n in (1000, 3000)
         ],
-        ("mlp", "mlp-aug", "emlp-full", "rpp"),
+        ("mlp", "mlp-aug", "emlp-full", "rpp", "auto"),
     ),  # fmt: skip
     "motion": (lambda: ["mocap", "orbits", "orbits:rotated"], _MOTION_METHODS),
     # the same grid with targets relative to constant velocity (docs/motion.md)

@@ -86,6 +86,8 @@ def _same_run(trainer: Any, out: Path) -> bool:
 def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
     from ..train import TrainConfig, Trainer
 
+    if dict(spec.overrides).get("model") == "auto":
+        return _fit(spec, out)
     trainer = Trainer(TrainConfig(**spec.config_dict()), out)
     resume = _same_run(trainer, out)
     for stale in (ERROR_FILE, RESULT_FILE):
@@ -105,3 +107,68 @@ def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
     }
     write_json_atomic(result, out / RESULT_FILE)
     return result
+
+
+def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
+    """Method ``auto``: `softeq.auto.fit_task` with an MLP, told only the
+    candidates; its stages' run folders go under `out` (not resumable: a
+    killed fit starts over)."""
+    from ..auto import fit_task
+    from ..data import get_task
+    from ..groups import get
+    from ..metrics import equivariance_error
+
+    for stale in (ERROR_FILE, RESULT_FILE):
+        (out / stale).unlink(missing_ok=True)
+    task = get_task(spec.task, seed=spec.seed)
+    epochs = dict(spec.overrides).get("epochs")
+    start = time.perf_counter()
+    result = fit_task(task, model="mlp", preset=spec.protocol, epochs=epochs,
+                      seed=spec.seed, out=out)  # fmt: skip
+    history = result.history
+    rep_in, rep_out = task.reps()
+    x = task.x_val[:256]
+    entries = {e["name"]: e for e in result.report["groups"]}
+    groups = {}
+    for name in task.groups:
+        G = get(name)
+        error = equivariance_error(
+            result.model, rep_in, rep_out, G, x, 16,
+            generator=torch.Generator().manual_seed(0), scale=G.sample_scale,
+        )  # fmt: skip
+        groups[name] = {"truth": task.truth.get(name), "equivariance_error": error,
+                        "verdict": entries[name]["verdict"],
+                        "breaking": entries[name]["breaking"]}  # fmt: skip
+    reasons = {h["stage"]: h["stop_reason"] for h in history}
+    converged = all(r == "converged" for r in reasons.values())
+    summary = {
+        "task": task.name, "model": "auto", "seed": spec.seed,
+        "test_mse": result.test_mse, "val_mse": result.val_mse[result.chosen],
+        **{f"test_{k}": v for k, v in result.test_metrics.items()},
+        "num_parameters": sum(p.numel() for p in result.model.parameters()),
+        "epochs_run": sum(h["epochs_run"] for h in history),
+        "stop_reason": "converged" if converged else
+        "; ".join(f"{k}: {v}" for k, v in reasons.items()),
+        "strengths": {c.name: c.strength for c in result.plan if c.strength},
+        "chosen": result.chosen, "imposed": result.imposed,
+        "plan": [c.to_dict() for c in result.plan], "candidates": result.val_mse,
+        "history": history, "groups": groups,
+    }  # fmt: skip
+    steps = max(1, sum(h["steps"] for h in history))
+    first = result.spec
+    record = {
+        "spec": spec.to_dict(), "status": "ok", "summary": summary,
+        "config": {"epochs": epochs or _cap(spec), "fit": first},
+        "resumed": False, "steps": steps, "wall_s": time.perf_counter() - start,
+        "ms_per_step": 1000 * sum(h["train_seconds"] for h in history) / steps,
+    }  # fmt: skip
+    write_json_atomic(record, out / RESULT_FILE)
+    return record
+
+
+def _cap(spec: RunSpec) -> int:
+    """The epoch cap of a stage of `spec`'s protocol (from its MLP config)."""
+    from ..train import TrainConfig, resolve_config
+
+    return resolve_config(TrainConfig(task=spec.task, model="mlp",
+                                      preset=spec.protocol)).epochs  # fmt: skip

@@ -1,4 +1,4 @@
-"""The `softeq` command line: train, eval, discover, bench, report, list."""
+"""The `softeq` command line: train, eval, discover, fit, bench, report, list."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ._bench import add_bench_arguments, add_report_arguments, run_bench, run_report
 from ._discover import add_discover_arguments, run_discover
+from ._fit import add_fit_arguments, run_fit
 from ._list import run_list
 from ._train import add_train_arguments, run_eval, run_train
 
@@ -18,6 +19,7 @@ EXAMPLES = """examples:
   softeq train --config my_run.toml --resume
   softeq eval runs/per
   softeq discover data.npz --rep-in "5*V0+5*V" --rep-out V2 --groups O3,O2x,O2y,O2z
+  softeq fit data.npz --rep-in "5*V0+5*V" --rep-out V2 --groups O3,O2x,O2y,O2z --out fit
   softeq bench per-inertia --seeds 3 --out results/per-inertia
   softeq bench per-cossim --executor ray --address auto
   softeq report results/per-inertia
@@ -52,6 +54,12 @@ def make_parser() -> argparse.ArgumentParser:
     )
     add_discover_arguments(disc)
     disc.set_defaults(run=run_discover)
+    fit = sub.add_parser(
+        "fit", help="find the symmetries of your data, then use them: a model, "
+        "its symmetry report and the plan",
+    )  # fmt: skip
+    add_fit_arguments(fit)
+    fit.set_defaults(run=run_fit)
     bench = sub.add_parser(
         "bench", help="run a benchmark suite (tasks x methods x seeds)"
     )

@@ -27,7 +27,7 @@ from ._emlp_suite import (
     particle_interaction,
     rigid_inertia,
 )
-from ._files import from_file
+from ._files import from_arrays, from_file
 from ._inertia import inertia, inertia_tensor, modified_inertia
 from ._mocap import mocap, mocap_data
 from ._motion import MotionData, constant_velocity, load_motion, motion_task
@@ -58,6 +58,7 @@ __all__ = [
     "electron_muon_amplitude",
     "emlp_inertia",
     "fde",
+    "from_arrays",
     "from_file",
     "get_task",
     "inertia",

@@ -8,6 +8,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +20,8 @@ from ._task import Task, check_seed, seeded
 _OPTIONAL = ("x_val", "y_val", "x_test", "y_test")
 _COLUMN = re.compile(r"([xy])(\d+)")
 _SPLIT_VALUES = ("train", "val", "test")
+#: Anything `numpy.asarray` reads as numbers (arrays, tensors, nested lists).
+ArrayLike = Any
 
 
 def from_file(
@@ -74,11 +77,94 @@ def from_file(
     reps = _parse_reps(rep_in, rep_out, group_names[0], who)
     _check_fractions(val_fraction, test_fraction, who)
     arrays = _read(path, who)
+    return _task(f"file:{path.name}", arrays, rep_in, rep_out, group_names, reps,
+                 (val_fraction, test_fraction), seed, who)  # fmt: skip
+
+
+def from_arrays(
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    rep_in: str,
+    rep_out: str,
+    groups: Sequence[str],
+    x_val: ArrayLike | None = None,
+    y_val: ArrayLike | None = None,
+    x_test: ArrayLike | None = None,
+    y_test: ArrayLike | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    name: str = "arrays",
+) -> Task:
+    """A `Task` from in-memory arrays, checked and split as `from_file` does.
+
+    Args:
+        x: Inputs `(n, rep_in.dim)` (NumPy array, tensor or nested lists).
+        y: Targets `(n, rep_out.dim)`; 1-D is read as one column.
+        rep_in: Input rep string, e.g. ``"5*V0+5*V"``.
+        rep_out: Output rep string, e.g. ``"V2"``.
+        groups: Candidate group names, largest first.
+        x_val: Validation inputs (with `y_val`), else carved from `x`.
+        y_val: Validation targets.
+        x_test: Test inputs (with `y_test`), else carved from `x`.
+        y_test: Test targets.
+        seed: Seed of the random split.
+        val_fraction: Share of `x` for validation when not given.
+        test_fraction: Share of `x` for testing when not given.
+        name: The task's name is ``arrays:<name>``.
+
+    Raises:
+        ValueError: One line saying what was expected (as `from_file`).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).normal(size=(50, 3))
+        >>> task = from_arrays(x, x, rep_in="V", rep_out="V", groups=["O3"])
+        >>> task.name, len(task.x_train), len(task.x_val), len(task.x_test)
+        ('arrays:arrays', 30, 10, 10)
+    """
+    who = f"from_arrays({name})"
+    seed = check_seed(seed, who)
+    group_names = _check_groups(groups, who)
+    reps = _parse_reps(rep_in, rep_out, group_names[0], who)
+    _check_fractions(val_fraction, test_fraction, who)
+    arrays = {"x": x, "y": y}
+    for key, value in (("x_val", x_val), ("y_val", y_val), ("x_test", x_test),
+                       ("y_test", y_test)):  # fmt: skip
+        if value is not None:
+            arrays[key] = value
+    _check_npz_keys(set(arrays), who)
+    arrays = {k: _as_numpy(v, k, who) for k, v in arrays.items()}
+    return _task(f"arrays:{name}", arrays, rep_in, rep_out, group_names, reps,
+                 (val_fraction, test_fraction), seed, who)  # fmt: skip
+
+
+def _as_numpy(value: ArrayLike, key: str, who: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{who}: {key} is not a numeric array: {err}") from None
+
+
+def _task(
+    name: str,
+    arrays: dict[str, np.ndarray],
+    rep_in: str,
+    rep_out: str,
+    group_names: tuple[str, ...],
+    reps: tuple[Rep, Rep],
+    fractions: tuple[float, float],
+    seed: int,
+    who: str,
+) -> Task:
     arrays = {k: _as_matrix(v, k, who) for k, v in arrays.items()}
     _check_arrays(arrays, reps, who)
-    splits = _split(arrays, (val_fraction, test_fraction), seed, who)
+    splits = _split(arrays, fractions, seed, who)
     return Task(
-        name=f"file:{path.name}",
+        name=name,
         rep_in=rep_in,
         rep_out=rep_out,
         groups=group_names,

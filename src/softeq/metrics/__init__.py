@@ -16,6 +16,7 @@ from ._verdicts import (
     BREAKING_THRESHOLDS,
     CONSTRAINED_ERROR,
     VERDICT_THRESHOLDS,
+    Z_95,
     interval_verdict,
     verdict,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "BREAKING_THRESHOLDS",
     "CONSTRAINED_ERROR",
     "VERDICT_THRESHOLDS",
+    "Z_95",
     "SymmetryCost",
     "constraint_on",
     "interval_verdict",

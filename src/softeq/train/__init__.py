@@ -1,5 +1,6 @@
 """Training: configs and presets, the `Trainer` loop, checkpoints and run folders."""
 
+from ._breaking_tuner import BreakingTuner, strength_for_breaking
 from ._checkpoint import load_checkpoint, save_atomic
 from ._config import (
     LR_SCHEDULES,
@@ -17,6 +18,7 @@ from ._stopping import STOP_REASONS, EarlyStopping
 from ._trainer import NonFiniteLossError, Trainer, cosine_lr
 
 __all__ = [
+    "BreakingTuner",
     "LR_SCHEDULES",
     "MODELS",
     "PRESETS",
@@ -33,5 +35,6 @@ __all__ = [
     "load_config",
     "resolve_config",
     "save_atomic",
+    "strength_for_breaking",
     "validate",
 ]

@@ -9,8 +9,8 @@ from typing import Any
 
 from . import _toml
 
-MODELS = ("mlp", "mlp-aug", "mlp-orbit", "emlp", "rpp", "rpp-oracle", "per")
-TUNERS = ("constant", "per", "evidence")
+MODELS = ("mlp", "mlp-aug", "mlp-orbit", "emlp", "rpp", "rpp-oracle", "per", "custom")
+TUNERS = ("constant", "per", "evidence", "breaking")
 PRESETS = ("converged", "fast", "paper")
 LR_SCHEDULES = ("cosine", "plateau")
 #: How projection penalties act: in the loss, or as proximal steps.
@@ -25,7 +25,8 @@ class TrainConfig:
     Args:
         task: Task spec, e.g. ``"inertia:o2z"`` (see `softeq list`).
         model: One of ``mlp, mlp-aug, mlp-orbit, emlp, rpp, rpp-oracle, per``
-            (``mlp-orbit``: an MLP with the sample-based orbit penalty).
+            (``mlp-orbit``: an MLP with the sample-based orbit penalty), or
+            ``custom``: a model passed as `Trainer(model=...)` (Python only).
         preset: ``"converged"`` (the default: train until the validation loss
             stops improving, docs/training.md), ``"fast"`` (a short smoke/demo
             run, minutes) or ``"paper"`` (the reference protocol).
@@ -57,8 +58,11 @@ class TrainConfig:
         patience: Early-stopping patience in epochs (of the smoothed curve);
             0 disables early stopping.
         tuner: ``"per"`` (the reference's one-shot rescaling), ``"evidence"``
-            (type-II maximum likelihood every `tuner_every` epochs) or
-            ``"constant"``.
+            (type-II maximum likelihood every `tuner_every` epochs),
+            ``"breaking"`` (strengths from each group's breaking on the
+            validation split, from epoch `adjust_at` every `tuner_every` epochs,
+            `BreakingTuner`; `strength` is the strength of a group the data
+            respect) or ``"constant"``.
         adjust_at: Epoch (1-based) at which the ``"per"`` tuner rescales strengths.
         adjust_power: Exponent p of the ``"per"`` tuner.
         tuner_every: Epochs between ``"evidence"`` updates.
@@ -86,6 +90,13 @@ class TrainConfig:
             exact proximal map of its penalty, W <- PW + (W - PW) / (1 + lr *
             strength): decoupled, and stable for any strength; docs/models.md,
             "Does soft approach hard?").
+        orbit_penalty: Train with the sample-based `OrbitPenalty` (4 elements
+            per group and input) when the model has no soft layers (implied by
+            ``mlp-orbit``).
+        orbit_rows: Share of each batch's rows the orbit penalty reads (1: all;
+            below 1, group elements are also drawn 64 steps at a time, and
+            ``1/(3*groups*4)`` keeps a penalised step under 1.5 times an
+            unpenalised one; `OrbitPenalty`, `benchmarks/bench_orbit.py`).
         device: ``"cpu"`` or ``"cuda"``.
         cuda_graphs: Replay the model's training forward and backward from CUDA
             graphs (`GraphedForward`): far fewer kernel launches per step on a
@@ -128,6 +139,8 @@ class TrainConfig:
     fast_dev_run: bool = False
     standardize: bool = True
     penalty_mode: str = "loss"
+    orbit_penalty: bool = False
+    orbit_rows: float = 1.0
     device: str = "cpu"
     cuda_graphs: bool = False
 
@@ -345,7 +358,18 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
                "device": ("cpu", "cuda")}  # fmt: skip
     for name in [n for n in choices if n in given]:
         _check_choice(config, name, choices[name])
-    for name in ("fast_dev_run", "tune_largest", "cuda_graphs", "standardize"):
+    if "orbit_rows" in given:
+        rows = config.orbit_rows
+        ok = isinstance(rows, int | float) and not isinstance(rows, bool)
+        if not ok or not 0 < rows <= 1:
+            raise ValueError(f"orbit_rows must be a share in (0, 1], got {rows!r}")
+    for name in (
+        "fast_dev_run",
+        "tune_largest",
+        "cuda_graphs",
+        "standardize",
+        "orbit_penalty",
+    ):
         if not isinstance(getattr(config, name), bool):
             raise ValueError(
                 f"{name} must be true or false, got {getattr(config, name)!r}"

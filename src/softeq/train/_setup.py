@@ -24,6 +24,7 @@ from ..regularizers import (
     PERTuner,
     ProjectionPenalty,
 )
+from ._breaking_tuner import BreakingTuner
 from ._config import TrainConfig
 
 
@@ -53,6 +54,11 @@ def build_model(
 def _bare_model(
     config: TrainConfig, task: Task, generator: torch.Generator
 ) -> nn.Module:
+    if config.model == "custom":
+        raise ValueError(
+            "model 'custom' names a model passed to Trainer(model=...); it cannot "
+            "be built from a config"
+        )
     rep_in, rep_out = task.reps()
     common = dict(ch=config.ch, num_layers=config.num_layers, generator=generator)
     if config.model in ("mlp", "mlp-aug", "mlp-orbit"):
@@ -127,16 +133,28 @@ def make_penalty(model: nn.Module) -> ProjectionPenalty | None:
 
 
 def make_orbit_penalty(config: TrainConfig, task: Task, model: nn.Module):
-    """`mlp-orbit`'s sample-based penalty (4 group elements per input), else None."""
-    if config.model != "mlp-orbit":
+    """The sample-based penalty (4 group elements per input, `orbit_rows` of each
+    batch) of ``mlp-orbit``, or of a model without soft layers when
+    `config.orbit_penalty` is set; else None."""
+    wanted = config.model == "mlp-orbit" or config.orbit_penalty
+    if not wanted or make_penalty(model) is not None:
         return None
     rep_in, rep_out = task.reps()
     groups = [get(g) for g in task.groups]
-    return OrbitPenalty(model, rep_in, rep_out, groups, n_samples=4)
+    if config.orbit_rows == 1:  # every row, elements drawn per call
+        return OrbitPenalty(model, rep_in, rep_out, groups, n_samples=4)
+    return OrbitPenalty(model, rep_in, rep_out, groups, n_samples=4,
+                        rows=float(config.orbit_rows), pool=64)  # fmt: skip
 
 
 def make_tuner(config: TrainConfig, task: Task) -> ConstantTuner:
-    """The configured tuner; `config.strength` for every candidate but the largest."""
+    """The configured tuner; `config.strength` for every candidate but the largest
+    (``"breaking"``: the strength of a group the data respect)."""
+    if config.tuner == "breaking":
+        rep_in, rep_out = task.reps()
+        return BreakingTuner(task.groups, rep_in, rep_out, top=config.strength,
+                             start=config.adjust_at, every=config.tuner_every,
+                             seed=config.seed)  # fmt: skip
     if config.model == "mlp-orbit" and config.tuner != "constant":
         if config.tuner == "evidence":
             raise ValueError("the evidence tuner needs soft layers: use model 'per'")

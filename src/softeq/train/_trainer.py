@@ -142,13 +142,14 @@ class Trainer:
     # -- one epoch --------------------------------------------------------------------
 
     def _loss(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
-        mse = (self.forward(xb) - yb).square().mean()
+        prediction = self.forward(xb)
+        mse = (prediction - yb).square().mean()
         loss = mse
         terms = {}
         if self.penalty is not None and not self.proximal:
             terms = self.penalty()
         elif self.orbit is not None:
-            terms = self.orbit(xb, generator=self.orbit_samples)
+            terms = self.orbit(xb, generator=self.orbit_samples, fx=prediction)
             for name, value in terms.items():
                 total = self.orbit_sums.get(name, 0.0) + float(value.detach())
                 self.orbit_sums[name] = total
@@ -204,7 +205,8 @@ class Trainer:
             row.update(
                 {f"reg/strength/{k}": v for k, v in self.tuner.strengths.items()}
             )
-            self.tuner.step(self.epoch, means, self.model, train_mse=train_mse)
+            self.tuner.step(self.epoch, means, self.model, train_mse=train_mse,
+                            val=self._val())  # fmt: skip
             row.update(self._tuner_diagnostics())
             return row
         if self.penalty is None:
@@ -218,9 +220,13 @@ class Trainer:
             row[f"reg/strength/{name}"] = self.tuner.strengths[name]
             row[f"reg/residual/{name}"] = float(entry["total"])
         self.tuner.step(self.epoch, penalties, self.model, train_mse=train_mse,
-                        inputs=self.data["x_train"])  # fmt: skip
+                        inputs=self.data["x_train"], val=self._val())  # fmt: skip
         row.update(self._tuner_diagnostics())
         return row
+
+    def _val(self) -> tuple[Tensor, Tensor]:
+        """The validation split, for tuners that read held-out data."""
+        return self.data["x_val"], self.data["y_val"]
 
     def _tuner_diagnostics(self) -> dict[str, float]:
         """The tuner's `diagnostics()` of this epoch's step, as ``tuner/...``."""

@@ -1,0 +1,25 @@
+"""Find the symmetries of the data, then use them: `fit`.
+
+`fit` (and `fit_task` for a ready `softeq.data.Task`) trains any model with
+evidence from held-out data, decides per candidate group whether to impose it,
+keep it soft or ignore it (`GroupChoice`, `make_plan`), and returns a `Fit`:
+the model, the evidence report and the plan (docs/fit.md).
+"""
+
+from ._fit import AVERAGE_ELEMENTS, CANDIDATES, KINDS, TOP_STRENGTH, Fit, fit, fit_task
+from ._plan import ACTIONS, GroupChoice, could_be_exact, group_to_impose, make_plan
+
+__all__ = [
+    "ACTIONS",
+    "AVERAGE_ELEMENTS",
+    "CANDIDATES",
+    "KINDS",
+    "TOP_STRENGTH",
+    "Fit",
+    "GroupChoice",
+    "could_be_exact",
+    "fit",
+    "fit_task",
+    "group_to_impose",
+    "make_plan",
+]

@@ -1,0 +1,460 @@
+"""`fit`: find the symmetries of the data, then use them, for any model.
+
+The procedure (docs/fit.md):
+
+1. **Evidence.** Train the model without any penalty until its validation MSE
+   stops improving, and measure the symmetry report on the *validation* split:
+   each candidate's breaking with its 95 % interval. An unpenalised model is the
+   only one whose breaking is evidence about the data for every group (a model
+   pushed toward a group reads 0 for it whatever the data: the report's
+   constrained models).
+2. **Soft.** From the same initial weights, train with one penalty per
+   candidate (projection penalties where the model has `SoftLinear` layers,
+   sampled orbit penalties otherwise) whose strengths follow each group's
+   held-out breaking (`softeq.train.BreakingTuner`, primed with the evidence's
+   readings and only lowered by its own): full for a group the data respect,
+   falling as 1/breaking, 0 for a broken one.
+3. **Impose.** If the evidence allows an exact group (`group_to_impose`: the
+   largest one called exact), train from the evidence weights with augmentation
+   by it (or, for ``model="emlp"``, a hard EMLP for it), and also try averaging
+   that model over the group at prediction.
+4. **Choose** among the unpenalised, soft, imposed and imposed-and-averaged
+   models by validation MSE; the test split is used once, at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .._atomic import write_text_atomic
+from ..data import Task, from_arrays
+from ..groups import get
+from ..metrics import render_markdown
+from ..nn import Standardize
+from ..nn.models import MLP, build
+from ..regularizers import GroupAugmentation, GroupAveraged
+from ..reps import parse
+from ..train import TrainConfig, Trainer, save_atomic
+from ._plan import GroupChoice, group_to_impose, make_plan
+
+#: Built-in models `fit` trains by name; any `nn.Module` works too.
+KINDS = ("mlp", "per", "emlp")
+#: Strength of a group the data respect, by penalty: the orbit penalty is in the
+#: MSE's units (output units squared; on inertia:o2x an MLP trained with O2x's
+#: penalty at 1 reached test MSE 1.47, at 10 the stiff penalty stalled it at
+#: 4.7, the unpenalised MLP 2.1); the projection penalty is in the weights'
+#: (the reference's inertia strength).
+TOP_STRENGTH = {"orbit": 1.0, "projection": 100.0}
+#: Group elements the imposed-and-averaged candidate averages over.
+AVERAGE_ELEMENTS = 16
+#: The candidate models `fit` chooses among, in the order they are trained.
+CANDIDATES = ("none", "soft", "impose", "impose+average")
+_FORMAT = "softeq-fit/1"
+
+
+@dataclass
+class Fit:
+    """The result of `fit`: a model that predicts, and why it is built as it is.
+
+    Attributes:
+        model: The chosen model (eval mode), `(batch, rep_in.dim) ->
+            (batch, rep_out.dim)`.
+        report: The evidence: the symmetry report of the unpenalised model on
+            the validation split (`softeq.metrics.symmetry_report`).
+        plan: Per candidate group, in the given order: impose / soft / ignore,
+            with the evidence (`GroupChoice`).
+        chosen: Which candidate model was chosen (`CANDIDATES`).
+        imposed: The group the ``impose`` candidates imposed, or None.
+        val_mse: Validation MSE of every candidate model trained.
+        test_mse: The chosen model's test MSE (None without a test split).
+        test_metrics: The task's own test metrics (e.g. ADE), if it has any.
+        history: One record per training stage: its validation MSE, epochs,
+            why it stopped, seconds and final strengths.
+        spec: What `load` needs to rebuild the model.
+    """
+
+    model: nn.Module
+    report: dict[str, Any]
+    plan: list[GroupChoice]
+    chosen: str
+    imposed: str | None
+    val_mse: dict[str, float]
+    test_mse: float | None
+    test_metrics: dict[str, float]
+    history: list[dict[str, Any]]
+    spec: dict[str, Any]
+
+    def predict(self, x: Tensor) -> Tensor:
+        """The model's predictions for `x` `(batch, rep_in.dim)` (no gradients)."""
+        with torch.inference_mode():
+            return self.model(x)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary: test MSE, plan, the report's group entries, the
+        candidates' validation MSEs and the stages' history."""
+        return {
+            "test_mse": self.test_mse, "test_metrics": self.test_metrics,
+            "chosen": self.chosen, "imposed": self.imposed,
+            "plan": [c.to_dict() for c in self.plan],
+            "groups": self.report["groups"], "val_mse": self.val_mse,
+            "history": self.history,
+        }  # fmt: skip
+
+    def save(self, path: str | Path) -> None:
+        """Write the model's weights and `spec` (tensors and plain data only:
+        `load` reads it with ``weights_only=True``)."""
+        state = {"format": _FORMAT, "spec": json.dumps(self.spec),
+                 "state": self.model.state_dict(),
+                 "summary": json.dumps(self.to_dict())}  # fmt: skip
+        save_atomic(state, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, model: nn.Module | None = None) -> Fit:
+        """Rebuild a saved `Fit` (weights only, never unpickled code).
+
+        Args:
+            path: A file written by `save`.
+            model: For a fit of your own `nn.Module`: a fresh instance of the same
+                architecture (its weights are replaced).
+
+        Raises:
+            ValueError: For a file that is not a saved fit, or a missing or
+                mismatched `model`.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no saved fit at {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # damaged or unsafe files raise many types
+            message = " ".join(str(err).split())[:200]
+            raise ValueError(
+                f"{path} cannot be read as a saved fit: {message}"
+            ) from None
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a saved softeq fit (format {_FORMAT})")
+        spec, summary = json.loads(state["spec"]), json.loads(state["summary"])
+        built = _rebuild(spec, model)
+        try:
+            built.load_state_dict(state["state"])
+        except RuntimeError as err:
+            message = " ".join(str(err).split())[:300]
+            raise ValueError(
+                f"{path}: the weights do not fit the model: {message}"
+            ) from None
+        plan = [GroupChoice(**c) for c in summary["plan"]]
+        report = {"groups": summary["groups"]}
+        return cls(built.eval(), report, plan, summary["chosen"], summary["imposed"],
+                   summary["val_mse"], summary["test_mse"], summary["test_metrics"],
+                   summary["history"], spec)  # fmt: skip
+
+
+def fit(
+    x: Any,
+    y: Any,
+    *,
+    rep_in: str,
+    rep_out: str,
+    groups: Sequence[str],
+    model: str | nn.Module = "mlp",
+    x_val: Any = None,
+    y_val: Any = None,
+    x_test: Any = None,
+    y_test: Any = None,
+    preset: str = "converged",
+    epochs: int | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+    out: str | Path | None = None,
+) -> Fit:
+    """Find which candidate symmetries the data respect, and use them.
+
+    Splits not given are carved from `x` (20 % each for validation and test,
+    seeded); every choice is made on the training and validation splits, and
+    the test split is used once, at the end (`Fit.test_mse`). The procedure is
+    in this module's docstring and in docs/fit.md.
+
+    Args:
+        x: Inputs `(n, rep_in.dim)`: an array, tensor or nested lists.
+        y: Targets `(n, rep_out.dim)`.
+        rep_in: Input layout, e.g. ``"5*V0+5*V"``.
+        rep_out: Output layout, e.g. ``"V2"``.
+        groups: Candidate group names, largest first (e.g. O3, O2x, O2y, O2z).
+        model: ``"mlp"``, ``"per"`` (SoftEMLP, projection penalties),
+            ``"emlp"`` (an MLP for the evidence, a hard EMLP to impose), or your
+            own `nn.Module` mapping `(batch, rep_in.dim)` to
+            `(batch, rep_out.dim)` (the evidence stage trains it in place; the
+            soft stage trains a copy of its initial weights).
+        x_val: Validation inputs (with `y_val`).
+        y_val: Validation targets.
+        x_test: Test inputs (with `y_test`).
+        y_test: Test targets.
+        preset: Training budget of each stage: ``"converged"`` (until the
+            validation MSE stops improving) or ``"fast"`` (a short smoke run).
+        epochs: Cap (converged) or length (fast) of each stage.
+        seed: Seeds the split, initialisation, batches and group samples.
+        device: ``"cpu"`` or ``"cuda"``.
+        progress: Show progress bars.
+        out: A folder for each stage's run folder, ``fit.json`` and
+            ``model.pt``.
+
+    Returns:
+        The `Fit`.
+
+    Raises:
+        ValueError: One line naming a bad argument.
+
+    Example:
+        >>> import torch
+        >>> from softeq import fit
+        >>> from softeq.data import inertia_tensor
+        >>> x = torch.randn(400, 20, dtype=torch.float64)
+        >>> y = inertia_tensor(x).reshape(-1, 9)  # exact O(3) symmetry
+        >>> result = fit(x, y, rep_in="5*V0+5*V", rep_out="V2", groups=["O3", "O2z"],
+        ...              preset="fast", epochs=4)
+        >>> [c.name for c in result.plan], result.chosen in ("none", "soft", "impose",
+        ...                                                   "impose+average")
+        (['O3', 'O2z'], True)
+    """
+    name = "arrays"
+    task = from_arrays(
+        x, y, rep_in=rep_in, rep_out=rep_out, groups=groups, x_val=x_val,
+        y_val=y_val, x_test=x_test, y_test=y_test, seed=seed, name=name,
+    )  # fmt: skip
+    return fit_task(task, model=model, preset=preset, epochs=epochs, seed=seed,
+                    device=device, progress=progress, out=out)  # fmt: skip
+
+
+def fit_task(
+    task: Task,
+    *,
+    model: str | nn.Module = "mlp",
+    preset: str = "converged",
+    epochs: int | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+    out: str | Path | None = None,
+) -> Fit:
+    """`fit` on a ready `softeq.data.Task` (its test split used once, at the end).
+
+    Args and returns as `fit`; the task's candidates are its `groups`.
+    """
+    kind = _check_model(model)
+    if preset not in ("converged", "fast"):
+        raise ValueError(f"fit: preset must be 'converged' or 'fast', got {preset!r}")
+    out = None if out is None else Path(out)
+    if out is not None and out.exists() and not out.is_dir():
+        raise ValueError(f"fit: out {out} is a file; expected a folder")
+    # every stage selects and measures on validation data: its "test" split is
+    # the validation split, so nothing below reads the real test split
+    held_out = replace(task, x_test=task.x_val, y_test=task.y_val, true_breaking=None)
+    common = dict(task=task.name, preset=preset, epochs=epochs, seed=seed,
+                  device=device)  # fmt: skip
+    stages = _Stages(held_out, out, progress)
+    label = {"mlp": "mlp", "emlp": "mlp", "per": "per"}.get(kind, "custom")
+    given = model if isinstance(model, nn.Module) else None
+    initial = copy.deepcopy(given)  # the soft stage starts from the same weights
+
+    evidence = stages.train(
+        "none", TrainConfig(model=label, tuner="constant", strength=0.0, **common),
+        given,
+    )  # fmt: skip
+    report = evidence.report
+    candidates = {"none": evidence.model}
+    readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
+    penalty = "projection" if label == "per" else "orbit"
+    rows = 1.0 / (3 * len(task.groups) * 4)  # a step costs < 1.5 unpenalised ones
+    start = max(1, int(stages.history[-1]["best_epoch"] or 0))
+    soft = stages.train(
+        "soft",
+        TrainConfig(model=label, tuner="breaking", strength=TOP_STRENGTH[penalty],
+                    adjust_at=start, select_after=0, orbit_penalty=True,
+                    orbit_rows=rows, **common),
+        initial, readings,
+    )  # fmt: skip
+    candidates["soft"] = soft.model
+    imposed = group_to_impose(report, task.groups)
+    via = None
+    rep_in, rep_out = task.reps()
+    if imposed is not None:
+        G = get(imposed)
+        if kind == "emlp":
+            hard = stages.train("impose", TrainConfig(model="emlp", group=imposed,
+                                                      **common))  # fmt: skip
+            candidates["impose"], via = hard.model, f"hard EMLP layers for {imposed}"
+        else:
+            gen = torch.Generator().manual_seed(seed + 3)
+            wrapped = GroupAugmentation(
+                copy.deepcopy(evidence.model), G, rep_in, rep_out,
+                scale=G.sample_scale, generator=gen,
+            )  # fmt: skip
+            aug = stages.train(
+                "impose", TrainConfig(model=label, tuner="constant", strength=0.0,
+                                      select_after=0, **common), wrapped,
+            )  # fmt: skip
+            inner = aug.model.model
+            candidates["impose"], via = inner, f"augmentation by {imposed}"
+            gen = torch.Generator().manual_seed(seed + 4)
+            candidates["impose+average"] = GroupAveraged(
+                inner, G, rep_in, rep_out, n_samples=AVERAGE_ELEMENTS,
+                scale=G.sample_scale, generator=gen,
+            )  # fmt: skip
+    x_val, y_val = held_out.x_val.to(device), held_out.y_val.to(device)
+    val_mse = {k: _mse(m, x_val, y_val) for k, m in candidates.items()}
+    chosen = min(val_mse, key=val_mse.get)
+    if chosen == "impose+average":
+        via = f"{via}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
+    plan = make_plan(report, task.groups, "impose" if "impose" in chosen else chosen,
+                     imposed=imposed, via=via,
+                     strengths=soft.tuner.strengths)  # fmt: skip
+    final = candidates[chosen].eval()
+    test_mse, test_metrics = _test(final, task, device)
+    spec = _spec(kind, task, evidence.config, chosen, imposed, final,
+                 stages.configs.get("impose"))  # fmt: skip
+    result = Fit(final, report, plan, chosen, imposed if "impose" in chosen else None,
+                 val_mse, test_mse, test_metrics, stages.history, spec)  # fmt: skip
+    if out is not None:
+        write_text_atomic(
+            out / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n"
+        )
+        write_text_atomic(out / "report.md",
+                          render_markdown(report, f"Evidence: {task.name}")
+                          + "\n")  # fmt: skip
+        result.save(out / "model.pt")
+    return result
+
+
+class _Stages:
+    """Runs the stages' Trainers and keeps their history."""
+
+    def __init__(self, task: Task, out: Path | None, progress: bool) -> None:
+        self.task, self.out, self.progress = task, out, progress
+        self.history: list[dict[str, Any]] = []
+        self.configs: dict[str, TrainConfig] = {}
+
+    def train(
+        self,
+        stage: str,
+        config: TrainConfig,
+        model: nn.Module | None = None,
+        readings: dict[str, float] | None = None,
+    ) -> Trainer:
+        """Train one stage; `readings` prime a breaking tuner."""
+        folder = None if self.out is None else self.out / stage
+        trainer = Trainer(config, folder, task=self.task, model=model,
+                          progress=self.progress)  # fmt: skip
+        if readings is not None:
+            trainer.tuner.update(readings)
+        start = time.perf_counter()
+        summary = trainer.fit()
+        self.configs[stage] = trainer.config
+        has_penalty = trainer.penalty is not None or trainer.orbit is not None
+        self.history.append({
+            "stage": stage, "val_mse": summary["val_mse"],
+            "epochs_run": summary["epochs_run"], "best_epoch": summary["best_epoch"],
+            "stop_reason": summary["stop_reason"],
+            "seconds": time.perf_counter() - start,
+            "train_seconds": trainer.train_seconds, "steps": trainer.train_steps,
+            "num_parameters": summary["num_parameters"],
+            "strengths": dict(trainer.tuner.strengths) if has_penalty else {},
+        })  # fmt: skip
+        return trainer
+
+
+def _check_model(model: object) -> str:
+    if isinstance(model, nn.Module):
+        return "custom"
+    if model not in KINDS:
+        raise ValueError(
+            f"fit: model must be one of {KINDS} or an nn.Module, got {model!r}"
+        )
+    return str(model)
+
+
+def _mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> float:
+    model.eval()
+    with torch.inference_mode():
+        total = sum(
+            float((model(xb) - yb).square().sum())
+            for xb, yb in zip(x.split(batch), y.split(batch), strict=True)
+        )
+    return total / y.numel()
+
+
+def _test(model: nn.Module, task: Task, device: str) -> tuple[float, dict[str, float]]:
+    """The one use of the test split: MSE and the task's own metrics."""
+    x, y = task.x_test.to(device), task.y_test.to(device)
+    test_mse = _mse(model, x, y)
+    if task.metrics is None:
+        return test_mse, {}
+    with torch.inference_mode():
+        prediction = torch.cat([model(xb) for xb in x.split(1000)])
+    return test_mse, dict(task.metrics(prediction, y))
+
+
+def _spec(
+    kind: str,
+    task: Task,
+    config: TrainConfig,
+    chosen: str,
+    imposed: str | None,
+    final: nn.Module,
+    impose_config: TrainConfig | None,
+) -> dict[str, Any]:
+    """What `_rebuild` needs: the architecture, wrappers and reps."""
+    hard = kind == "emlp" and "impose" in chosen
+    arch = impose_config if hard else config
+    return {
+        "kind": kind, "rep_in": task.rep_in, "rep_out": task.rep_out,
+        "groups": list(task.groups), "chosen": chosen, "imposed": imposed,
+        "architecture": "emlp" if hard else ("per" if kind == "per" else "mlp"),
+        "ch": arch.ch, "num_layers": arch.num_layers,
+        "allocation": arch.allocation, "gate": arch.gate,
+        "standardized": _is_standardized(final),
+    }  # fmt: skip
+
+
+def _is_standardized(model: nn.Module) -> bool:
+    inner = model.model if isinstance(model, GroupAveraged) else model
+    return isinstance(inner, Standardize)
+
+
+def _rebuild(spec: dict[str, Any], model: nn.Module | None) -> nn.Module:
+    """An untrained model of the saved structure (weights loaded afterwards)."""
+    groups = spec["groups"]
+    G0 = get(groups[0])
+    rep_in, rep_out = parse(spec["rep_in"], G0), parse(spec["rep_out"], G0)
+    if spec["kind"] == "custom":
+        if model is None:
+            raise ValueError(
+                "this fit trained your own nn.Module: pass a fresh instance of it "
+                "as model= to Fit.load"
+            )
+        base = model
+    elif spec["architecture"] == "mlp":
+        base = MLP(rep_in, rep_out, ch=spec["ch"], num_layers=spec["num_layers"])
+    else:
+        base = build(spec["architecture"], rep_in, rep_out, groups,
+                     group=spec["imposed"], ch=spec["ch"],
+                     num_layers=spec["num_layers"], allocation=spec["allocation"],
+                     gate=spec["gate"])  # fmt: skip
+    if spec["standardized"]:
+        base = Standardize(base, torch.ones(rep_in.dim), torch.zeros(rep_out.dim),
+                           torch.ones(rep_out.dim), d_in=rep_in.dim,
+                           d_out=rep_out.dim)  # fmt: skip
+    if spec["chosen"] == "impose+average":
+        G = get(spec["imposed"])
+        base = GroupAveraged(base, G, rep_in, rep_out, n_samples=AVERAGE_ELEMENTS,
+                             scale=G.sample_scale)  # fmt: skip
+    return base

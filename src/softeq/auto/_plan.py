@@ -1,0 +1,138 @@
+"""The plan of a fit: per candidate group, impose it, keep it soft, or ignore it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..basis import is_subgroup
+from ..groups import get
+from ..metrics import BREAKING_THRESHOLDS
+
+#: What a plan may do with a candidate group.
+ACTIONS = ("impose", "soft", "ignore")
+
+
+@dataclass(frozen=True)
+class GroupChoice:
+    """What the fitted model does with one candidate group, and why.
+
+    Attributes:
+        name: The group.
+        action: ``"impose"`` (the model respects it by construction or by
+            training: augmentation, averaging, hard layers), ``"soft"`` (a
+            penalty of strength `strength`) or ``"ignore"`` (nothing).
+        strength: The penalty's strength when soft, else None.
+        via: How an imposed group is imposed (e.g. ``"augmentation by O2z"``),
+            else None.
+        verdict: The evidence report's verdict on the group.
+        breaking: The evidence model's held-out breaking, with its 95 %
+            interval `breaking_low`, `breaking_high`.
+        reason: One sentence: the evidence for the choice.
+    """
+
+    name: str
+    action: str
+    strength: float | None
+    via: str | None
+    verdict: str
+    breaking: float | None
+    breaking_low: float | None
+    breaking_high: float | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def could_be_exact(entry: Mapping[str, Any]) -> bool:
+    """Whether a report entry leaves room for an exact symmetry: called exact,
+    or undetermined with a breaking interval reaching below the "exact"
+    threshold and staying below the "broken" one."""
+    if entry["verdict"] == "exact":
+        return True
+    low, high = entry.get("breaking_low"), entry.get("breaking_high")
+    if entry["verdict"] != "undetermined" or low is None or high is None:
+        return False
+    return low < BREAKING_THRESHOLDS["exact"] and high < BREAKING_THRESHOLDS["broken"]
+
+
+def group_to_impose(report: Mapping[str, Any], groups: Sequence[str]) -> str | None:
+    """The candidate to impose: the largest group the evidence calls exact (one
+    that is no proper subgroup of another exact candidate; among several, the
+    one with the lowest upper breaking bound); failing that, the undetermined
+    candidate that could most likely be exact (`could_be_exact`, lowest upper
+    bound); None when no candidate could be exact.
+
+    Imposing a group imposes its subgroups too, so the largest exact one is the
+    most that the evidence allows.
+    """
+    entries = {e["name"]: e for e in report["groups"]}
+    for pool in (
+        [g for g in groups if entries[g]["verdict"] == "exact"],
+        [g for g in groups if could_be_exact(entries[g])],
+    ):
+        maximal = [
+            g for g in pool
+            if not any(h != g and is_subgroup(get(g), get(h)) for h in pool)
+        ]  # fmt: skip
+        if maximal:
+            return min(maximal, key=lambda g: entries[g]["breaking_high"] or 0.0)
+    return None
+
+
+def make_plan(
+    report: Mapping[str, Any],
+    groups: Sequence[str],
+    chosen: str,
+    *,
+    imposed: str | None = None,
+    via: str | None = None,
+    strengths: Mapping[str, float] | None = None,
+) -> list[GroupChoice]:
+    """The per-group plan of the chosen candidate model.
+
+    Args:
+        report: The evidence report (`softeq.metrics.symmetry_report`).
+        groups: The candidates, in the user's order.
+        chosen: ``"impose"``, ``"soft"`` or ``"none"``: the candidate model the
+            validation loss chose.
+        imposed: The imposed group (for ``"impose"``).
+        via: How it is imposed.
+        strengths: The soft model's strengths (for ``"soft"``).
+    """
+    entries = {e["name"]: e for e in report["groups"]}
+    plan = []
+    for name in groups:
+        entry = entries[name]
+        b, low, high = entry["breaking"], entry["breaking_low"], entry["breaking_high"]
+        reading = f"verdict {entry['verdict']}" + (
+            "" if b is None else f", breaking {b:.3g} [{low:.3g}, {high:.3g}]"
+        )
+        action, strength, how = "ignore", None, None
+        if chosen == "impose" and imposed is not None:
+            if name == imposed or is_subgroup(get(name), get(imposed)):
+                action, how = "impose", via
+                why = (
+                    f"{reading}; imposed"
+                    if name == imposed
+                    else f"{reading}; a subgroup of the imposed {imposed}"
+                )
+            else:
+                why = f"{reading}; not a subgroup of the imposed {imposed}"
+        elif chosen == "soft" and strengths is not None:
+            strength = float(strengths.get(name, 0.0))
+            if strength > 0:
+                action, why = "soft", f"{reading}; penalty strength {strength:.3g}"
+            else:
+                strength, why = None, f"{reading}; dropped: the data break it"
+        else:
+            why = f"{reading}; the unpenalised model fit the validation data best"
+        plan.append(
+            GroupChoice(
+                name, action, strength, how, entry["verdict"], b, low, high, why
+            )  # fmt: skip
+        )
+    return plan

@@ -1,0 +1,74 @@
+"""`softeq fit`: find the symmetries of a data file, then use them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..auto import KINDS, fit_task
+from ..data import from_file
+from ..metrics import render_markdown
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "data", type=Path, help=".npz (x, y[, x_val, ...]) or .csv file"
+    )
+    parser.add_argument("--rep-in", required=True, help='input layout, e.g. "5*V0+5*V"')
+    parser.add_argument("--rep-out", required=True, help='output layout, e.g. "V2"')
+    parser.add_argument(
+        "--groups", default="O3,O2x,O2y,O2z",
+        help="candidate groups, largest first (default: O3,O2x,O2y,O2z)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model", default="mlp", choices=list(KINDS),
+        help="mlp (default), per (soft EMLP layers) or emlp (hard EMLP to impose)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--preset", default="converged", choices=["converged", "fast"],
+        help="each stage's budget: converged (until the validation MSE stops "
+        "improving) or fast (a short smoke run)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per stage (converged: a cap)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help="folder for the stages' run folders, fit.json, report.md and model.pt",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; expected a folder")
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    task = from_file(args.data, rep_in=args.rep_in, rep_out=args.rep_out,
+                     groups=groups, seed=args.seed)  # fmt: skip
+    result = fit_task(task, model=args.model, preset=args.preset, epochs=args.epochs,
+                      seed=args.seed, device=args.device, progress=not args.json,
+                      out=args.out)  # fmt: skip
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    print(
+        render_markdown(result.report, f"Evidence (validation split): {args.data.name}")
+    )
+    print()
+    print(f"Plan (chosen model: {result.chosen}):")
+    for choice in result.plan:
+        what = choice.action
+        if choice.strength is not None:
+            what += f" (strength {choice.strength:.3g})"
+        if choice.via:
+            what += f" ({choice.via})"
+        print(f"  {choice.name}: {what} -- {choice.reason}")
+    mses = ", ".join(f"{k} {v:.4g}" for k, v in result.val_mse.items())
+    print(f"Validation MSE of each candidate: {mses}")
+    print(f"Test MSE: {result.test_mse:.5g}")
+    return 0

@@ -1,0 +1,136 @@
+"""`softeq.fit`: evidence, soft, impose, choose on validation, test once."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import softeq
+from softeq.auto import CANDIDATES, Fit, fit, fit_task
+from softeq.data import get_task
+
+GROUPS = ["O3", "O2x", "O2y", "O2z"]
+SHORT = dict(preset="fast", epochs=4)
+
+
+@pytest.fixture(scope="module")
+def o2z():
+    """inertia:o2z as arrays: train, validation and test."""
+    t = get_task("inertia:o2z")
+    return dict(x=t.x_train[:400], y=t.y_train[:400], x_val=t.x_val[:200],
+                y_val=t.y_val[:200], x_test=t.x_test[:200],
+                y_test=t.y_test[:200])  # fmt: skip
+
+
+def run(data, **kw):
+    return fit(
+        **data, rep_in="5*V0+5*V", rep_out="V2", groups=GROUPS, **{**SHORT, **kw}
+    )
+
+
+def test_fit_returns_model_report_plan_and_history(o2z):
+    result = run(o2z)
+    assert isinstance(result, Fit) and softeq.fit is fit
+    assert [c.name for c in result.plan] == GROUPS
+    assert result.chosen in CANDIDATES and result.chosen in result.val_mse
+    assert result.val_mse[result.chosen] == min(result.val_mse.values())
+    assert [h["stage"] for h in result.history][:2] == ["none", "soft"]
+    assert {e["name"] for e in result.report["groups"]} == set(GROUPS)
+    prediction = result.predict(o2z["x_test"])
+    assert prediction.shape == (200, 9)
+    mse = float((prediction - o2z["y_test"]).square().mean())
+    assert result.test_mse == pytest.approx(mse, rel=1e-5)
+
+
+def test_the_test_split_decides_nothing(o2z):
+    """Every choice is made on train and validation data: test targets that are
+    nonsense change the test MSE and nothing else."""
+    spoiled = {**o2z, "y_test": 100 + 50 * torch.randn_like(o2z["y_test"])}
+    a, b = run(o2z), run(spoiled)
+    assert a.chosen == b.chosen and a.val_mse == b.val_mse
+    assert [c.to_dict() for c in a.plan] == [c.to_dict() for c in b.plan]
+    assert b.test_mse > 100 * a.test_mse
+
+
+def test_the_evidence_finds_o2z_and_imposing_it_wins():
+    """At a short budget on the whole of inertia:o2z, the evidence model calls
+    O2z exact and the others broken; imposing O2z beats the unpenalised model
+    on validation, and the plan imposes O2z and ignores the rest."""
+    result = fit_task(get_task("inertia:o2z"), preset="fast", epochs=60)
+    verdicts = {e["name"]: e["verdict"] for e in result.report["groups"]}
+    assert verdicts == {"O3": "broken", "O2x": "broken", "O2y": "broken",
+                        "O2z": "exact"}  # fmt: skip
+    assert result.imposed == "O2z" and result.chosen.startswith("impose")
+    assert result.val_mse[result.chosen] < 0.8 * result.val_mse["none"]
+    assert {c.name: c.action for c in result.plan} == {
+        "O3": "ignore",
+        "O2x": "ignore",
+        "O2y": "ignore",
+        "O2z": "impose",
+    }
+
+
+def test_save_and_load_give_the_same_predictions(o2z, tmp_path):
+    result = run(o2z)
+    result.save(tmp_path / "fit" / "model.pt")
+    loaded = Fit.load(tmp_path / "fit" / "model.pt")
+    x = o2z["x_test"]
+    assert torch.allclose(loaded.predict(x), result.predict(x))
+    assert loaded.plan == result.plan and loaded.chosen == result.chosen
+
+
+def test_any_module_is_fitted_with_orbit_penalties(o2z, tmp_path):
+    class Particles(nn.Module):
+        """Permutation-invariant over the 5 particles (DeepSets)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.phi = nn.Sequential(nn.Linear(4, 32), nn.SiLU(), nn.Linear(32, 32))
+            self.rho = nn.Sequential(nn.SiLU(), nn.Linear(32, 9))
+
+        def forward(self, x):
+            masses, positions = x[:, :5, None], x[:, 5:].reshape(-1, 5, 3)
+            return self.rho(self.phi(torch.cat([masses, positions], -1)).sum(1))
+
+    result = run(o2z, model=Particles())
+    result.save(tmp_path / "own" / "model.pt")
+    soft = next(h for h in result.history if h["stage"] == "soft")
+    assert set(soft["strengths"]) == set(GROUPS)
+    with pytest.raises(ValueError, match="fresh instance"):
+        Fit.load(tmp_path / "own" / "model.pt")
+    loaded = Fit.load(tmp_path / "own" / "model.pt", model=Particles())
+    assert torch.allclose(loaded.predict(o2z["x_test"]), result.predict(o2z["x_test"]))
+
+
+@pytest.mark.slow
+def test_emlp_imposes_with_hard_layers(tmp_path):
+    result = fit_task(get_task("inertia:o2z"), model="emlp", preset="fast", epochs=60)
+    stage = next(h for h in result.history if h["stage"] == "impose")
+    assert stage["num_parameters"] != result.history[0]["num_parameters"]
+    assert result.imposed == "O2z" and result.spec["architecture"] == "emlp"
+    assert result.plan[3].via == "hard EMLP layers for O2z"
+    result.save(tmp_path / "emlp.pt")
+    x = get_task("inertia:o2z").x_test[:50]
+    assert torch.allclose(Fit.load(tmp_path / "emlp.pt").predict(x), result.predict(x))
+
+
+def test_load_refuses_what_is_not_a_saved_fit(tmp_path):
+    torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a saved softeq fit"):
+        Fit.load(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="no saved fit"):
+        Fit.load(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [({"model": "transformer"}, "model must be one of"),
+     ({"preset": "paper"}, "preset"),
+     ({"groups": ["O3", "nope"]}, "nope"),
+     ({"rep_in": "4*V"}, "features")],
+)  # fmt: skip
+def test_bad_arguments_raise_one_clear_error(o2z, kw, message):
+    args = dict(rep_in="5*V0+5*V", rep_out="V2", groups=GROUPS, **SHORT)
+    with pytest.raises(ValueError, match=message):
+        fit(**o2z, **{**args, **kw})

@@ -1,0 +1,94 @@
+"""The plan: which group to impose, and what each candidate gets."""
+
+from __future__ import annotations
+
+from softeq.auto import could_be_exact, group_to_impose, make_plan
+
+GROUPS = ["O3", "O2x", "O2y", "O2z"]
+
+
+def entry(name, verdict, b, low, high):
+    return {"name": name, "verdict": verdict, "breaking": b, "breaking_low": low,
+            "breaking_high": high}  # fmt: skip
+
+
+def report(*entries):
+    return {"groups": list(entries)}
+
+
+O2Z_EXACT = report(
+    entry("O3", "broken", 0.9, 0.7, 1.1), entry("O2x", "broken", 0.8, 0.6, 1.0),
+    entry("O2y", "broken", 0.8, 0.6, 1.0), entry("O2z", "exact", 0.0, -0.005, 0.006),
+)  # fmt: skip
+ALL_EXACT = report(*(entry(g, "exact", 0.0, -0.004, 0.004) for g in GROUPS))
+
+
+def test_the_largest_exact_group_is_imposed():
+    assert group_to_impose(O2Z_EXACT, GROUPS) == "O2z"
+    # O3 contains every O(2): imposing it imposes them all
+    assert group_to_impose(ALL_EXACT, GROUPS) == "O3"
+
+
+def test_no_group_that_could_be_exact_means_nothing_to_impose():
+    mixed = report(*(entry(g, "approximate", 0.05, 0.03, 0.07) for g in GROUPS))
+    assert group_to_impose(mixed, GROUPS) is None
+
+
+def test_an_undetermined_group_that_could_be_exact_is_tried():
+    maybe = report(
+        entry("O3", "broken", 0.9, 0.7, 1.1), entry("O2x", "broken", 0.8, 0.6, 1.0),
+        entry("O2y", "undetermined", 0.2, 0.1, 0.3),
+        entry("O2z", "undetermined", 0.008, 0.003, 0.013),
+    )  # fmt: skip
+    assert could_be_exact(maybe["groups"][3])
+    assert not could_be_exact(maybe["groups"][2])  # cannot be below 0.01
+    assert group_to_impose(maybe, GROUPS) == "O2z"
+
+
+def test_among_unrelated_exact_groups_the_best_supported_is_imposed():
+    two = report(
+        entry("O3", "broken", 0.9, 0.7, 1.1), entry("O2x", "exact", 0.0, -0.002, 0.002),
+        entry("O2y", "broken", 0.8, 0.6, 1.0),
+        entry("O2z", "exact", 0.0, -0.006, 0.008),
+    )  # fmt: skip
+    assert group_to_impose(two, GROUPS) == "O2x"
+
+
+def test_imposing_o3_imposes_its_subgroups():
+    plan = make_plan(
+        ALL_EXACT, GROUPS, "impose", imposed="O3", via="augmentation by O3"
+    )
+    assert [c.action for c in plan] == ["impose"] * 4
+    assert "subgroup of the imposed O3" in plan[3].reason
+    assert plan[0].via == "augmentation by O3"
+
+
+def test_imposing_o2z_ignores_the_others():
+    plan = make_plan(
+        O2Z_EXACT, GROUPS, "impose", imposed="O2z", via="augmentation by O2z"
+    )
+    assert {c.name: c.action for c in plan} == {
+        "O3": "ignore",
+        "O2x": "ignore",
+        "O2y": "ignore",
+        "O2z": "impose",
+    }
+    assert plan[0].verdict == "broken" and plan[0].breaking == 0.9
+
+
+def test_soft_plan_lists_strengths_and_drops_zero_ones():
+    strengths = {"O3": 0.0, "O2x": 0.0, "O2y": 0.0, "O2z": 9.5}
+    plan = make_plan(O2Z_EXACT, GROUPS, "soft", strengths=strengths)
+    assert [(c.action, c.strength) for c in plan] == [
+        ("ignore", None),
+        ("ignore", None),
+        ("ignore", None),
+        ("soft", 9.5),
+    ]
+    assert "dropped" in plan[0].reason
+
+
+def test_the_unpenalised_model_ignores_every_group():
+    plan = make_plan(O2Z_EXACT, GROUPS, "none")
+    assert all(c.action == "ignore" for c in plan)
+    assert plan[0].to_dict()["name"] == "O3"
