@@ -29,9 +29,21 @@ def test_the_largest_exact_group_is_imposed():
     assert group_to_impose(ALL_EXACT, GROUPS) == "O3"
 
 
-def test_no_group_that_could_be_exact_means_nothing_to_impose():
-    mixed = report(*(entry(g, "approximate", 0.05, 0.03, 0.07) for g in GROUPS))
-    assert group_to_impose(mixed, GROUPS) is None
+def test_without_an_exact_group_the_least_broken_unbroken_one_is_tried():
+    mixed = report(
+        entry("O3", "approximate", 0.15, 0.12, 0.18),
+        entry("O2x", "approximate", 0.05, 0.03, 0.07),
+        entry("O2y", "undetermined", 0.03, 0.005, 0.26),  # could be broken
+        entry("O2z", "approximate", 0.04, 0.02, 0.06),
+    )  # fmt: skip
+    assert group_to_impose(mixed, GROUPS) == "O2z"
+    plan = make_plan(mixed, GROUPS, "impose", imposed="O2z", via="augmentation by O2z")
+    assert "only approximately" in plan[3].reason
+
+
+def test_nothing_is_imposed_when_every_group_is_broken():
+    broken = report(*(entry(g, "broken", 0.6, 0.5, 0.7) for g in GROUPS))
+    assert group_to_impose(broken, GROUPS) is None
 
 
 def test_an_undetermined_group_that_could_be_exact_is_tried():
