@@ -12,7 +12,7 @@ README = Path(__file__).parents[1] / "README.md"
 
 def python_blocks() -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert len(blocks) == 2, "README: the own-model example, then the projectors"
+    assert len(blocks) == 3, "README: softeq.fit, the own-model loop, the projectors"
     return blocks
 
 
@@ -21,15 +21,36 @@ def run(code: str, capsys) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
+def test_readme_fit_example_runs_short(capsys, tmp_path, monkeypatch):
+    """`softeq.fit` as written, cut to 2 epochs per stage."""
+    code = python_blocks()[0]
+    assert "softeq.fit(" in code and 'fit.save("fit.pt")' in code
+    code = code.replace("groups=[", 'preset="fast", epochs=2, groups=[')
+    monkeypatch.chdir(tmp_path)
+    out = run(code, capsys)
+    assert [line.split()[0] for line in out[:4]] == ["O3", "O2x", "O2y", "O2z"]
+    assert out[4].startswith("chosen: ") and (tmp_path / "fit.pt").is_file()
+
+
+@pytest.mark.slow
+def test_readme_fit_example_imposes_o2z(capsys, tmp_path, monkeypatch):
+    """The whole example (converged, minutes): its claims hold."""
+    monkeypatch.chdir(tmp_path)
+    out = run(python_blocks()[0], capsys)
+    assert out[3].startswith("O2z impose augmentation by O2z")
+    assert all(line.split()[1] == "ignore" for line in out[:3])
+    assert out[4].startswith("chosen: impose")
+
+
 def test_readme_projector_example_runs(capsys):
-    out = run(python_blocks()[1], capsys)
+    out = run(python_blocks()[2], capsys)
     assert [line.split()[0] for line in out] == ["O3", "O2x", "O2y", "O2z"]
     assert [int(line.split()[1]) for line in out] == [5, 30, 30, 30]
 
 
 def test_readme_own_model_example_runs_short(capsys):
     """The own-model loop as written, cut to 6 epochs with the tuner at 3."""
-    code = python_blocks()[0]
+    code = python_blocks()[1]
     assert "range(400)" in code and "adjust_at=100" in code
     code = code.replace("range(400)", "range(6)")
     code = code.replace("adjust_at=100", "adjust_at=3")
@@ -41,7 +62,7 @@ def test_readme_own_model_example_runs_short(capsys):
 @pytest.mark.slow
 def test_readme_own_model_example_finds_o2z(capsys):
     """The whole example (about 30 s): its printed claim holds."""
-    (line,) = run(python_blocks()[0], capsys)
+    (line,) = run(python_blocks()[1], capsys)
     assert "**Exact:** O2z. **Approximate:** none. **Broken:** O2x, O2y, O3." in line
     assert 2.0 < float(line.split()[2]) < 3.0
 

@@ -59,3 +59,16 @@ def test_symmetry_cost_example_finds_o2z_and_averaging_helps():
     found = re.search(r"test MSE ([0-9.]+) \(was ([0-9.]+)\)", out)
     assert found is not None, out
     assert float(found[1]) < float(found[2])
+
+
+@pytest.mark.slow
+def test_fit_particle_set_example_imposes_o2z():
+    """The DeepSets example at its default budget (about a minute): the evidence
+    calls O2z exact, the plan imposes it and ignores the broken groups."""
+    script = next(p for p in EXAMPLES if p.stem == "fit_particle_set")
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600
+    ).stdout
+    assert "  O2z: impose (augmentation by O2z" in out, out
+    for name in ("O3", "O2x", "O2y"):
+        assert f"  {name}: ignore" in out, out

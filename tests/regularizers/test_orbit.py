@@ -286,3 +286,34 @@ def test_bad_rows_are_refused(rows):
     rep = parse("V", get("O3"))
     with pytest.raises(ValueError, match="rows"):
         OrbitPenalty(lambda v: v, rep, rep, ["O3"], rows=rows)
+
+
+def test_pool_draws_elements_for_several_calls_at_once(generator):
+    """With `pool=3` the elements of three calls are drawn together: the first
+    call draws, the next two use the pool in turn (different elements each),
+    the fourth draws again."""
+    rep = parse("V", get("O3"))
+    penalty = OrbitPenalty(lambda v: v.square(), rep, rep, ["O3", "O2z"], n_samples=2,
+                           pool=3)  # fmt: skip
+    x = inputs(rep, generator, n=8)
+    gen = torch.Generator().manual_seed(5)
+    states, values = [], []
+    for _ in range(4):
+        values.append(penalty(x, gen)["O3"])
+        states.append(gen.get_state())
+    assert torch.equal(states[0], states[1]) and torch.equal(states[1], states[2])
+    assert not torch.equal(states[2], states[3])
+    assert len({float(v) for v in values}) == 4
+    # the pool's three calls use, between them, the 6 elements one draw gives
+    single = OrbitPenalty(lambda v: v.square(), rep, rep, ["O3"], n_samples=6)
+    a = single(x, torch.Generator().manual_seed(9))["O3"]
+    pooled = OrbitPenalty(lambda v: v.square(), rep, rep, ["O3"], n_samples=2, pool=3)
+    gen = torch.Generator().manual_seed(9)
+    b = [pooled(x, gen)["O3"] for _ in range(3)]
+    assert torch.allclose(a, sum(b) / 3)
+
+
+def test_bad_pool_is_refused():
+    rep = parse("V", get("O3"))
+    with pytest.raises(ValueError, match="pool"):
+        OrbitPenalty(lambda v: v, rep, rep, ["O3"], pool=0)
