@@ -295,10 +295,10 @@ def fit_task(
             candidates["impose"], via = hard.model, f"hard EMLP layers for {imposed}"
         else:
             gen = torch.Generator().manual_seed(seed + 3)
-            wrapped = GroupAugmentation(
-                copy.deepcopy(evidence.model), G, rep_in, rep_out,
-                scale=G.sample_scale, generator=gen,
-            )  # fmt: skip
+            # the sampler's own scale, as the mlp-aug baseline (which meets
+            # EMLP's published Lorentz numbers with it)
+            wrapped = GroupAugmentation(copy.deepcopy(evidence.model), G, rep_in,
+                                        rep_out, generator=gen)  # fmt: skip
             aug = stages.train(
                 "impose", TrainConfig(model=label, tuner="constant", strength=0.0,
                                       select_after=0, **common), wrapped,
