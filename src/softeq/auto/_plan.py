@@ -98,9 +98,8 @@ def _not_broken(entry: Mapping[str, Any]) -> bool:
     if entry["verdict"] == "approximate":
         return True
     high = entry.get("breaking_high")
-    return entry["verdict"] == "undetermined" and high is not None and (
-        high < BREAKING_THRESHOLDS["broken"]
-    )
+    undetermined = entry["verdict"] == "undetermined" and high is not None
+    return undetermined and high < BREAKING_THRESHOLDS["broken"]
 
 
 def make_plan(
