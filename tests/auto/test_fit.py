@@ -134,3 +134,14 @@ def test_bad_arguments_raise_one_clear_error(o2z, kw, message):
     args = dict(rep_in="5*V0+5*V", rep_out="V2", groups=GROUPS, **SHORT)
     with pytest.raises(ValueError, match=message):
         fit(**o2z, **{**args, **kw})
+
+
+def test_per_uses_projection_penalties_and_reloads(o2z, tmp_path):
+    result = run(o2z, model="per")
+    soft = next(h for h in result.history if h["stage"] == "soft")
+    assert set(soft["strengths"]) == set(GROUPS)
+    assert max(soft["strengths"].values()) <= 100.0  # the projection penalty's top
+    result.save(tmp_path / "per.pt")
+    loaded = Fit.load(tmp_path / "per.pt")
+    assert loaded.spec["architecture"] == "per"
+    assert torch.allclose(loaded.predict(o2z["x_test"]), result.predict(o2z["x_test"]))

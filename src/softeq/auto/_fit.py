@@ -445,10 +445,11 @@ def _rebuild(spec: dict[str, Any], model: nn.Module | None) -> nn.Module:
     elif spec["architecture"] == "mlp":
         base = MLP(rep_in, rep_out, ch=spec["ch"], num_layers=spec["num_layers"])
     else:
-        base = build(spec["architecture"], rep_in, rep_out, groups,
-                     group=spec["imposed"], ch=spec["ch"],
-                     num_layers=spec["num_layers"], allocation=spec["allocation"],
-                     gate=spec["gate"])  # fmt: skip
+        arch = dict(ch=spec["ch"], num_layers=spec["num_layers"],
+                    allocation=spec["allocation"], gate=spec["gate"])  # fmt: skip
+        if spec["architecture"] == "emlp":
+            arch["group"] = spec["imposed"]
+        base = build(spec["architecture"], rep_in, rep_out, groups, **arch)
     if spec["standardized"]:
         base = Standardize(base, torch.ones(rep_in.dim), torch.zeros(rep_out.dim),
                            torch.ones(rep_out.dim), d_in=rep_in.dim,
