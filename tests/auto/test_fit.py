@@ -136,6 +136,7 @@ def test_bad_arguments_raise_one_clear_error(o2z, kw, message):
         fit(**o2z, **{**args, **kw})
 
 
+@pytest.mark.slow
 def test_per_uses_projection_penalties_and_reloads(o2z, tmp_path):
     result = run(o2z, model="per")
     soft = next(h for h in result.history if h["stage"] == "soft")
