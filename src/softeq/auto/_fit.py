@@ -8,16 +8,18 @@ The procedure (docs/fit.md):
    only one whose breaking is evidence about the data for every group (a model
    pushed toward a group reads 0 for it whatever the data: the report's
    constrained models).
-2. **Soft.** From the same initial weights, train with one penalty per
-   candidate (projection penalties where the model has `SoftLinear` layers,
-   sampled orbit penalties otherwise) whose strengths follow each group's
-   held-out breaking (`softeq.train.BreakingTuner`, primed with the evidence's
-   readings and only lowered by its own): full for a group the data respect,
-   falling as 1/breaking, 0 for a broken one.
-3. **Impose.** If the evidence allows an exact group (`group_to_impose`: the
-   largest one called exact), train from the evidence weights with augmentation
-   by it (or, for ``model="emlp"``, a hard EMLP for it), and also try averaging
-   that model over the group at prediction.
+2. **Soft** (only when no group is called exact: augmentation enforces an
+   exact group better than its penalty). From the same initial weights, train
+   with one penalty per candidate (projection penalties where the model has
+   `SoftLinear` layers, sampled orbit penalties otherwise) whose strengths
+   follow each group's held-out breaking (`softeq.train.BreakingTuner`, primed
+   with the evidence's readings and only lowered by its own): full for a group
+   the data respect, falling as 1/breaking, 0 for a broken one.
+3. **Impose.** Train from the evidence weights with augmentation by the group
+   the evidence best allows (`group_to_impose`: the largest one called exact,
+   else one that could be exact, else the least broken unbroken one), or, for
+   ``model="emlp"``, a hard EMLP for it; and try that model averaged over the
+   group at prediction.
 4. **Choose** among the unpenalised, soft, imposed and imposed-and-averaged
    models by validation MSE; the test split is used once, at the end.
 """
@@ -272,19 +274,22 @@ def fit_task(
     )  # fmt: skip
     report = evidence.report
     candidates = {"none": evidence.model}
-    readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
-    penalty = "projection" if label == "per" else "orbit"
-    rows = 1.0 / (3 * len(task.groups) * 4)  # a step costs < 1.5 unpenalised ones
-    start = max(1, int(stages.history[-1]["best_epoch"] or 0))
-    soft = stages.train(
-        "soft",
-        TrainConfig(model=label, tuner="breaking", strength=TOP_STRENGTH[penalty],
-                    adjust_at=start, select_after=0, orbit_penalty=True,
-                    orbit_rows=rows, **common),
-        initial, readings,
-    )  # fmt: skip
-    candidates["soft"] = soft.model
     imposed = group_to_impose(report, task.groups)
+    exact = {e["name"] for e in report["groups"] if e["verdict"] == "exact"}
+    soft_strengths: dict[str, float] = {}
+    if imposed not in exact:
+        # with an exact group to impose, augmentation enforces it better than its
+        # penalty (inertia: 0.04-0.06 against 2.6-5.5): the soft stage is skipped
+        readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
+        penalty = "projection" if label == "per" else "orbit"
+        rows = 1.0 / (3 * len(task.groups) * 4)  # a step costs < 1.5 plain ones
+        start = max(1, int(stages.history[-1]["best_epoch"] or 0))
+        config = TrainConfig(model=label, tuner="breaking",
+                             strength=TOP_STRENGTH[penalty], adjust_at=start,
+                             select_after=0, orbit_penalty=True, orbit_rows=rows,
+                             **common)  # fmt: skip
+        soft = stages.train("soft", config, initial, readings)
+        candidates["soft"], soft_strengths = soft.model, dict(soft.tuner.strengths)
     via = None
     rep_in, rep_out = task.reps()
     if imposed is not None:
@@ -317,7 +322,7 @@ def fit_task(
         via = f"{via}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
     plan = make_plan(report, task.groups, "impose" if "impose" in chosen else chosen,
                      imposed=imposed, via=via,
-                     strengths=soft.tuner.strengths)  # fmt: skip
+                     strengths=soft_strengths)  # fmt: skip
     final = candidates[chosen].eval()
     test_mse, test_metrics = _test(final, task, device)
     spec = _spec(kind, task, evidence.config, chosen, imposed, final,
