@@ -9,6 +9,7 @@ from torch import nn
 import softeq
 from softeq.auto import CANDIDATES, Fit, fit, fit_task
 from softeq.data import get_task
+from softeq.train import TrainConfig, Trainer
 
 GROUPS = ["O3", "O2x", "O2y", "O2z"]
 SHORT = dict(preset="fast", epochs=4)
@@ -91,28 +92,46 @@ def test_save_and_load_give_the_same_predictions(o2z, tmp_path):
     assert loaded.plan == result.plan and loaded.chosen == result.chosen
 
 
-def test_any_module_is_fitted_with_orbit_penalties(mixed, tmp_path):
-    class Particles(nn.Module):
-        """Permutation-invariant over the 5 particles (DeepSets)."""
+class Particles(nn.Module):
+    """Permutation-invariant over the 5 particles (DeepSets)."""
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.phi = nn.Sequential(nn.Linear(4, 32), nn.SiLU(), nn.Linear(32, 32))
-            self.rho = nn.Sequential(nn.SiLU(), nn.Linear(32, 9))
+    def __init__(self) -> None:
+        super().__init__()
+        self.phi = nn.Sequential(nn.Linear(4, 32), nn.SiLU(), nn.Linear(32, 32))
+        self.rho = nn.Sequential(nn.SiLU(), nn.Linear(32, 9))
 
-        def forward(self, x):
-            masses, positions = x[:, :5, None], x[:, 5:].reshape(-1, 5, 3)
-            return self.rho(self.phi(torch.cat([masses, positions], -1)).sum(1))
+    def forward(self, x):
+        masses, positions = x[:, :5, None], x[:, 5:].reshape(-1, 5, 3)
+        return self.rho(self.phi(torch.cat([masses, positions], -1)).sum(1))
 
-    result = run(mixed, model=Particles())
+
+def test_any_module_is_fitted_and_reloaded(mixed, tmp_path):
+    module = Particles()
+    result = run(mixed, model=module)
+    assert result.history[0]["num_parameters"] == sum(
+        p.numel() for p in module.parameters()
+    )
     result.save(tmp_path / "own" / "model.pt")
-    soft = next(h for h in result.history if h["stage"] == "soft")
-    assert set(soft["strengths"]) == set(GROUPS)
     with pytest.raises(ValueError, match="fresh instance"):
         Fit.load(tmp_path / "own" / "model.pt")
     loaded = Fit.load(tmp_path / "own" / "model.pt", model=Particles())
     x = mixed["x_test"]
     assert torch.allclose(loaded.predict(x), result.predict(x))
+
+
+def test_the_soft_stage_of_any_module_has_orbit_penalties_primed_by_evidence():
+    """What `fit`'s soft stage builds for a module without soft layers: the
+    orbit penalty on every candidate, strengths set by the evidence's readings
+    (here: O2z respected, O2x slightly broken, O3 and O2y broken)."""
+    config = TrainConfig(task="inertia:mixed", model="custom", preset="fast",
+                         epochs=2, tuner="breaking", strength=1.0, adjust_at=2,
+                         orbit_penalty=True, orbit_rows=1 / 48)  # fmt: skip
+    trainer = Trainer(config, task=get_task("inertia:mixed"), model=Particles())
+    assert trainer.orbit is not None and trainer.orbit.pool == 64
+    trainer.tuner.update({"O3": 0.5, "O2x": 0.01, "O2y": 0.3, "O2z": -0.01})
+    assert trainer.tuner.strengths == {"O3": 0.0, "O2x": 0.5, "O2y": 0.0, "O2z": 1.0}
+    row, _ = trainer.run_epoch()
+    assert row["reg/strength/O2z"] == 1.0 and row["reg/orbit/O2z"] > 0
 
 
 @pytest.mark.slow
