@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from softeq.auto import could_be_exact, group_to_impose, make_plan
+from softeq.auto import could_be_exact, groups_to_impose, make_plan
 
 GROUPS = ["O3", "O2x", "O2y", "O2z"]
 
@@ -24,9 +24,9 @@ ALL_EXACT = report(*(entry(g, "exact", 0.0, -0.004, 0.004) for g in GROUPS))
 
 
 def test_the_largest_exact_group_is_imposed():
-    assert group_to_impose(O2Z_EXACT, GROUPS) == "O2z"
+    assert groups_to_impose(O2Z_EXACT, GROUPS) == ["O2z"]
     # O3 contains every O(2): imposing it imposes them all
-    assert group_to_impose(ALL_EXACT, GROUPS) == "O3"
+    assert groups_to_impose(ALL_EXACT, GROUPS) == ["O3"]
 
 
 def test_without_an_exact_group_the_least_broken_unbroken_one_is_tried():
@@ -36,14 +36,14 @@ def test_without_an_exact_group_the_least_broken_unbroken_one_is_tried():
         entry("O2y", "undetermined", 0.03, 0.005, 0.26),  # could be broken
         entry("O2z", "approximate", 0.04, 0.02, 0.06),
     )  # fmt: skip
-    assert group_to_impose(mixed, GROUPS) == "O2z"
+    assert groups_to_impose(mixed, GROUPS) == ["O2z"]
     plan = make_plan(mixed, GROUPS, "impose", imposed="O2z", via="augmentation by O2z")
     assert "only approximately" in plan[3].reason
 
 
 def test_nothing_is_imposed_when_every_group_is_broken():
     broken = report(*(entry(g, "broken", 0.6, 0.5, 0.7) for g in GROUPS))
-    assert group_to_impose(broken, GROUPS) is None
+    assert groups_to_impose(broken, GROUPS) == []
 
 
 def test_an_undetermined_group_that_could_be_exact_is_tried():
@@ -54,7 +54,7 @@ def test_an_undetermined_group_that_could_be_exact_is_tried():
     )  # fmt: skip
     assert could_be_exact(maybe["groups"][3])
     assert not could_be_exact(maybe["groups"][2])  # cannot be below 0.01
-    assert group_to_impose(maybe, GROUPS) == "O2z"
+    assert groups_to_impose(maybe, GROUPS) == ["O2z"]
 
 
 def test_among_unrelated_exact_groups_the_best_supported_is_imposed():
@@ -63,7 +63,7 @@ def test_among_unrelated_exact_groups_the_best_supported_is_imposed():
         entry("O2y", "broken", 0.8, 0.6, 1.0),
         entry("O2z", "exact", 0.0, -0.006, 0.008),
     )  # fmt: skip
-    assert group_to_impose(two, GROUPS) == "O2x"
+    assert groups_to_impose(two, GROUPS) == ["O2x"]
 
 
 def test_imposing_o3_imposes_its_subgroups():
@@ -104,3 +104,16 @@ def test_the_unpenalised_model_ignores_every_group():
     plan = make_plan(O2Z_EXACT, GROUPS, "none")
     assert all(c.action == "ignore" for c in plan)
     assert plan[0].to_dict()["name"] == "O3"
+
+
+def test_a_larger_group_that_could_be_exact_is_tried_beside_the_exact_one():
+    """cossim:so3-scale as an MLP's evidence reads it: Scale3 exact, SO3xScale3
+    (which contains it) and SO3 undetermined but possibly exact. Both the
+    largest possible and the largest certain group are tried."""
+    cossim = ["SO3xScale3", "SO3", "Scale3"]
+    evidence = report(
+        entry("SO3xScale3", "undetermined", 0.0072, 0.0002, 0.0142),
+        entry("SO3", "undetermined", 0.005, -0.0016, 0.0116),
+        entry("Scale3", "exact", 0.0032, -0.0009, 0.0074),
+    )  # fmt: skip
+    assert groups_to_impose(evidence, cossim) == ["SO3xScale3", "Scale3"]

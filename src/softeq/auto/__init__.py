@@ -7,7 +7,7 @@ the model, the evidence report and the plan (docs/fit.md).
 """
 
 from ._fit import AVERAGE_ELEMENTS, CANDIDATES, KINDS, TOP_STRENGTH, Fit, fit, fit_task
-from ._plan import ACTIONS, GroupChoice, could_be_exact, group_to_impose, make_plan
+from ._plan import ACTIONS, GroupChoice, could_be_exact, groups_to_impose, make_plan
 
 __all__ = [
     "ACTIONS",
@@ -20,6 +20,6 @@ __all__ = [
     "could_be_exact",
     "fit",
     "fit_task",
-    "group_to_impose",
+    "groups_to_impose",
     "make_plan",
 ]

@@ -16,10 +16,10 @@ The procedure (docs/fit.md):
    with the evidence's readings and only lowered by its own): full for a group
    the data respect, falling as 1/breaking, 0 for a broken one.
 3. **Impose.** Train from the evidence weights with augmentation by the group
-   the evidence best allows (`group_to_impose`: the largest one called exact,
-   else one that could be exact, else the least broken unbroken one), or, for
-   ``model="emlp"``, a hard EMLP for it; and try that model averaged over the
-   group at prediction.
+   the evidence best allows (`groups_to_impose`: the largest one that could be
+   exact and the largest one called exact, both when they differ; else the
+   least broken unbroken one), or, for ``model="emlp"``, a hard EMLP for it;
+   and try that model averaged over the group at prediction.
 4. **Choose** among the unpenalised, soft, imposed and imposed-and-averaged
    models by validation MSE; the test split is used once, at the end.
 """
@@ -46,7 +46,7 @@ from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
 from ..reps import parse
 from ..train import TrainConfig, Trainer, save_atomic
-from ._plan import GroupChoice, group_to_impose, make_plan
+from ._plan import GroupChoice, groups_to_impose, make_plan
 
 #: Built-in models `fit` trains by name; any `nn.Module` works too.
 KINDS = ("mlp", "per", "emlp")
@@ -74,9 +74,11 @@ class Fit:
             the validation split (`softeq.metrics.symmetry_report`).
         plan: Per candidate group, in the given order: impose / soft / ignore,
             with the evidence (`GroupChoice`).
-        chosen: Which candidate model was chosen (`CANDIDATES`).
-        imposed: The group the ``impose`` candidates imposed, or None.
-        val_mse: Validation MSE of every candidate model trained.
+        chosen: Which kind of candidate model was chosen (`CANDIDATES`).
+        imposed: The group the chosen model imposes, or None.
+        val_mse: Validation MSE of every candidate model trained, keyed
+            ``none``, ``soft``, ``impose G`` and ``impose+average G``
+            (`candidate` is the chosen one's key).
         test_mse: The chosen model's test MSE (None without a test split).
         test_metrics: The task's own test metrics (e.g. ADE), if it has any.
         history: One record per training stage: its validation MSE, epochs,
@@ -94,6 +96,11 @@ class Fit:
     test_metrics: dict[str, float]
     history: list[dict[str, Any]]
     spec: dict[str, Any]
+
+    @property
+    def candidate(self) -> str:
+        """The chosen model's key in `val_mse`."""
+        return self.chosen if self.imposed is None else f"{self.chosen} {self.imposed}"
 
     def predict(self, x: Tensor) -> Tensor:
         """The model's predictions for `x` `(batch, rep_in.dim)` (no gradients)."""
@@ -274,10 +281,10 @@ def fit_task(
     )  # fmt: skip
     report = evidence.report
     candidates = {"none": evidence.model}
-    imposed = group_to_impose(report, task.groups)
+    to_impose = groups_to_impose(report, task.groups)
     exact = {e["name"] for e in report["groups"] if e["verdict"] == "exact"}
     soft_strengths: dict[str, float] = {}
-    if imposed not in exact:
+    if not exact & set(to_impose):
         # with an exact group to impose, augmentation enforces it better than its
         # penalty (inertia: 0.04-0.06 against 2.6-5.5): the soft stage is skipped
         readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
@@ -290,45 +297,47 @@ def fit_task(
                              **common)  # fmt: skip
         soft = stages.train("soft", config, initial, readings)
         candidates["soft"], soft_strengths = soft.model, dict(soft.tuner.strengths)
-    via = None
     rep_in, rep_out = task.reps()
-    if imposed is not None:
-        G = get(imposed)
+    how: dict[str, str] = {}
+    for name in to_impose:
+        G = get(name)
         if kind == "emlp":
-            hard = stages.train("impose", TrainConfig(model="emlp", group=imposed,
-                                                      **common))  # fmt: skip
-            candidates["impose"], via = hard.model, f"hard EMLP layers for {imposed}"
-        else:
-            gen = torch.Generator().manual_seed(seed + 3)
-            # the sampler's own scale, as the mlp-aug baseline (which meets
-            # EMLP's published Lorentz numbers with it)
-            wrapped = GroupAugmentation(copy.deepcopy(evidence.model), G, rep_in,
-                                        rep_out, generator=gen)  # fmt: skip
-            aug = stages.train(
-                "impose", TrainConfig(model=label, tuner="constant", strength=0.0,
-                                      select_after=0, **common), wrapped,
-            )  # fmt: skip
-            inner = aug.model.model
-            candidates["impose"], via = inner, f"augmentation by {imposed}"
-            gen = torch.Generator().manual_seed(seed + 4)
-            candidates["impose+average"] = GroupAveraged(
-                inner, G, rep_in, rep_out, n_samples=AVERAGE_ELEMENTS,
-                scale=G.sample_scale, generator=gen,
-            )  # fmt: skip
+            config = TrainConfig(model="emlp", group=name, **common)
+            candidates[f"impose {name}"] = stages.train(f"impose-{name}", config).model
+            how[name] = f"hard EMLP layers for {name}"
+            continue
+        gen = torch.Generator().manual_seed(seed + 3)
+        # the sampler's own scale, as the mlp-aug baseline (which meets EMLP's
+        # published Lorentz numbers with it)
+        wrapped = GroupAugmentation(copy.deepcopy(evidence.model), G, rep_in,
+                                    rep_out, generator=gen)  # fmt: skip
+        config = TrainConfig(model=label, tuner="constant", strength=0.0,
+                             select_after=0, **common)  # fmt: skip
+        inner = stages.train(f"impose-{name}", config, wrapped).model.model
+        candidates[f"impose {name}"] = inner
+        how[name] = f"augmentation by {name}"
+        gen = torch.Generator().manual_seed(seed + 4)
+        candidates[f"impose+average {name}"] = GroupAveraged(
+            inner, G, rep_in, rep_out, n_samples=AVERAGE_ELEMENTS,
+            scale=G.sample_scale, generator=gen,
+        )  # fmt: skip
     x_val, y_val = held_out.x_val.to(device), held_out.y_val.to(device)
     val_mse = {k: _mse(m, x_val, y_val) for k, m in candidates.items()}
-    chosen = min(val_mse, key=val_mse.get)
+    best = min(val_mse, key=val_mse.get)
+    chosen, _, name = best.partition(" ")
+    imposed = name or None
+    via = how.get(name)
     if chosen == "impose+average":
         via = f"{via}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
-    plan = make_plan(report, task.groups, "impose" if "impose" in chosen else chosen,
+    plan = make_plan(report, task.groups, "impose" if imposed else chosen,
                      imposed=imposed, via=via,
                      strengths=soft_strengths)  # fmt: skip
-    final = candidates[chosen].eval()
+    final = candidates[best].eval()
     test_mse, test_metrics = _test(final, task, device)
     spec = _spec(kind, task, evidence.config, chosen, imposed, final,
-                 stages.configs.get("impose"))  # fmt: skip
-    result = Fit(final, report, plan, chosen, imposed if "impose" in chosen else None,
-                 val_mse, test_mse, test_metrics, stages.history, spec)  # fmt: skip
+                 stages.configs.get(f"impose-{name}"))  # fmt: skip
+    result = Fit(final, report, plan, chosen, imposed, val_mse, test_mse,
+                 test_metrics, stages.history, spec)  # fmt: skip
     if out is not None:
         write_text_atomic(
             out / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n"
