@@ -143,7 +143,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     converged = all(r == "converged" for r in reasons.values())
     summary = {
         "task": task.name, "model": "auto", "seed": spec.seed,
-        "test_mse": result.test_mse, "val_mse": result.val_mse[result.chosen],
+        "test_mse": result.test_mse, "val_mse": result.val_mse[result.candidate],
         **{f"test_{k}": v for k, v in result.test_metrics.items()},
         "num_parameters": sum(p.numel() for p in result.model.parameters()),
         "epochs_run": sum(h["epochs_run"] for h in history),
