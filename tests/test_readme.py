@@ -34,7 +34,7 @@ def test_readme_fit_example_runs_short(capsys, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_readme_fit_example_imposes_o2z(capsys, tmp_path, monkeypatch):
-    """The whole example (converged, minutes): its claims hold."""
+    """The whole example (converged, about a minute): its claims hold."""
     monkeypatch.chdir(tmp_path)
     out = run(python_blocks()[0], capsys)
     assert out[3].startswith("O2z impose augmentation by O2z")
