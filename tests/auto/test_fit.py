@@ -16,22 +16,25 @@ GROUPS = ["O3", "O2x", "O2y", "O2z"]
 SHORT = dict(preset="fast", epochs=4)
 
 
-@pytest.fixture(scope="module")
-def mixed():
-    """inertia:mixed as arrays: every symmetry only approximate."""
-    t = get_task("inertia:mixed")
+def arrays(spec: str) -> dict:
+    """A task's splits as `fit` arguments: 400 training, 200 validation and 200
+    test rows."""
+    t = get_task(spec)
     return dict(x=t.x_train[:400], y=t.y_train[:400], x_val=t.x_val[:200],
                 y_val=t.y_val[:200], x_test=t.x_test[:200],
                 y_test=t.y_test[:200])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    """inertia:mixed: every symmetry only approximate."""
+    return arrays("inertia:mixed")
 
 
 @pytest.fixture(scope="module")
 def o2z():
-    """inertia:o2z as arrays: train, validation and test."""
-    t = get_task("inertia:o2z")
-    return dict(x=t.x_train[:400], y=t.y_train[:400], x_val=t.x_val[:200],
-                y_val=t.y_val[:200], x_test=t.x_test[:200],
-                y_test=t.y_test[:200])  # fmt: skip
+    """inertia:o2z: only O(2) about z exact."""
+    return arrays("inertia:o2z")
 
 
 def run(data, **kw):

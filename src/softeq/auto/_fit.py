@@ -45,7 +45,7 @@ from ..nn import Standardize
 from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
 from ..reps import parse
-from ..train import TrainConfig, Trainer, save_atomic
+from ..train import TrainConfig, Trainer, held_out_mse, save_atomic
 from ._plan import GroupChoice, groups_to_impose, make_plan
 
 #: Built-in models `fit` trains by name; any `nn.Module` works too.
@@ -322,7 +322,7 @@ def fit_task(
             scale=G.sample_scale, generator=gen,
         )  # fmt: skip
     x_val, y_val = held_out.x_val.to(device), held_out.y_val.to(device)
-    val_mse = {k: _mse(m, x_val, y_val) for k, m in candidates.items()}
+    val_mse = {k: held_out_mse(m, x_val, y_val) for k, m in candidates.items()}
     best = min(val_mse, key=val_mse.get)
     chosen, _, name = best.partition(" ")
     imposed = name or None
@@ -396,20 +396,10 @@ def _check_model(model: object) -> str:
     return str(model)
 
 
-def _mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> float:
-    model.eval()
-    with torch.inference_mode():
-        total = sum(
-            float((model(xb) - yb).square().sum())
-            for xb, yb in zip(x.split(batch), y.split(batch), strict=True)
-        )
-    return total / y.numel()
-
-
 def _test(model: nn.Module, task: Task, device: str) -> tuple[float, dict[str, float]]:
     """The one use of the test split: MSE and the task's own metrics."""
     x, y = task.x_test.to(device), task.y_test.to(device)
-    test_mse = _mse(model, x, y)
+    test_mse = held_out_mse(model, x, y)
     if task.metrics is None:
         return test_mse, {}
     with torch.inference_mode():

@@ -21,7 +21,8 @@ DATA_RECORD = "data.json"
 _RECORD_KEYS = ("path", "sha256", "rep_in", "rep_out", "groups")
 
 
-def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data file, its layouts and the candidate groups (discover, fit)."""
     parser.add_argument(
         "data", type=Path, help=".npz (x, y[, x_val, ...]) or .csv file"
     )
@@ -31,6 +32,10 @@ def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         "--groups", default="O3,O2x,O2y,O2z",
         help="candidate groups, largest first (default: O3,O2x,O2y,O2z)",
     )  # fmt: skip
+
+
+def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_arguments(parser)
     parser.add_argument(
         "--tuner", default="per", choices=["per", "evidence", "constant"]
     )

@@ -9,18 +9,11 @@ from pathlib import Path
 from ..auto import KINDS, fit_task
 from ..data import from_file
 from ..metrics import render_markdown
+from ._discover import add_data_arguments
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "data", type=Path, help=".npz (x, y[, x_val, ...]) or .csv file"
-    )
-    parser.add_argument("--rep-in", required=True, help='input layout, e.g. "5*V0+5*V"')
-    parser.add_argument("--rep-out", required=True, help='output layout, e.g. "V2"')
-    parser.add_argument(
-        "--groups", default="O3,O2x,O2y,O2z",
-        help="candidate groups, largest first (default: O3,O2x,O2y,O2z)",
-    )  # fmt: skip
+    add_data_arguments(parser)
     parser.add_argument(
         "--model", default="mlp", choices=list(KINDS),
         help="mlp (default), per (soft EMLP layers) or emlp (hard EMLP to impose)",

@@ -15,7 +15,7 @@ from ._config import (
 )
 from ._cuda_graph import GraphedForward
 from ._stopping import STOP_REASONS, EarlyStopping
-from ._trainer import NonFiniteLossError, Trainer, cosine_lr
+from ._trainer import NonFiniteLossError, Trainer, cosine_lr, held_out_mse
 
 __all__ = [
     "BreakingTuner",
@@ -31,6 +31,7 @@ __all__ = [
     "Trainer",
     "config_from_dict",
     "cosine_lr",
+    "held_out_mse",
     "load_checkpoint",
     "load_config",
     "resolve_config",

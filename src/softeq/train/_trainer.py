@@ -46,14 +46,17 @@ def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
 _FIELD_DEFAULTS = TrainConfig().to_dict()
 
 
-def _mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> float:
+def held_out_mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> float:
+    """Mean squared error per target entry of `model` in eval mode, in batches
+    without gradients; the model is left in the mode it was in."""
+    training = model.training
     model.eval()
     with torch.inference_mode():
         total = sum(
             float((model(xb) - yb).square().sum())
             for xb, yb in zip(x.split(batch), y.split(batch), strict=True)
         )
-    model.train()
+    model.train(training)
     return total / y.numel()
 
 
@@ -359,7 +362,9 @@ class Trainer:
         stopping rule, and its row in `metrics.jsonl` (no checkpoint); returns
         the row and whether training should stop."""
         row = {"epoch": self.epoch, **self._train_epoch()}
-        row["val/mse"] = _mse(self.model, self.data["x_val"], self.data["y_val"])
+        row["val/mse"] = held_out_mse(
+            self.model, self.data["x_val"], self.data["y_val"]
+        )
         row.update(self._symmetry_metrics(row["train/mse"], row.pop("batches")))
         stop = self._select(row["val/mse"])
         if self.config.fast_dev_run and not stop:
@@ -385,14 +390,14 @@ class Trainer:
         """Test MSE and per-group equivariance errors of the selected model."""
         if self.best is not None:
             self.model.load_state_dict(self.best["model"])
-        cfg, task = self.config, self.task
+        cfg, task, data = self.config, self.task, self.data
         summary: dict[str, Any] = {
             "task": task.name, "model": cfg.model, "seed": cfg.seed,
             "epochs_run": self.epoch,
             "best_epoch": None if self.best is None else self.best["epoch"],
             "stop_reason": self.stop_reason,
-            "val_mse": _mse(self.model, self.data["x_val"], self.data["y_val"]),
-            "test_mse": _mse(self.model, self.data["x_test"], self.data["y_test"]),
+            "val_mse": held_out_mse(self.model, data["x_val"], data["y_val"]),
+            "test_mse": held_out_mse(self.model, data["x_test"], data["y_test"]),
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
             "strengths": (
                 dict(self.tuner.strengths)
