@@ -22,8 +22,7 @@ import time
 
 import torch
 
-from softeq.train import TrainConfig, Trainer
-from softeq.train._trainer import _mse
+from softeq.train import TrainConfig, Trainer, held_out_mse
 
 #: The reference code's PER epoch on inertia (PER-REFERENCE, 2-core machine), s.
 REFERENCE_EPOCH = 4.3
@@ -42,7 +41,7 @@ def part_times(trainer: Trainer, epochs: int) -> dict[str, float]:
         row = trainer._train_epoch()
         parts["steps"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        _mse(trainer.model, trainer.data["x_val"], trainer.data["y_val"])
+        held_out_mse(trainer.model, trainer.data["x_val"], trainer.data["y_val"])
         parts["validation"].append(time.perf_counter() - start)
         start = time.perf_counter()
         trainer._symmetry_metrics(row["train/mse"], row["batches"])

@@ -50,8 +50,9 @@ def test_suites_list_the_papers_grid():
     # the oracle needs an exact subgroup: not on the mixed and broken settings
     per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
     assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
-    assert len(per_task["inertia:o2z"]) == 10 and "auto" in per_task["inertia:mixed"]
-    assert len(runs) == 3 * (7 * 10 - 2)
+    assert len(per_task["inertia:o2z"]) == 11 and "auto" in per_task["inertia:mixed"]
+    assert "auto-per" in per_task["inertia:mixed"]
+    assert len(runs) == 3 * (7 * 11 - 2)
     assert len({r.run_id for r in runs}) == len(runs)
 
 
@@ -258,3 +259,25 @@ def test_method_auto_runs_softeq_fit_and_writes_a_result(tmp_path):
     run = tmp_path / spec.run_id
     assert (run / "none" / "summary.json").is_file() and (run / "fit.json").is_file()
     assert execute(spec, tmp_path)["status"] == "skipped"
+
+
+@pytest.mark.parametrize(("suite", "task", "method", "model"), [
+    ("per-inertia", "inertia:o2z", "auto-per", "per"),
+    ("emlp-synthetic", "o5-synthetic:1000", "auto-emlp", "emlp"),
+])  # fmt: skip
+def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model):
+    """`auto-per` fits PER's SoftEMLP and `auto-emlp` imposes with EMLP layers:
+    the evidence stage trains the method's model, and the result says which."""
+    (spec,) = suite_runs(suite, protocol="fast", seeds=1, epochs=2, tasks=[task],
+                         methods=[method])  # fmt: skip
+    result = execute(spec, tmp_path)
+    assert result["status"] == "ok", result
+    assert result["summary"]["fit_model"] == model
+    stages = {h["stage"] for h in result["summary"]["history"]}
+    assert "none" in stages
+    evidence = json.loads((tmp_path / spec.run_id / "none" / "summary.json").read_text())
+    assert evidence["model"] == ("mlp" if model == "emlp" else model)
+    if model == "emlp":
+        imposed = [s for s in stages if s.startswith("impose-")]
+        config = (tmp_path / spec.run_id / imposed[0] / "config.toml").read_text()
+        assert 'model = "emlp"' in config

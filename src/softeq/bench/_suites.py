@@ -56,6 +56,10 @@ METHODS: dict[str, tuple[str, Rule]] = {
                             "penalty_mode": "proximal"}),
     # softeq.fit with an MLP, told only the candidates (docs/fit.md)
     "auto": ("softeq.fit (auto, MLP; candidates only)", lambda t: {"model": "auto"}),
+    "auto-per": ("softeq.fit (auto, PER's SoftEMLP; candidates only)",
+                 lambda t: {"model": "auto", "fit_model": "per"}),
+    "auto-emlp": ("softeq.fit (auto, EMLP layers to impose; candidates only)",
+                  lambda t: {"model": "auto", "fit_model": "emlp"}),
 }  # fmt: skip
 
 #: Reference forecast name -> table label: rows of motion tables that need no
@@ -66,7 +70,7 @@ REFERENCES = {
 }
 
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
-                "per", "per-evidence", "per-prox", "auto")  # fmt: skip
+                "per", "per-evidence", "per-prox", "auto", "auto-per")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",
@@ -88,7 +92,7 @@ SUITES: dict[str, tuple[Callable[[], list[str]], tuple[str, ...]]] = {
             for k in ("emlp-inertia", "o5-synthetic", "particle-interaction")
             for n in (1000, 3000)
         ],
-        ("mlp", "mlp-aug", "emlp-full", "rpp", "auto"),
+        ("mlp", "mlp-aug", "emlp-full", "rpp", "auto", "auto-emlp"),
     ),  # fmt: skip
     "motion": (lambda: ["mocap", "orbits", "orbits:rotated"], _MOTION_METHODS),
     # the same grid with targets relative to constant velocity (docs/motion.md)

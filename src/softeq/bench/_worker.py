@@ -110,9 +110,10 @@ def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
 
 
 def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
-    """Method ``auto``: `softeq.auto.fit_task` with an MLP, told only the
-    candidates; its stages' run folders go under `out` (not resumable: a
-    killed fit starts over)."""
+    """Methods ``auto``, ``auto-per`` and ``auto-emlp``: `softeq.auto.fit_task`
+    with the method's model (``fit_model``: an MLP unless told otherwise), told
+    only the candidates; its stages' run folders go under `out` (not
+    resumable: a killed fit starts over)."""
     from ..auto import fit_task
     from ..data import get_task
     from ..groups import get
@@ -122,8 +123,9 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
         (out / stale).unlink(missing_ok=True)
     task = get_task(spec.task, seed=spec.seed)
     epochs = dict(spec.overrides).get("epochs")
+    kind = dict(spec.overrides).get("fit_model", "mlp")
     start = time.perf_counter()
-    result = fit_task(task, model="mlp", preset=spec.protocol, epochs=epochs,
+    result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
                       seed=spec.seed, out=out)  # fmt: skip
     history = result.history
     rep_in, rep_out = task.reps()
@@ -142,7 +144,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     reasons = {h["stage"]: h["stop_reason"] for h in history}
     converged = all(r == "converged" for r in reasons.values())
     summary = {
-        "task": task.name, "model": "auto", "seed": spec.seed,
+        "task": task.name, "model": "auto", "fit_model": kind, "seed": spec.seed,
         "test_mse": result.test_mse, "val_mse": result.val_mse[result.candidate],
         **{f"test_{k}": v for k, v in result.test_metrics.items()},
         "num_parameters": sum(p.numel() for p in result.model.parameters()),
