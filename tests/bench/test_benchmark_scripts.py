@@ -25,7 +25,8 @@ def test_script_imports(path, monkeypatch):
 
 def test_epoch_benchmark_prints_its_row():
     result = subprocess.run(
-        [sys.executable, str(_DIR / "bench_epoch.py"), "--epochs", "1", "--threads", "1"],
+        [sys.executable, str(_DIR / "bench_epoch.py"), "--epochs", "1",
+         "--threads", "1"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]

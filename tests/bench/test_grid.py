@@ -275,9 +275,10 @@ def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model)
     assert result["summary"]["fit_model"] == model
     stages = {h["stage"] for h in result["summary"]["history"]}
     assert "none" in stages
-    evidence = json.loads((tmp_path / spec.run_id / "none" / "summary.json").read_text())
+    run = tmp_path / spec.run_id
+    evidence = json.loads((run / "none" / "summary.json").read_text())
     assert evidence["model"] == ("mlp" if model == "emlp" else model)
     if model == "emlp":
         imposed = [s for s in stages if s.startswith("impose-")]
-        config = (tmp_path / spec.run_id / imposed[0] / "config.toml").read_text()
+        config = (run / imposed[0] / "config.toml").read_text()
         assert 'model = "emlp"' in config
