@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import softeq
-from softeq.auto import CANDIDATES, Fit, fit, fit_task
+from softeq.auto import CANDIDATES, Fit, fit, fit_task, soft_stage
 from softeq.data import get_task
 from softeq.nn.models import build
 from softeq.train import TrainConfig, Trainer
@@ -196,3 +196,31 @@ def test_per_uses_projection_penalties_and_reloads(mixed, tmp_path):
     assert torch.allclose(
         loaded.predict(mixed["x_test"]), result.predict(mixed["x_test"])
     )
+
+
+@pytest.mark.parametrize(
+    ("soft", "penalty", "exact", "can_impose", "expected"),
+    [
+        (None, "orbit", True, True, False),  # an exact group: augmentation
+        (True, "orbit", True, True, False),  # ... whatever the caller asks
+        (None, "projection", False, True, True),
+        (None, "orbit", False, True, False),  # augmentation beat it (docs/fit.md)
+        (None, "orbit", False, False, True),  # nothing to impose: soft is all
+        (True, "orbit", False, True, True),
+        (False, "projection", False, False, False),
+    ],
+)
+def test_when_the_soft_stage_is_trained(soft, penalty, exact, can_impose, expected):
+    assert soft_stage(soft, penalty, exact, can_impose) is expected
+
+
+def test_the_soft_stage_changes_no_other_candidate(mixed):
+    """Skipping the soft stage leaves every other stage as it was, to the bit:
+    each stage seeds its own randomness. (10 epochs: enough for the evidence
+    to call no group exact, so the soft stage may run.)"""
+    with_soft = run(mixed, epochs=10, soft=True)
+    without = run(mixed, epochs=10, soft=False)
+    default = run(mixed, epochs=10)  # an MLP with a group to impose: no soft stage
+    assert "soft" in with_soft.val_mse and "soft" not in without.val_mse
+    rest = {k: v for k, v in with_soft.val_mse.items() if k != "soft"}
+    assert rest == without.val_mse == default.val_mse

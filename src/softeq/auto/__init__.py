@@ -6,7 +6,16 @@ keep it soft or ignore it (`GroupChoice`, `make_plan`), and returns a `Fit`:
 the model, the evidence report and the plan (docs/fit.md).
 """
 
-from ._fit import AVERAGE_ELEMENTS, CANDIDATES, KINDS, TOP_STRENGTH, Fit, fit, fit_task
+from ._fit import (
+    AVERAGE_ELEMENTS,
+    CANDIDATES,
+    KINDS,
+    TOP_STRENGTH,
+    Fit,
+    fit,
+    fit_task,
+    soft_stage,
+)
 from ._plan import ACTIONS, GroupChoice, could_be_exact, groups_to_impose, make_plan
 
 __all__ = [
@@ -22,4 +31,5 @@ __all__ = [
     "fit_task",
     "groups_to_impose",
     "make_plan",
+    "soft_stage",
 ]

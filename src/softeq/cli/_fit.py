@@ -26,6 +26,12 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epochs", type=int, default=None, help="epochs per stage (converged: a cap)"
     )
+    parser.add_argument(
+        "--soft", action=argparse.BooleanOptionalAction, default=None,
+        help="train the soft stage when no group to impose is exact (--soft) or "
+        "never (--no-soft); default: always with per, otherwise only when no "
+        "group can be imposed",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", type=Path, default=None,
@@ -45,7 +51,7 @@ def run_fit(args: argparse.Namespace) -> int:
                      groups=groups, seed=args.seed)  # fmt: skip
     result = fit_task(task, model=args.model, preset=args.preset, epochs=args.epochs,
                       seed=args.seed, device=args.device, progress=not args.json,
-                      out=args.out)  # fmt: skip
+                      out=args.out, soft=args.soft)  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
