@@ -199,8 +199,9 @@ def symmetry_cost(
     else:
         gs = split.compact.sample(n_samples, generator=generator)
     like = {"dtype": x.dtype, "device": x.device}
-    rho_in = rep_in.rho(gs).to(**like)
-    rho_back = rep_out.rho(torch.linalg.inv(gs)).to(**like)
+    # one element per row of the first axis, broadcast over the inputs; applied
+    # block by block (`Rep.act`), never as (dim, dim) matrices
+    gs_in, gs_back = gs[:, None], torch.linalg.inv(gs)[:, None]
     y = y.to(**like)
     with torch.no_grad():
         loss = _squared_errors(_check_output(f(x), rep_out, n), y)  # (n,)
@@ -213,17 +214,14 @@ def symmetry_cost(
         per_call = max(1, _ROWS_PER_CALL // n)
         for start in range(0, n_samples, per_call):
             stop = min(start + per_call, n_samples)
-            if powers is None:
-                x_g = torch.einsum("sij,bj->sbi", rho_in[start:stop], x)
-            else:
-                x_s = x * powers[0][start:stop]
-                x_g = torch.einsum("sij,sbj->sbi", rho_in[start:stop], x_s)
+            x_s = x if powers is None else x * powers[0][start:stop]
+            x_g = rep_in.act(gs_in[start:stop], x_s)
             f_gx = _check_output(
                 f(x_g.reshape(-1, x.shape[1])), rep_out, x_g.shape[0] * n
             ).reshape(stop - start, n, -1)
             if powers is not None:
                 f_gx = f_gx * powers[1][start:stop]
-            back = torch.einsum("sij,sbj->sbi", rho_back[start:stop], f_gx)
+            back = rep_out.act(gs_back[start:stop], f_gx)
             errors = _squared_errors(back, y)  # (stop - start, n)
             transformed += errors.sum(0)
             per_element[start:stop] = errors.mean(1)

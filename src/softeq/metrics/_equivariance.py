@@ -132,15 +132,14 @@ def equivariance_error(
         raise ValueError(f"equivariance_error needs n_samples >= 1, got {n_samples!r}")
     rep_in, rep_out = rep_in.with_group(group), rep_out.with_group(group)
     gs = group.sample(n_samples, scale=scale, generator=generator)
-    like = {"dtype": x.dtype, "device": x.device}
-    rho_in, rho_out = rep_in.rho(gs).to(**like), rep_out.rho(gs).to(**like)
     batch = x.shape[0]
     with torch.no_grad():
         fx = _check_output(f(x), rep_out, batch)
-        x_g = torch.einsum("sij,bj->sbi", rho_in, x).reshape(n_samples * batch, -1)
+        # block by block (`Rep.act`), one element per row of the first axis
+        x_g = rep_in.act(gs[:, None], x).reshape(n_samples * batch, -1)
         f_gx = _check_output(f(x_g), rep_out, n_samples * batch)
         f_gx = f_gx.reshape(n_samples, batch, -1)
-        g_fx = torch.einsum("sij,bj->sbi", rho_out, fx)
+        g_fx = rep_out.act(gs[:, None], fx)
         num = (f_gx - g_fx).norm(dim=-1)
         den = (f_gx.norm(dim=-1) + g_fx.norm(dim=-1)).clamp_min(_EPS)
         return float((num / den).mean())

@@ -93,12 +93,10 @@ class GroupAugmentation(nn.Module):
         if not self.training:
             return self.model(x)
         gs = self.group.sample(x.shape[0], scale=self.scale, generator=self.generator)
-        like = {"dtype": x.dtype, "device": x.device}
-        rho_in = self.rep_in.rho(gs).to(**like)
-        rho_out_inv = self.rep_out.rho(torch.linalg.inv(gs)).to(**like)
-        y = self.model((rho_in @ x.unsqueeze(-1)).squeeze(-1))
+        # block by block (`Rep.act`): no (batch, dim, dim) matrices
+        y = self.model(self.rep_in.act(gs, x))
         y = check_output(y, self.rep_out, x.shape[0], who)
-        return (rho_out_inv @ y.unsqueeze(-1)).squeeze(-1)
+        return self.rep_out.act(torch.linalg.inv(gs), y)
 
     @property
     def symmetry_constraint(self) -> tuple[Group, str]:

@@ -143,15 +143,13 @@ class FrameAveraged(nn.Module):
         """
         frames = self.frames(x)
         batch, n_frames = frames.shape[:2]
-        like = {"dtype": x.dtype, "device": x.device}
-        rho_in_inv = self.rep_in.rho(frames.transpose(-1, -2)).to(**like)
-        rho_out = self.rep_out.rho(frames).to(**like)
-        x_canon = (rho_in_inv @ x[:, None, :, None]).squeeze(-1)
+        # block by block (`Rep.act`); a frame is orthogonal, its inverse F^T
+        x_canon = self.rep_in.act(frames.transpose(-1, -2), x[:, None, :])
         rows = batch * n_frames
         y = self.model(x_canon.reshape(rows, -1))
         y = check_output(y, self.rep_out, rows, type(self).__name__)
-        y = y.reshape(batch, n_frames, 1, -1)
-        return (y @ rho_out.transpose(-1, -2)).squeeze(-2).mean(dim=1)
+        y = y.reshape(batch, n_frames, -1)
+        return self.rep_out.act(frames, y).mean(dim=1)
 
     @property
     def symmetry_constraint(self) -> tuple[Group, str]:

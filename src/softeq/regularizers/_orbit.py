@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -125,16 +124,13 @@ class OrbitPenalty(nn.Module):
         if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
             raise ValueError(f"{who}: pool must be an int >= 1, got {pool!r}")
         self.pool = pool
-        self._pooled: tuple[Tensor, Tensor] | None = None
+        self._pooled: Tensor | None = None
         self._next = 0
         self._groups = _check_groups(groups, d, who)
         # Bypass nn.Module.__setattr__ so that f is not registered as a submodule.
         object.__setattr__(self, "_f", f)
         self.rep_in, self.rep_out = rep_in, rep_out
         self.n_samples, self.scale = n_samples, float(scale)
-        self._reps = tuple(
-            (rep_in.with_group(G), rep_out.with_group(G)) for G in self._groups
-        )
 
     @property
     def f(self) -> Callable[[Tensor], Tensor]:
@@ -146,43 +142,30 @@ class OrbitPenalty(nn.Module):
         """The candidate groups, in the order given."""
         return self._groups
 
-    def _sample_rhos(
-        self, x: Tensor, generator: torch.Generator | None
-    ) -> tuple[Tensor, Tensor]:
-        """$\\rho_{in}(g)$ and $\\rho_{out}(g)$ for all samples of all groups.
-
-        Returns:
-            `(n_groups, n_samples, rep_in.dim, rep_in.dim)` and
-            `(n_groups, n_samples, rep_out.dim, rep_out.dim)`, in `x`'s dtype/device.
-        """
-        like = {"dtype": x.dtype, "device": x.device}
+    def _sample_elements(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        """This call's group elements, `(n_groups, n_samples, d, d)`, on `x`'s
+        device in the groups' own precision (applied with `Rep.act`, block by
+        block, so no `(dim, dim)` matrix is formed)."""
         if self.pool == 1:
-            return self._draw(1, generator, like)
-        stale = self._pooled is None or self._pooled[0].dtype != x.dtype
-        if stale or self._pooled[0].device != x.device or self._next == self.pool:
-            rho_in, rho_out = self._draw(self.pool, generator, like)
-            # (groups, pool * samples, ...) -> (pool, groups, samples, ...)
-            shape = (len(self._groups), self.pool, self.n_samples)
-            self._pooled = tuple(
-                r.reshape(*shape, *r.shape[2:]).transpose(0, 1).contiguous()
-                for r in (rho_in, rho_out)
-            )
+            return self._draw(1, generator).to(x.device)
+        stale = self._pooled is None or self._pooled.device != x.device
+        if stale or self._next == self.pool:
+            gs = self._draw(self.pool, generator)
+            # (groups, pool * samples, d, d) -> (pool, groups, samples, d, d)
+            shape = (len(self._groups), self.pool, self.n_samples, *gs.shape[-2:])
+            self._pooled = gs.reshape(shape).transpose(0, 1).contiguous().to(x.device)
             self._next = 0
         k, self._next = self._next, self._next + 1
-        return self._pooled[0][k], self._pooled[1][k]
+        return self._pooled[k]
 
-    def _draw(
-        self, calls: int, generator: torch.Generator | None, like: dict[str, Any]
-    ) -> tuple[Tensor, Tensor]:
-        """Elements for `calls` calls, group by group: $\\rho_{in}$ and
-        $\\rho_{out}$ of shapes `(n_groups, calls * n_samples, dim, dim)`."""
-        rho_in, rho_out = [], []
+    def _draw(self, calls: int, generator: torch.Generator | None) -> Tensor:
+        """Elements for `calls` calls, group by group: `(n_groups, calls *
+        n_samples, d, d)`."""
         n = calls * self.n_samples
-        for group, (r_in, r_out) in zip(self._groups, self._reps, strict=True):
-            gs = group.sample(n, scale=self.scale, generator=generator)
-            rho_in.append(r_in.rho(gs))
-            rho_out.append(r_out.rho(gs))
-        return torch.stack(rho_in).to(**like), torch.stack(rho_out).to(**like)
+        return torch.stack([
+            group.sample(n, scale=self.scale, generator=generator)
+            for group in self._groups
+        ])  # fmt: skip
 
     def forward(
         self,
@@ -218,12 +201,13 @@ class OrbitPenalty(nn.Module):
             picked = picked.to(x.device)
             x, fx = x[picked], fx[picked]
         batch, n_groups = x.shape[0], len(self._groups)
-        rho_in, rho_out = self._sample_rhos(x, generator)
-        x_g = torch.einsum("gsij,bj->gsbi", rho_in, x)
+        # every group acts on the same R^d: one layout applies them all
+        gs = self._sample_elements(x, generator)[:, :, None]  # (G, S, 1, d, d)
+        x_g = self.rep_in.act(gs, x)  # (G, S, batch, dim)
         rows = n_groups * self.n_samples * batch
         f_gx = check_output(self._f(x_g.reshape(rows, -1)), self.rep_out, rows, who)
         f_gx = f_gx.reshape(n_groups, self.n_samples, batch, -1)
-        g_fx = torch.einsum("gsij,bj->gsbi", rho_out, fx)
+        g_fx = self.rep_out.act(gs, fx)
         terms = (f_gx - g_fx).square().sum(-1).mean(dim=(1, 2))
         return {group.name: terms[j] for j, group in enumerate(self._groups)}
 
