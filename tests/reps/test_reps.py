@@ -164,16 +164,17 @@ def test_act_equals_the_dense_rho(group):
             (V + V.dual()) * V + 2 * Scalar(G)]  # fmt: skip
     gen = torch.Generator().manual_seed(0)
     gs = G.sample(6, scale=0.5, generator=gen)
+    tol = TOL["layer"][torch.float64]
     for rep in reps:
         x = torch.randn(6, rep.dim, dtype=torch.float64, generator=gen)
         dense = (rep.rho(gs) @ x.unsqueeze(-1)).squeeze(-1)
-        assert relative_error(rep.act(gs, x), dense) < TOL["layer"][torch.float64], rep
+        assert relative_error(rep.act(gs, x), dense) < tol, rep
         one = (rep.rho(gs[0]) @ x.unsqueeze(-1)).squeeze(-1)
-        assert relative_error(rep.act(gs[0], x), one) < TOL["layer"][torch.float64], rep
+        assert relative_error(rep.act(gs[0], x), one) < tol, rep
         wide = torch.randn(2, 6, rep.dim, dtype=torch.float64, generator=gen)
         dense = (rep.rho(gs) @ wide.unsqueeze(-1)).squeeze(-1)
         assert rep.act(gs, wide).shape == (2, 6, rep.dim)
-        assert relative_error(rep.act(gs, wide), dense) < TOL["layer"][torch.float64], rep
+        assert relative_error(rep.act(gs, wide), dense) < tol, rep
         assert rep.act(gs, x.float()).dtype == torch.float32
 
 
