@@ -199,19 +199,19 @@ def test_per_uses_projection_penalties_and_reloads(mixed, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("soft", "penalty", "exact", "can_impose", "expected"),
+    ("soft", "penalty", "exact", "any_strength", "expected"),
     [
         (None, "orbit", True, True, False),  # an exact group: augmentation
         (True, "orbit", True, True, False),  # ... whatever the caller asks
+        (True, "projection", False, False, False),  # every penalty dropped
         (None, "projection", False, True, True),
         (None, "orbit", False, True, False),  # augmentation beat it (docs/fit.md)
-        (None, "orbit", False, False, True),  # nothing to impose: soft is all
         (True, "orbit", False, True, True),
-        (False, "projection", False, False, False),
+        (False, "projection", False, True, False),
     ],
 )
-def test_when_the_soft_stage_is_trained(soft, penalty, exact, can_impose, expected):
-    assert soft_stage(soft, penalty, exact, can_impose) is expected
+def test_when_the_soft_stage_is_trained(soft, penalty, exact, any_strength, expected):
+    assert soft_stage(soft, penalty, exact, any_strength) is expected
 
 
 def test_the_soft_stage_changes_no_other_candidate(mixed):

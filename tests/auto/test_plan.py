@@ -41,9 +41,21 @@ def test_without_an_exact_group_the_least_broken_unbroken_one_is_tried():
     assert "only approximately" in plan[3].reason
 
 
-def test_nothing_is_imposed_when_every_group_is_broken():
-    broken = report(*(entry(g, "broken", 0.6, 0.5, 0.7) for g in GROUPS))
-    assert groups_to_impose(broken, GROUPS) == []
+def test_when_every_group_reads_broken_the_least_broken_is_still_tried():
+    """An evidence model that extrapolates badly to transformed inputs reads
+    exact symmetries as broken (an MLP on orbits:residual); validation decides
+    whether imposing the least broken one helps, and the plan says so."""
+    broken = report(
+        entry("O3", "broken", 128.0, 87.0, 168.0),
+        entry("O2x", "broken", 77.0, 51.0, 102.0),
+        entry("O2y", "broken", 109.0, 54.0, 163.0),
+        entry("O2z", "broken", 16.0, 7.2, 25.0),
+    )  # fmt: skip
+    assert groups_to_impose(broken, GROUPS) == ["O2z"]
+    plan = make_plan(broken, GROUPS, "impose", imposed="O2z", via="augmentation by O2z")
+    assert plan[3].action == "impose" and "reads O2z as broken" in plan[3].reason
+    unmeasured = report(*(entry(g, "broken", None, None, None) for g in GROUPS))
+    assert groups_to_impose(unmeasured, GROUPS) == []
 
 
 def test_an_undetermined_group_that_could_be_exact_is_tried():

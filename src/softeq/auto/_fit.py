@@ -8,9 +8,9 @@ The procedure (docs/fit.md):
    only one whose breaking is evidence about the data for every group (a model
    pushed toward a group reads 0 for it whatever the data: the report's
    constrained models).
-2. **Soft** (only when no group is called exact: augmentation enforces an
-   exact group better than its penalty; and, for a model without `SoftLinear`
-   layers, only when no group can be imposed at all: see `soft_stage`). From
+2. **Soft** (by default only for models with `SoftLinear` layers, and only
+   when no group to impose is called exact: augmentation enforces an exact
+   group better than its penalty; see `soft_stage`). From
    the same initial weights, train with one penalty per candidate (projection
    penalties where the model has `SoftLinear` layers, sampled orbit penalties
    otherwise) whose strengths follow each group's held-out breaking
@@ -20,7 +20,7 @@ The procedure (docs/fit.md):
 3. **Impose.** Train from the evidence weights with augmentation by the group
    the evidence best allows (`groups_to_impose`: the largest one that could be
    exact and the largest one called exact, both when they differ; else the
-   least broken unbroken one), or, for ``model="emlp"``, a hard EMLP for it;
+   least broken one), or, for ``model="emlp"``, a hard EMLP for it;
    and try that model averaged over the group at prediction.
 4. **Choose** among the unpenalised, soft, imposed and imposed-and-averaged
    models by validation MSE; the test split is used once, at the end.
@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from .._atomic import write_text_atomic
 from ..data import Task, from_arrays
 from ..groups import get
-from ..metrics import render_markdown
+from ..metrics import BREAKING_THRESHOLDS, render_markdown
 from ..nn import Standardize
 from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
@@ -66,30 +66,32 @@ _FORMAT = "softeq-fit/1"
 
 
 def soft_stage(
-    soft: bool | None, penalty: str, exact_to_impose: bool, can_impose: bool
+    soft: bool | None, penalty: str, exact_to_impose: bool, any_strength: bool
 ) -> bool:
     """Whether `fit` trains the soft stage.
 
     Never when a group to impose is called exact (augmentation by it beat its
-    penalty on inertia: 0.04-0.06 against 2.6-5.5). Otherwise `soft` decides
-    when given; by default (None) projection penalties always get the stage,
-    orbit penalties only when no group can be imposed: in all 9 converged
-    benchmark fits where an MLP's orbit-penalised model competed with one
-    trained with augmentation by an approximate or undetermined group
-    (`inertia:mixed`, `cossim:none`, `particle-interaction:1000`, 3 seeds
-    each) it lost on validation, at 2-8x the unpenalised training's time.
+    penalty on inertia: 0.04-0.06 against 2.6-5.5), nor when the evidence drops
+    every penalty (every candidate broken: the soft model would be the
+    unpenalised one again, from the same weights and seed). Otherwise `soft`
+    decides when given; by default (None) only projection penalties
+    (`SoftLinear` models: PER's SoftEMLP) get the stage. Orbit penalties on an
+    MLP lost on validation to augmentation by an approximate or undetermined
+    group in all 9 converged benchmark fits where both ran (`inertia:mixed`,
+    `cossim:none`, `particle-interaction:1000`, 3 seeds each), at 2-8x the
+    unpenalised training's time, and won by 0.7 % in 1 of 3 on `inertia:broken`.
 
     Args:
         soft: The caller's choice (None: the default rule).
         penalty: ``"projection"`` or ``"orbit"``.
         exact_to_impose: A group to impose is called exact.
-        can_impose: There is a group to impose at all.
+        any_strength: The evidence leaves some candidate a strength above 0.
     """
-    if exact_to_impose:
+    if exact_to_impose or not any_strength:
         return False
     if soft is not None:
         return soft
-    return penalty == "projection" or not can_impose
+    return penalty == "projection"
 
 
 @dataclass
@@ -247,9 +249,9 @@ def fit(
         out: A folder for each stage's run folder, ``fit.json`` and
             ``model.pt``.
         soft: Train the soft stage when no group to impose is called exact
-            (True), never (False), or by the default rule (None: always with
-            projection penalties, with orbit penalties only when no group can
-            be imposed; `soft_stage`).
+            and some candidate keeps a strength (True), never (False), or by
+            the default rule (None: with projection penalties only;
+            `soft_stage`).
 
     Returns:
         The `Fit`.
@@ -321,8 +323,9 @@ def fit_task(
     exact = {e["name"] for e in report["groups"] if e["verdict"] == "exact"}
     soft_strengths: dict[str, float] = {}
     penalty = "projection" if label == "per" else "orbit"
-    if soft_stage(soft, penalty, bool(exact & set(to_impose)), bool(to_impose)):
-        readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
+    readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
+    any_strength = any(b <= BREAKING_THRESHOLDS["broken"] for b in readings.values())
+    if soft_stage(soft, penalty, bool(exact & set(to_impose)), any_strength):
         rows = 1.0 / (3 * len(task.groups) * 4)  # a step costs < 1.5 plain ones
         start = max(1, int(stages.history[-1]["best_epoch"] or 0))
         config = TrainConfig(model=label, tuner="breaking",

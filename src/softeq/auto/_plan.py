@@ -76,7 +76,14 @@ def groups_to_impose(report: Mapping[str, Any], groups: Sequence[str]) -> list[s
        without (an MLP on inertia:mixed: 1.1 with O2y augmentation, 3.4
        without), and validation decides.
 
-    Empty when every candidate is broken. Imposing a group imposes its
+    4. failing all three (every candidate reads broken), still the least broken
+       one: an evidence model can read a symmetry of the data as broken because
+       it extrapolates badly to transformed inputs (an MLP on orbits:residual,
+       planets in one plane: breaking 9-22 for O2z, which gravity respects
+       exactly), and one augmented training that validation accepts or rejects
+       is cheap next to keeping a bad model.
+
+    Empty only when no breaking was measured. Imposing a group imposes its
     subgroups too.
     """
     entries = {e["name"]: e for e in report["groups"]}
@@ -103,7 +110,8 @@ def groups_to_impose(report: Mapping[str, Any], groups: Sequence[str]) -> list[s
     unbroken = [g for g in groups if _not_broken(entries[g])]
     if unbroken:
         return [min(unbroken, key=lambda g: entries[g]["breaking"])]
-    return []
+    measured = [g for g in groups if entries[g]["breaking"] is not None]
+    return [min(measured, key=lambda g: entries[g]["breaking"])] if measured else []
 
 
 def _not_broken(entry: Mapping[str, Any]) -> bool:
@@ -151,7 +159,15 @@ def make_plan(
                     if name == imposed
                     else f"{reading}; a subgroup of the imposed {imposed}"
                 )
-                if entries[imposed]["verdict"] != "exact":
+                verdict = entries[imposed]["verdict"]
+                if verdict == "broken":
+                    why += (
+                        f" (the evidence model reads {imposed} as broken, yet the "
+                        "model imposing it fit the validation data best: the "
+                        "evidence model may extrapolate badly to transformed "
+                        "inputs)"
+                    )
+                elif verdict != "exact":
                     why += (
                         f" (the evidence allows {imposed} only approximately; the "
                         "imposed model fit the validation data best)"
