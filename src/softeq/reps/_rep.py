@@ -216,7 +216,8 @@ class Rep:
         g = self._check_matrix(g, "group element")
         batch = torch.broadcast_shapes(x.shape[:-1], g.shape[:-2])
         d, start, parts = self._group.d, 0, []
-        xc = x[..., self.canonical_index().to(x.device)]
+        to_canonical, from_canonical = self._act_index(x.device)
+        xc = x[..., to_canonical]
         for ttype, mult in self.canonical_types():
             k = ttype.dim(d)
             block = xc[..., start : start + mult * k]
@@ -227,12 +228,16 @@ class Rep:
             rho_t = ttype.rho(g).to(dtype=x.dtype, device=x.device)
             moved = block.reshape(*block.shape[:-1], mult, k) @ rho_t.transpose(-1, -2)
             parts.append(moved.reshape(*batch, mult * k))
-        return torch.cat(parts, dim=-1)[..., self._from_canonical.to(x.device)]
+        return torch.cat(parts, dim=-1)[..., from_canonical]
 
-    @cached_property
-    def _from_canonical(self) -> Tensor:
-        """Inverse of `canonical_index`: `xc[..., inv]` is back in flat order."""
-        return torch.argsort(self.canonical_index())
+    def _act_index(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        """`canonical_index` and its inverse on `device`, copied there once (a copy
+        per call would cost a host-to-device transfer on every step)."""
+        cache = self.__dict__.setdefault("_act_indices", {})
+        if device not in cache:
+            idx = self.canonical_index()
+            cache[device] = (idx.to(device), torch.argsort(idx).to(device))
+        return cache[device]
 
     # -- algebra ----------------------------------------------------------------------
 
