@@ -52,7 +52,7 @@ def make_step(shape: str, dense: bool) -> Callable[[], None]:
     x, y = torch.randn(batch, rep_in.dim), torch.randn(batch, rep_out.dim)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
-    act = (lambda r, g, v: dense_act(r, g, v)) if dense else Rep.act
+    act = dense_act if dense else Rep.act
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
