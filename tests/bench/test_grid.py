@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -27,6 +28,9 @@ from softeq.bench import (
 from softeq.bench._aggregate import compare
 from softeq.cli import main
 from softeq.data import get_task
+from softeq.nn.models import build
+
+SUITE_OF = {"inertia:rpp": "per-inertia", "cossim:so3": "per-cossim"}
 
 # Two cheap runs: the whole pipeline (data, model, penalties, tuner, evaluation).
 TINY = dict(protocol="fast", seeds=1, epochs=2, tasks=["cossim:so3"],
@@ -50,10 +54,34 @@ def test_suites_list_the_papers_grid():
     # the oracle needs an exact subgroup: not on the mixed and broken settings
     per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
     assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
-    assert len(per_task["inertia:o2z"]) == 11 and "auto" in per_task["inertia:mixed"]
-    assert "auto-per" in per_task["inertia:mixed"]
-    assert len(runs) == 3 * (7 * 11 - 2)
+    assert len(per_task["inertia:o2z"]) == 12 and "auto" in per_task["inertia:mixed"]
+    assert {"auto-per", "per-matched"} <= per_task["inertia:mixed"]
+    assert len(runs) == 3 * (7 * 12 - 2)
     assert len({r.run_id for r in runs}) == len(runs)
+
+
+def _parameters(model: str, spec: str, ch: int) -> int:
+    task = get_task(spec)
+    rep_in, rep_out = task.reps()
+    # the count depends only on the largest candidate (the hidden allocation)
+    widths = dict(ch=ch, allocation="per") if model == "per" else dict(ch=ch)
+    net = build(model, rep_in, rep_out, task.groups[:1], **widths)
+    return sum(p.numel() for p in net.parameters())
+
+
+@pytest.mark.slow  # builds six PER models (~50 s)
+@pytest.mark.parametrize("spec", ["inertia:rpp", "cossim:so3"])
+def test_per_matched_has_about_the_mlps_parameter_count(spec):
+    """`per-matched` runs PER at the width whose parameter count is nearest (as a
+    ratio) the converged MLP's, width 384: within 1.35x, and nearer than the
+    reference width 128."""
+    (run,) = suite_runs(SUITE_OF[spec], seeds=1, tasks=[spec], methods=["per-matched"])
+    ch = dict(run.overrides)["ch"]
+    mlp = _parameters("mlp", spec, 384)
+    ratio = _parameters("per", spec, ch) / mlp
+    reference = _parameters("per", spec, 128) / mlp
+    assert 1 / 1.35 <= ratio <= 1.35, ratio
+    assert abs(math.log(ratio)) < abs(math.log(reference))
 
 
 def test_true_subgroup_is_the_exact_axis():

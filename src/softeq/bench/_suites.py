@@ -37,6 +37,13 @@ def _oracle(task: Task) -> dict[str, Any] | None:
 
 Rule = Callable[[Task], "dict[str, Any] | None"]
 
+#: PER's width in the `per-matched` method. The reference allocation grows in blocks
+#: of 108 channels (ch 128: two, 216 channels; ch 256: three), so parameter counts
+#: come in steps; three blocks is the count nearest the converged MLP's (width 384):
+#: 1.28x on inertia, 1.01x on cossim, 1.13x on motion capture (two blocks: 0.54x,
+#: 0.44x, 0.56x; `make test-all` checks the first two).
+MATCHED_WIDTH = 256
+
 #: Method name -> (table label, rule giving `TrainConfig` overrides or None).
 METHODS: dict[str, tuple[str, Rule]] = {
     "mlp": ("MLP", lambda t: {"model": "mlp"}),
@@ -51,6 +58,10 @@ METHODS: dict[str, tuple[str, Rule]] = {
     "per": ("PER (PER tuner)", lambda t: {"model": "per", "tuner": "per"}),
     "per-evidence": ("PER (evidence tuner)",
                      lambda t: {"model": "per", "tuner": "evidence"}),
+    # PER at ch 256 (3 of the reference allocation's blocks): the parameter count
+    # nearest the MLP's at width 384 on every suite (`MATCHED_WIDTH`)
+    "per-matched": ("PER at about the MLP's parameter count (ch 256, PER tuner)",
+                    lambda t: {"model": "per", "tuner": "per", "ch": MATCHED_WIDTH}),
     "per-prox": ("PER, proximal penalties (PER tuner)",
                  lambda t: {"model": "per", "tuner": "per",
                             "penalty_mode": "proximal"}),
@@ -70,7 +81,8 @@ REFERENCES = {
 }
 
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
-                "per", "per-evidence", "per-prox", "auto", "auto-per")  # fmt: skip
+                "per", "per-matched", "per-evidence", "per-prox", "auto",
+                "auto-per")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",
