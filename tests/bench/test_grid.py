@@ -26,9 +26,11 @@ from softeq.bench import (
     write_report,
 )
 from softeq.bench._aggregate import compare
+from softeq.bench._grid_report import protocol_note
 from softeq.cli import main
 from softeq.data import get_task
 from softeq.nn.models import build
+from softeq.train import TrainConfig, resolve_config
 
 SUITE_OF = {"inertia:rpp": "per-inertia", "cossim:so3": "per-cossim"}
 
@@ -145,6 +147,20 @@ def test_local_grid_runs_and_reports(local_grid):
     # a fast-protocol table says it is not converged; where runs stopped, and why
     assert "*Not converged: the fast preset" in report
     assert "| 2 (2–2) | epoch cap 1 |" in report
+
+
+def test_reports_say_what_each_protocol_means():
+    assert protocol_note("converged") == []
+    assert protocol_note("fast")[0].startswith("*Not converged: the fast preset")
+    paper = protocol_note("paper")[0]
+    assert "selection only after 2·adjust_at" in paper and "patience 50" in paper
+    # the paper preset's rule for every model, as the note says
+    for family in ("inertia:o2z", "cossim:so3"):
+        for model in ("mlp", "per", "emlp"):
+            config = resolve_config(
+                TrainConfig(task=family, model=model, preset="paper")
+            )
+            assert config.select_after == 2 * config.adjust_at and config.patience == 50
 
 
 def test_resume_skips_finished(local_grid, tmp_path):
