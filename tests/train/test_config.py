@@ -177,3 +177,21 @@ def test_a_shortened_fast_run_still_tunes(epochs):
     for epoch in range(cfg.adjust_at):
         tuner.step(epoch, R)
     assert tuner.fired and tuner.strengths["O2x"] == cfg.strength / 4
+
+
+def test_converged_rpp_can_form_rank_two_targets_from_vectors():
+    """At the reference width 89 RPP's hidden layers have no rank-3 tensors, so its
+    equivariant path cannot map V (x) V to an inertia tensor (V2); the converged
+    preset gives it PER's width, whose allocation has them."""
+    from softeq.nn.models import allocate
+
+    for task in ("inertia:o3", "emlp-inertia:1000"):
+        rpp = resolve_config(TrainConfig(task=task, model="rpp"))
+        hidden = allocate(rpp.ch, "O3", rpp.allocation)
+        assert max(t.rank for t, _ in hidden.canonical_types()) == 3, hidden
+    paper = resolve_config(TrainConfig(task="inertia:o3", model="rpp", preset="paper"))
+    reference = allocate(paper.ch, "O3", paper.allocation)
+    assert paper.ch == 89  # the reference's own width stays in its protocol
+    assert max(t.rank for t, _ in reference.canonical_types()) == 2
+    motion = resolve_config(TrainConfig(task="mocap", model="rpp"))
+    assert motion.ch == 89  # vector targets: rank 2 suffices

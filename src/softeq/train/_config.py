@@ -221,6 +221,11 @@ _PRESETS[("motion", "converged")] = dict(
 for _preset in PRESETS:
     _PRESETS[("file", _preset)] = _PRESETS[("emlp", _preset)]
 
+#: Families with rank-2 tensor targets of vector inputs (PER's and EMLP's inertia,
+#: the Lorentz task): the converged RPP needs rank-3 hidden tensors there
+#: (`_converged_defaults`).
+_RANK2_TARGETS = ("inertia", "emlp")
+
 #: Models whose penalty strengths a tuner sets during training.
 _TUNED = ("per", "mlp-orbit")
 
@@ -232,14 +237,21 @@ _REFERENCE_SCHEDULE = dict(
 
 def _converged_defaults(model: str, family: str) -> dict[str, Any]:
     """Converged preset, per model: the MLP and EMLP at EMLP's width 384 (RPP and
-    PER at their reference widths, below); PER with its reference weight decay
-    and initial strength; tuned models select after their tuner has fired."""
+    PER at their reference widths, below, except RPP at PER's width 128 where
+    targets are rank-2 tensors); PER with its reference weight decay and initial
+    strength; tuned models select after their tuner has fired."""
     out: dict[str, Any] = {}
     if model in ("mlp", "mlp-aug", "mlp-orbit", "emlp"):
         out.update(ch=384, allocation="uniform", gate="plain")
     if model == "per":
         paper = _PRESETS[(family, "paper")]
         out.update(weight_decay=paper["weight_decay"], strength=paper["strength"])
+    if model in ("rpp", "rpp-oracle") and family in _RANK2_TARGETS:
+        # the reference width 89 allocates no rank-3 tensors (36V0+12V+4V2), and
+        # without them the equivariant path cannot form V (x) V -> V2 (a bilinear
+        # block from V to V2 transforms like V3): only the isotropic part of an
+        # inertia tensor is reachable. PER's width 128 (54V0+18V+6V2+2V3) is.
+        out.update(ch=128)
     if model in _TUNED:
         out["select_after"] = _PRESETS[(family, "converged")]["adjust_at"]
     return out
