@@ -14,8 +14,8 @@ Example:
     >>> from softeq.bench import suite_runs
     >>> runs = suite_runs("per-inertia", seeds=1, tasks=["inertia:broken"])
     >>> [r.method for r in runs]  # doctest: +NORMALIZE_WHITESPACE
-    ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-evidence',
-     'per-prox', 'auto', 'auto-per']
+    ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-matched',
+     'per-evidence', 'per-prox', 'auto', 'auto-per']
 """
 
 from ._aggregate import aggregate, load_results
