@@ -58,8 +58,6 @@ METHODS: dict[str, tuple[str, Rule]] = {
     "per": ("PER (PER tuner)", lambda t: {"model": "per", "tuner": "per"}),
     "per-evidence": ("PER (evidence tuner)",
                      lambda t: {"model": "per", "tuner": "evidence"}),
-    # PER at ch 256 (3 of the reference allocation's blocks): the parameter count
-    # nearest the MLP's at width 384 on every suite (`MATCHED_WIDTH`)
     "per-matched": ("PER at about the MLP's parameter count (ch 256, PER tuner)",
                     lambda t: {"model": "per", "tuner": "per", "ch": MATCHED_WIDTH}),
     "per-prox": ("PER, proximal penalties (PER tuner)",
