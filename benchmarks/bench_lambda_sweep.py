@@ -8,6 +8,9 @@ every λ of the sweep, next to the models it should interpolate between:
   the penalty in the loss as in the reference (`penalty_mode="loss"`);
 * ``prox``: the same model and λ with the penalty applied as an exact proximal
   step after each optimiser step (`penalty_mode="proximal"`);
+* ``soft-all``: SoftEMLP over all four of the task's candidates, strength λ on
+  each of O2x, O2y and O2z, in the loss (PER's penalties without its tuner: the
+  data break two of the three groups);
 * ``limit``: EMLP with O2z-equivariant linear maps and the same O3-built bilinear
   layers and gates, `EMLP(nonlinear_group=O3)`: SoftEMLP's λ → ∞ limit;
 * ``emlp``: EMLP(O2z) of the same allocation (hidden layers, bilinear layers and
@@ -18,13 +21,14 @@ Every model has SoftEMLP's allocation (ch 128, PER's 54V0+18V+6V2+2V3, RPP gates
 and trains with the converged preset (until its validation MSE stops improving),
 all without weight decay, so that λ is the only regulariser that differs.
 Per run: test MSE, the epoch of the selected model and why training stopped, the
-final O2z weight residual (soft only). Writes one JSON line per run (a rerun skips
-finished runs), a Markdown table and a plot. Never asserts.
+final O2z weight residual (soft only) and, per layer, every candidate's weight
+residual (soft variants; `--layers` tabulates O3's). Writes one JSON line per run
+(a rerun skips finished runs), a Markdown table and a plot. Never asserts.
 
     python benchmarks/bench_lambda_sweep.py [--seeds 3] [--workers 2]
         [--lambdas 0,1,10,100,1000,10000] [--variants soft,prox,limit,emlp,mlp]
         [--out results/lambda-sweep] [--patience N] [--runs DIR]
-    python benchmarks/bench_lambda_sweep.py --table results/lambda-sweep
+    python benchmarks/bench_lambda_sweep.py --table results/lambda-sweep [--layers]
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ ARCH = {"ch": 128, "allocation": "per", "gate": "rpp"}
 #: that λ is the only regulariser that differs; selection from the first epoch).
 SHARED = {"weight_decay": 0.0, "select_after": 0}
 REFERENCES = ("limit", "emlp", "mlp")
-#: The swept variants: the penalty in the loss, or as a proximal step.
-SOFT = ("soft", "prox")
+#: The swept variants: the penalty in the loss, or as a proximal step, on O2z; or
+#: in the loss on every O(2) candidate.
+SOFT = ("soft", "prox", "soft-all")
 
 
 def run_one(job: tuple[str, float | None, int, dict]) -> dict:
@@ -62,7 +67,8 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     torch.set_num_threads(1)
     task = get_task(TASK, seed=seed)
     truth = {g: task.truth[g] for g in CANDIDATES}
-    task = dataclasses.replace(task, groups=CANDIDATES, truth=truth)
+    if variant != "soft-all":
+        task = dataclasses.replace(task, groups=CANDIDATES, truth=truth)
     common = dict(task=TASK, seed=seed, **SHARED, **overrides)
     model = None
     if variant in SOFT:
@@ -82,15 +88,18 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     out = None if runs is None else Path(runs) / f"{variant}-{strength}-s{seed}"
     trainer = Trainer(config, out, task=task, model=model)
     summary = trainer.fit()
-    residual = None
+    residual, layers = None, None
     if variant in SOFT:
         from softeq.metrics import weight_residuals
 
-        residual = float(weight_residuals(trainer.model)["O2z"]["total"])
+        residuals = weight_residuals(trainer.model)
+        residual = float(residuals["O2z"]["total"])
+        layers = {g: [float(r) for r in e["layers"]] for g, e in residuals.items()}
     return {"variant": variant, "strength": strength, "seed": seed,
             "test_mse": summary["test_mse"], "val_mse": summary["val_mse"],
             "best_epoch": summary["best_epoch"], "epochs_run": summary["epochs_run"],
             "stop_reason": summary["stop_reason"], "residual_O2z": residual,
+            "residual_layers": layers,
             "num_parameters": summary["num_parameters"]}  # fmt: skip
 
 
@@ -125,7 +134,9 @@ def table(rows: list[dict]) -> str:
     lines = ["| model | λ on O2z | test MSE | selected at epoch | stopped at | why "
              "| final O2z residual |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     labels = {"soft": "SoftEMLP(O3, O2z), penalty in the loss",
-              "prox": "SoftEMLP(O3, O2z), proximal penalty", "limit": "its λ → ∞ limit "
+              "prox": "SoftEMLP(O3, O2z), proximal penalty",
+              "soft-all": "SoftEMLP(O3, O2x, O2y, O2z), λ on every O(2), in the loss",
+              "limit": "its λ → ∞ limit "
               "(O2z linear maps, O3 nonlinearities)", "emlp": "EMLP(O2z), same "
               "allocation", "mlp": "MLP (ch 384)"}  # fmt: skip
     keys = sorted({(r["variant"], r["strength"]) for r in rows},
@@ -145,6 +156,27 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def layers_table(rows: list[dict]) -> str:
+    """Markdown: per soft model and strength, the mean over seeds of each layer's
+    O3 weight residual, first layer to last (rows that recorded them)."""
+    rows = [r for r in rows if r.get("residual_layers")]
+    if not rows:
+        return "(no run recorded per-layer residuals)"
+    keys = sorted({(r["variant"], r["strength"]) for r in rows},
+                  key=lambda k: (SOFT.index(k[0]), k[1]))  # fmt: skip
+    depth = max((len(r["residual_layers"]["O3"]) for r in rows), default=0)
+    head = " | ".join(f"layer {i + 1}" for i in range(depth))
+    lines = [f"| model | λ | seeds | O3 residual: {head} |",
+             "|---|---|---|" + "---|" * depth]  # fmt: skip
+    for variant, strength in keys:
+        rs = [r for r in rows if (r["variant"], r["strength"]) == (variant, strength)]
+        means = [statistics.mean(r["residual_layers"]["O3"][i] for r in rs)
+                 for i in range(depth)]  # fmt: skip
+        cells = " | ".join(f"{m:.2g}" for m in means)
+        lines.append(f"| {variant} | {strength:g} | {len(rs)} | {cells} |")
+    return "\n".join(lines)
+
+
 def plot(rows: list[dict], path: Path) -> None:
     """Test MSE against λ (soft), with the references as horizontal bands."""
     import matplotlib
@@ -153,12 +185,16 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    curves = {"soft": ("C0", "SoftEMLP(O3, O2z), λ on O2z, penalty in the loss"),
-              "prox": ("C4", "the same, proximal penalty")}  # fmt: skip
+    curves = {
+        "soft": ("C0", "SoftEMLP(O3, O2z), λ on O2z, penalty in the loss"),
+        "prox": ("C4", "the same, proximal penalty"),
+        "soft-all": ("C5", "SoftEMLP(O3, O2x, O2y, O2z), λ on every O(2), loss"),
+    }
     for variant, (color, label) in curves.items():
         # λ = 0 is one model for both variants (no penalty): drawn on both curves
         mine = [r for r in rows if r["variant"] == variant
-                or (r["variant"] == "soft" and r["strength"] == 0)]  # fmt: skip
+                or (r["variant"] == "soft" and r["strength"] == 0
+                    and variant != "soft-all")]  # fmt: skip
         if not any(r["variant"] == variant for r in mine):
             continue
         lams = sorted({r["strength"] for r in mine})
@@ -199,6 +235,11 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, help="keep each run's folder here")
     parser.add_argument("--out", type=Path, default=Path("results/lambda-sweep"))
     parser.add_argument("--table", type=Path, help="only print the table of OUT")
+    parser.add_argument(
+        "--layers",
+        action="store_true",
+        help="also print the per-layer O3 residuals of soft runs",
+    )
     args = parser.parse_args()
     folder = args.table or args.out
     path = folder / "runs.jsonl"
@@ -214,13 +255,17 @@ def main() -> None:
         for seed in range(args.seeds):
             if "soft" in variants:
                 jobs += [("soft", lam, seed, overrides) for lam in lambdas]
-            if "prox" in variants:  # at λ = 0 it is the soft run
-                jobs += [("prox", lam, seed, overrides) for lam in lambdas if lam]
+            for v in ("prox", "soft-all"):  # at λ = 0 either is the soft run
+                if v in variants:
+                    jobs += [(v, lam, seed, overrides) for lam in lambdas if lam]
             jobs += [(v, None, seed, overrides) for v in variants if v not in SOFT]
         run_resumable(jobs, path, args.workers)
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     text = table(rows)
     print(text)
+    if args.layers:
+        text += "\n\n" + layers_table(rows)
+        print("\n" + layers_table(rows))
     (folder / "table.md").write_text(text + "\n")
     try:
         plot(rows, folder / "lambda-sweep.png")

@@ -39,3 +39,27 @@ def test_table_orders_loss_then_proximal_by_strength_then_references():
     ]
     assert "| 3 ± 0.71 |" in lines[0]  # mean ± sample std over the two seeds
     assert lines[-1].endswith("| 0 (exact) |")
+
+
+def test_layers_table_averages_each_layers_o3_residual_over_seeds():
+    rows = [
+        {**_row("soft-all", 100.0, s, 0.1), "residual_layers": {"O3": [a, 1e-8, b]}}
+        for s, (a, b) in enumerate([(1e-8, 2e-4), (3e-8, 6e-4)])
+    ] + [_row("soft", 100.0, 0, 3.0)]  # an older row without per-layer residuals
+    lines = bench.layers_table(rows).splitlines()
+    head = "| model | λ | seeds | O3 residual: layer 1 | layer 2 | layer 3 |"
+    assert lines[0] == head
+    assert lines[2] == "| soft-all | 100 | 2 | 2e-08 | 1e-08 | 0.0004 |"
+    assert len(lines) == 3
+    assert bench.layers_table([_row("soft", 1.0, 0, 1.0)]).startswith("(no run")
+
+
+def test_soft_all_rows_follow_the_o2z_only_rows():
+    rows = [_row("soft-all", 100.0, 0, 0.1, 1e-8), _row("soft", 100.0, 0, 3.0, 1e-6),
+            _row("prox", 100.0, 0, 0.3, 1e-6)]  # fmt: skip
+    models = [line.split(" | ")[0] for line in bench.table(rows).splitlines()[2:]]
+    assert models == [
+        "| SoftEMLP(O3, O2z), penalty in the loss",
+        "| SoftEMLP(O3, O2z), proximal penalty",
+        "| SoftEMLP(O3, O2x, O2y, O2z), λ on every O(2), in the loss",
+    ]
