@@ -27,7 +27,7 @@ residual (soft variants; `--layers` tabulates O3's). Writes one JSON line per ru
 
     python benchmarks/bench_lambda_sweep.py [--seeds 3] [--workers 2]
         [--lambdas 0,1,10,100,1000,10000] [--variants soft,prox,limit,emlp,mlp]
-        [--out results/lambda-sweep] [--patience N] [--runs DIR]
+        [--out results/lambda-sweep] [--patience N] [--weight-decay WD] [--runs DIR]
     python benchmarks/bench_lambda_sweep.py --table results/lambda-sweep [--layers]
 """
 
@@ -69,7 +69,7 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     truth = {g: task.truth[g] for g in CANDIDATES}
     if variant != "soft-all":
         task = dataclasses.replace(task, groups=CANDIDATES, truth=truth)
-    common = dict(task=TASK, seed=seed, **SHARED, **overrides)
+    common = {"task": TASK, "seed": seed, **SHARED, **overrides}
     model = None
     if variant in SOFT:
         mode = "proximal" if variant == "prox" else "loss"
@@ -224,6 +224,14 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _overrides(args: argparse.Namespace) -> dict:
+    """The training options the flags change for every run of the sweep."""
+    flags = {"epochs": args.epochs, "patience": args.patience,
+             "weight_decay": args.weight_decay,
+             "runs": None if args.runs is None else str(args.runs)}  # fmt: skip
+    return {k: v for k, v in flags.items() if v is not None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -232,6 +240,8 @@ def main() -> None:
     parser.add_argument("--variants", default="soft,prox,limit,emlp,mlp")
     parser.add_argument("--epochs", type=int, help="cap on epochs (smoke tests)")
     parser.add_argument("--patience", type=int, help="the stopping rule's patience")
+    parser.add_argument("--weight-decay", type=float,
+                        help="every model's (default 0); a new --out")  # fmt: skip
     parser.add_argument("--runs", type=Path, help="keep each run's folder here")
     parser.add_argument("--out", type=Path, default=Path("results/lambda-sweep"))
     parser.add_argument("--table", type=Path, help="only print the table of OUT")
@@ -244,11 +254,7 @@ def main() -> None:
     folder = args.table or args.out
     path = folder / "runs.jsonl"
     if args.table is None:
-        overrides = {} if args.epochs is None else {"epochs": args.epochs}
-        if args.patience is not None:
-            overrides["patience"] = args.patience
-        if args.runs is not None:
-            overrides["runs"] = str(args.runs)
+        overrides = _overrides(args)
         variants = args.variants.split(",")
         lambdas = [float(x) for x in args.lambdas.split(",")]
         jobs = []

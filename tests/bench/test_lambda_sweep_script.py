@@ -63,3 +63,12 @@ def test_soft_all_rows_follow_the_o2z_only_rows():
         "| SoftEMLP(O3, O2z), proximal penalty",
         "| SoftEMLP(O3, O2x, O2y, O2z), λ on every O(2), in the loss",
     ]
+
+
+def test_flags_override_only_what_they_name_and_weight_decay_beats_the_shared_zero():
+    import argparse
+
+    args = argparse.Namespace(epochs=None, patience=500, weight_decay=2e-4, runs=None)
+    overrides = bench._overrides(args)
+    assert overrides == {"patience": 500, "weight_decay": 2e-4}
+    assert {**bench.SHARED, **overrides}["weight_decay"] == 2e-4
