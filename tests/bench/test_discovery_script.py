@@ -1,13 +1,10 @@
 """The discovery benchmark's scoring (benchmarks/bench_discovery.py)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-_PATH = Path(__file__).parents[2] / "benchmarks" / "bench_discovery.py"
-_SPEC = importlib.util.spec_from_file_location("bench_discovery", _PATH)
-bench = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(bench)
+from ._scripts import load_script
+
+bench = load_script("bench_discovery")
 
 
 def _group(name: str, truth: str, verdict: str, rank: int) -> dict:

@@ -1,25 +1,8 @@
 """The hard-candidates benchmark's table (benchmarks/bench_hard_candidates.py)."""
 
-import importlib.util
-import sys
-from pathlib import Path
+from ._scripts import load_script
 
-_DIR = Path(__file__).parents[2] / "benchmarks"
-
-
-def _load():
-    sys.path.insert(0, str(_DIR))  # it imports bench_discovery, as when run there
-    try:
-        path = _DIR / "bench_hard_candidates.py"
-        spec = importlib.util.spec_from_file_location("bench_hard_candidates", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(_DIR))
-
-
-bench = _load()
+bench = load_script("bench_hard_candidates")
 
 
 def _row(group, seed, mse, task="inertia:o2z"):

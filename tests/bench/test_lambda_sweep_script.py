@@ -1,19 +1,8 @@
 """The λ-sweep benchmark's table (benchmarks/bench_lambda_sweep.py)."""
 
-import importlib.util
-from pathlib import Path
+from ._scripts import load_script
 
-_PATH = Path(__file__).parents[2] / "benchmarks" / "bench_lambda_sweep.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_lambda_sweep", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_script("bench_lambda_sweep")
 
 
 def _row(variant, strength, seed, mse, residual=None):

@@ -1,20 +1,11 @@
 """The per-layer residual table (benchmarks/bench_layer_residuals.py)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
-_PATH = Path(__file__).parents[2] / "benchmarks" / "bench_layer_residuals.py"
+from ._scripts import load_script
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_layer_residuals", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_script("bench_layer_residuals")
 
 
 def _report(root: Path, task: str, method: str, seed: int, layers) -> None:
