@@ -65,3 +65,30 @@ def test_state_round_trips():
     rest = [2.6, 2.7, 2.8, 2.9, 3.0, 3.1, 3.2]
     assert _run(a, rest) == _run(b, rest)
     assert math.isclose(a.smoothed, b.smoothed)
+
+
+def _converged_rule() -> EarlyStopping:
+    from softeq.train import TrainConfig, resolve_config
+
+    cfg = resolve_config(TrainConfig(task="inertia:o3", model="rpp"))
+    return EarlyStopping(patience=cfg.patience, smoothing=cfg.smoothing,
+                         min_improvement=cfg.min_improvement,
+                         lr_drops=cfg.lr_drops, start=cfg.select_after)  # fmt: skip
+
+
+def test_converged_rule_waits_out_a_plateau_a_model_later_leaves():
+    # RPP on inertia:o3, seed 1: validation MSE ~6 from epoch 100 to ~300, then it
+    # falls to 0.1; the old rule (100 epochs) dropped the lr at 194 and stopped.
+    rng = __import__("random").Random(0)
+    curve = [30.0 * 0.2 ** (t / 100) for t in range(100)]
+    curve += [6.0 * (1 + 0.05 * rng.uniform(-1, 1)) for _ in range(300)]
+    curve += [6.0 * 0.97**t for t in range(200)]
+    assert set(_run(_converged_rule(), curve)) == {None}
+
+
+def test_converged_rule_stops_a_descent_slower_than_2_percent_per_100_epochs():
+    stop = _converged_rule()
+    actions = _run(stop, [math.exp(-0.0001 * t) for t in range(5000)])
+    assert actions.count("drop") == 2 and "stop" in actions
+    # ...and never acts on one at 4 % per 100 epochs.
+    assert set(_run(_converged_rule(), [0.96 ** (t / 100) for t in range(5000)])) == {None}
