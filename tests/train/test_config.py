@@ -185,7 +185,7 @@ def test_converged_rpp_can_form_rank_two_targets_from_vectors():
     preset gives it PER's width, whose allocation has them."""
     from softeq.nn.models import allocate
 
-    for task in ("inertia:o3", "emlp-inertia:1000"):
+    for task in ("inertia:o3", "emlp-inertia:1000", "particle-interaction:1000"):
         rpp = resolve_config(TrainConfig(task=task, model="rpp"))
         hidden = allocate(rpp.ch, "O3", rpp.allocation)
         assert max(t.rank for t, _ in hidden.canonical_types()) == 3, hidden
@@ -193,5 +193,5 @@ def test_converged_rpp_can_form_rank_two_targets_from_vectors():
     reference = allocate(paper.ch, "O3", paper.allocation)
     assert paper.ch == 89  # the reference's own width stays in its protocol
     assert max(t.rank for t, _ in reference.canonical_types()) == 2
-    motion = resolve_config(TrainConfig(task="mocap", model="rpp"))
-    assert motion.ch == 89  # vector targets: rank 2 suffices
+    for task in ("mocap", "o5-synthetic:1000"):  # vector and scalar targets
+        assert resolve_config(TrainConfig(task=task, model="rpp")).ch == 89, task

@@ -224,10 +224,10 @@ _PRESETS[("motion", "converged")] = dict(
 for _preset in PRESETS:
     _PRESETS[("file", _preset)] = _PRESETS[("emlp", _preset)]
 
-#: Families with rank-2 tensor targets of vector inputs (PER's and EMLP's inertia,
-#: the Lorentz task): the converged RPP needs rank-3 hidden tensors there
-#: (`_converged_defaults`).
-_RANK2_TARGETS = ("inertia", "emlp")
+#: Task heads with rank-2 tensor targets of vector inputs (PER's and EMLP's
+#: inertia, the Lorentz task; not O5Synthetic, whose target is a scalar): the
+#: converged RPP needs rank-3 hidden tensors there (`_converged_defaults`).
+_RANK2_TARGETS = ("inertia", "emlp-inertia", "particle-interaction")
 
 #: Models whose penalty strengths a tuner sets during training.
 _TUNED = ("per", "mlp-orbit")
@@ -238,7 +238,7 @@ _REFERENCE_SCHEDULE = dict(
 )
 
 
-def _converged_defaults(model: str, family: str) -> dict[str, Any]:
+def _converged_defaults(model: str, family: str, head: str) -> dict[str, Any]:
     """Converged preset, per model: the MLP and EMLP at EMLP's width 384 (RPP and
     PER at their reference widths, below, except RPP at PER's width 128 where
     targets are rank-2 tensors); PER with its reference weight decay and initial
@@ -249,7 +249,7 @@ def _converged_defaults(model: str, family: str) -> dict[str, Any]:
     if model == "per":
         paper = _PRESETS[(family, "paper")]
         out.update(weight_decay=paper["weight_decay"], strength=paper["strength"])
-    if model in ("rpp", "rpp-oracle") and family in _RANK2_TARGETS:
+    if model in ("rpp", "rpp-oracle") and head in _RANK2_TARGETS:
         # the reference width 89 allocates no rank-3 tensors (36V0+12V+4V2), and
         # without them the equivariant path cannot form V (x) V -> V2 (a bilinear
         # block from V to V2 transforms like V3): only the isotropic part of an
@@ -260,13 +260,14 @@ def _converged_defaults(model: str, family: str) -> dict[str, Any]:
     return out
 
 
-def _model_defaults(model: str, family: str, preset: str) -> dict[str, Any]:
+def _model_defaults(model: str, task: str, preset: str) -> dict[str, Any]:
     """Widths (and, converged, `_converged_defaults`). Reference presets: RPP gets
     fewer channels (89, or 45 on cossim); PER the reference allocation (ch 128:
     54V0+18V+6V2+2V3)."""
+    family = _family(task)
     out = _reference_widths(model, family)
     if preset == "converged":
-        out.update(_converged_defaults(model, family))
+        out.update(_converged_defaults(model, family, task.split(":", 1)[0]))
     return out
 
 
@@ -298,7 +299,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     family = _family(config.task)
     base = {"num_layers": 3, **_REFERENCE_SCHEDULE}
     base.update(_PRESETS[(family, config.preset)])
-    base.update(_model_defaults(config.model, family, config.preset))
+    base.update(_model_defaults(config.model, config.task, config.preset))
     values = {k: v for k, v in config.to_dict().items() if v is not None}
     given = set(values)
     if "epochs" in values:
