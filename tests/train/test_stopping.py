@@ -91,4 +91,6 @@ def test_converged_rule_stops_a_descent_slower_than_2_percent_per_100_epochs():
     actions = _run(stop, [math.exp(-0.0001 * t) for t in range(5000)])
     assert actions.count("drop") == 2 and "stop" in actions
     # ...and never acts on one at 4 % per 100 epochs.
-    assert set(_run(_converged_rule(), [0.96 ** (t / 100) for t in range(5000)])) == {None}
+    assert set(_run(_converged_rule(), [0.96 ** (t / 100) for t in range(5000)])) == {
+        None
+    }
