@@ -314,3 +314,32 @@ def test_proximal_penalties_need_soft_layers():
         Trainer(TrainConfig(**SMALL, model="mlp", penalty_mode="proximal"))
     with pytest.raises(ValueError, match="penalty_mode"):
         Trainer(TrainConfig(**SMALL, model="per", penalty_mode="prox"))
+
+
+def test_skipping_the_exact_penalties_the_tuner_ignores_changes_nothing(tmp_path):
+    """After the PER tuner has fired it reads no penalties: the trainer skips the
+    exact pass (logging it every RESIDUAL_EVERY epochs), and the run is the same
+    as one that computes it every epoch."""
+    from softeq.train._trainer import RESIDUAL_EVERY
+
+    cfg = TrainConfig(**{**SMALL, "epochs": 25}, model="per", tuner="per",
+                      adjust_at=4, patience=0)  # fmt: skip
+    runs = {}
+    for reads_always in (False, True):
+        trainer = Trainer(cfg, tmp_path / str(reads_always))
+        if reads_always:
+            trainer.tuner.reads_penalties = lambda epoch: True
+        out = tmp_path / str(reads_always)
+        summary = trainer.fit()
+        runs[reads_always] = (
+            summary,
+            _logged(out, "penalty"),
+            _logged(out, "strength"),
+        )
+    (lazy, lazy_pen, lazy_str), (eager, eager_pen, eager_str) = runs[False], runs[True]
+    assert lazy["test_mse"] == eager["test_mse"] and lazy_str == eager_str
+    assert lazy["strengths"] == eager["strengths"] != lazy_str[0]  # it did fire
+    logged = [e for e, row in enumerate(lazy_pen) if row]
+    assert logged == [e for e in range(25) if e < 4 or e % RESIDUAL_EVERY == 0
+                      or e == 24]  # fmt: skip
+    assert all(eager_pen[e] == lazy_pen[e] for e in logged)

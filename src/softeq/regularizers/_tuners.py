@@ -114,6 +114,14 @@ class ConstantTuner:
         are checked as every tuner's are)."""
         self._read(epoch, penalties)
 
+    def reads_penalties(self, epoch: int) -> bool:
+        """Whether `step` at this 0-based epoch uses the exact penalties.
+
+        A trainer may skip computing them (and this epoch's `step`) when it is
+        False; the strengths cannot change then. True unless a subclass knows
+        better (`PERTuner`: only before it has fired)."""
+        return True
+
     def _read(
         self, epoch: int, penalties: Mapping[str, float | Tensor]
     ) -> dict[str, float]:
@@ -248,6 +256,18 @@ class PERTuner(ConstantTuner):
 
     def _collects(self, e1: int) -> bool:
         return not self.window or self.adjust_at - 100 < e1 <= self.adjust_at + 1
+
+    def reads_penalties(self, epoch: int) -> bool:
+        """True at the epochs whose penalties are collected, up to the rescaling
+        at `adjust_at`; never after it: the strengths are final then.
+
+        Example:
+            >>> tuner = PERTuner(["O3", "O2z"], adjust_at=200, window=True)
+            >>> [tuner.reads_penalties(e) for e in (0, 100, 199, 200)]
+            [False, True, True, False]
+        """
+        e1 = epoch + 1
+        return not self.fired and e1 <= self.adjust_at and self._collects(e1)
 
     def step(
         self,

@@ -60,6 +60,11 @@ def held_out_mse(model: nn.Module, x: Tensor, y: Tensor, batch: int = 1000) -> f
     return total / y.numel()
 
 
+#: Epochs between logged exact penalties and weight residuals (`reg/penalty/*`,
+#: `reg/residual/*` in metrics.jsonl) once the tuner no longer reads them: the
+#: exact pass is ~6 % of a PER epoch (benchmarks/bench_epoch.py).
+RESIDUAL_EVERY = 10
+
 #: The symmetry report's fields a run's `summary.json` repeats per group.
 _SUMMARY_KEYS = (
     "equivariance_error", "true_error", "truth", "true_breaking", "cost",
@@ -215,6 +220,9 @@ class Trainer:
         if self.penalty is None:
             return {}
         row: dict[str, float] = {}
+        if not self.tuner.reads_penalties(self.epoch) and not self._logs_residuals():
+            # the strengths cannot change this epoch: skip the exact pass
+            return {f"reg/strength/{k}": v for k, v in self.tuner.strengths.items()}
         # one exact pass gives both the penalties and the normalised residuals
         residuals = weight_residuals(self.model)
         penalties = {name: float(entry["penalty"]) for name, entry in residuals.items()}
@@ -226,6 +234,12 @@ class Trainer:
                         inputs=self.data["x_train"], val=self._val())  # fmt: skip
         row.update(self._tuner_diagnostics())
         return row
+
+    def _logs_residuals(self) -> bool:
+        """Epochs whose exact penalties and residuals are logged even when the
+        tuner does not read them: every `RESIDUAL_EVERY`-th and the cap's last."""
+        return (self.epoch % RESIDUAL_EVERY == 0
+                or self.epoch == self.config.epochs - 1)  # fmt: skip
 
     def _val(self) -> tuple[Tensor, Tensor]:
         """The validation split, for tuners that read held-out data."""
