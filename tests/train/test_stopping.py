@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -79,7 +80,7 @@ def _converged_rule() -> EarlyStopping:
 def test_converged_rule_waits_out_a_plateau_a_model_later_leaves():
     # RPP on inertia:o3, seed 1: validation MSE ~6 from epoch 100 to ~300, then it
     # falls to 0.1; the old rule (100 epochs) dropped the lr at 194 and stopped.
-    rng = __import__("random").Random(0)
+    rng = random.Random(0)
     curve = [30.0 * 0.2 ** (t / 100) for t in range(100)]
     curve += [6.0 * (1 + 0.05 * rng.uniform(-1, 1)) for _ in range(300)]
     curve += [6.0 * 0.97**t for t in range(200)]
