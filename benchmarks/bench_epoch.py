@@ -26,8 +26,7 @@ import time
 import torch
 
 from softeq.metrics import weight_residuals
-from softeq.train import TrainConfig, Trainer, held_out_mse
-from softeq.train._trainer import RESIDUAL_EVERY
+from softeq.train import RESIDUAL_EVERY, TrainConfig, Trainer, held_out_mse
 
 #: The reference code's PER epoch on inertia (PER-REFERENCE, 2-core machine), s.
 REFERENCE_EPOCH = 4.3

@@ -20,6 +20,7 @@ from softeq.bench import (
     execute,
     load_results,
     make_executor,
+    planned_action,
     run_grid,
     suite_runs,
     true_subgroup,
@@ -326,3 +327,80 @@ def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model)
         imposed = [s for s in stages if s.startswith("impose-")]
         config = (run / imposed[0] / "config.toml").read_text()
         assert 'model = "emlp"' in config
+
+
+def test_a_raised_preset_cap_resumes_capped_runs_and_keeps_finished_ones(
+    tmp_path, monkeypatch
+):
+    """A grid re-run after the preset's definition changed: a higher cap resumes
+    the runs the old cap stopped and keeps those their rule stopped; any other
+    change retrains."""
+    from softeq.train import _config
+
+    fast_rule = dict(model="mlp", ch=8, num_layers=1, select_after=1, patience=2,
+                     smoothing=0, min_improvement=0.5, lr_drops=1)  # fmt: skip
+    spec = RunSpec("per-cossim", "cossim:so3", "mlp", 0, "converged",
+                   tuple(sorted(fast_rule.items())))  # fmt: skip
+    preset = dict(_config._PRESETS[("cossim", "converged")])
+
+    def grid(root, **changes):
+        monkeypatch.setitem(_config._PRESETS, ("cossim", "converged"),
+                            {**preset, **changes})  # fmt: skip
+        return run_grid([spec], root, LocalExecutor(0)).results[0]
+
+    straight = grid(tmp_path / "straight", epochs=40)
+    assert straight["summary"]["stop_reason"] == "converged"
+    def planned(**changes):
+        monkeypatch.setitem(_config._PRESETS, ("cossim", "converged"),
+                            {**preset, **changes})  # fmt: skip
+        return planned_action(spec, tmp_path / "grown")
+
+    assert planned(epochs=3) == "train"
+    capped = grid(tmp_path / "grown", epochs=3)
+    assert capped["summary"]["stop_reason"] == "epoch cap"
+    assert planned(epochs=3) == "keep" and planned(epochs=40) == "resume"
+    grown = grid(tmp_path / "grown", epochs=40)
+    assert grown["status"] == "ok" and grown["resumed"]
+    assert grown["summary"] == straight["summary"]
+    result_file = tmp_path / "grown" / spec.run_id / "result.json"
+    assert planned(epochs=80) == "keep"
+    assert json.loads(result_file.read_text())["config"]["epochs"] == 40  # dry
+    kept = grid(tmp_path / "grown", epochs=80)
+    assert kept["status"] == "skipped" and kept["summary"] == straight["summary"]
+    assert json.loads(result_file.read_text())["config"]["epochs"] == 80
+    assert planned(epochs=80, lr=1e-3) == "train"
+    other = grid(tmp_path / "grown", epochs=80, lr=1e-3)
+    assert other["status"] == "ok" and not other["resumed"]
+
+
+def test_the_recorded_command_names_the_folder_relative_to_the_working_directory(
+    tmp_path, monkeypatch
+):
+    """An absolute `--out` under the working directory is recorded relative to
+    it, so that REPORT.md's "Made by" works in any clone."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "results" / "g"
+    argv = ["bench", "per-cossim", "--protocol", "fast", "--seeds", "1", "--epochs",
+            "1", "--tasks", "cossim:so3", "--methods", "mlp", "--workers", "0",
+            "--no-report", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    commands = json.loads((out / "grid.json").read_text())["commands"]
+    assert commands == [
+        "softeq bench per-cossim --protocol fast --seeds 1 --epochs 1 "
+        "--tasks cossim:so3 --methods mlp --out results/g"
+    ]
+
+
+def test_dry_run_says_what_a_grid_would_do_and_trains_nothing(
+    local_grid, tmp_path, capsys
+):
+    root, _ = local_grid
+    argv = ["bench", "per-cossim", "--protocol", "fast", "--seeds", "2", "--epochs",
+            "2", "--tasks", "cossim:so3", "--methods", "mlp,per", "--dry-run",
+            "--out", str(root)]  # fmt: skip
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "mlp: 1 keep, 1 train" in out and "  train  cossim-so3/per/s1" in out
+    assert "4 runs in" in out and "2 kept, 0 resumed, 2 trained from scratch" in out
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

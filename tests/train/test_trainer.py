@@ -320,7 +320,7 @@ def test_skipping_the_exact_penalties_the_tuner_ignores_changes_nothing(tmp_path
     """After the PER tuner has fired it reads no penalties: the trainer skips the
     exact pass (logging it every RESIDUAL_EVERY epochs), and the run is the same
     as one that computes it every epoch."""
-    from softeq.train._trainer import RESIDUAL_EVERY
+    from softeq.train import RESIDUAL_EVERY
 
     cfg = TrainConfig(**{**SMALL, "epochs": 25}, model="per", tuner="per",
                       adjust_at=4, patience=0)  # fmt: skip
@@ -343,3 +343,48 @@ def test_skipping_the_exact_penalties_the_tuner_ignores_changes_nothing(tmp_path
     assert logged == [e for e in range(25) if e < 4 or e % RESIDUAL_EVERY == 0
                       or e == 24]  # fmt: skip
     assert all(eager_pen[e] == lazy_pen[e] for e in logged)
+
+
+def _val_curve(folder) -> list[float]:
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(x)["val/mse"] for x in lines]
+
+
+# an explicit cap scales the tuning epoch unless that is given too
+RAISABLE = dict(PLATEAU, adjust_at=2)
+
+
+def test_raising_the_cap_continues_a_capped_run_as_if_it_had_that_cap(tmp_path):
+    """Under the plateau schedule the cap is read by nothing but the loop: a run
+    stopped at cap 4 and resumed with cap 40 is the run given cap 40 at once
+    (PER: its tuner, penalties and selection included)."""
+    config = dict(RAISABLE, model="per")
+    straight = Trainer(TrainConfig(**config), tmp_path / "straight").fit()
+    assert straight["stop_reason"] == "converged" and straight["epochs_run"] > 4
+    capped = Trainer(TrainConfig(**{**config, "epochs": 4}), tmp_path / "grown").fit()
+    assert capped["stop_reason"] == "epoch cap" and capped["epochs_run"] == 4
+    grown = Trainer(TrainConfig(**config), tmp_path / "grown")
+    assert grown.fit(resume=True) == straight
+    assert _val_curve(tmp_path / "grown") == _val_curve(tmp_path / "straight")
+
+
+def test_a_run_its_rule_stopped_stays_finished_when_resumed(tmp_path):
+    first = Trainer(TrainConfig(**RAISABLE), tmp_path).fit()
+    assert first["stop_reason"] == "converged"
+    curve = _val_curve(tmp_path)
+    for cap in (RAISABLE["epochs"], 2 * RAISABLE["epochs"]):  # same, raised cap
+        again = Trainer(TrainConfig(**{**RAISABLE, "epochs": cap}), tmp_path)
+        assert again.fit(resume=True) == first
+        assert _val_curve(tmp_path) == curve
+
+
+def test_a_lower_cap_or_a_cosine_schedule_is_not_a_raised_cap(tmp_path):
+    Trainer(TrainConfig(**{**RAISABLE, "epochs": 4}), tmp_path / "plateau").fit()
+    lower = Trainer(TrainConfig(**{**RAISABLE, "epochs": 3}), tmp_path / "plateau")
+    with pytest.raises(ValueError, match="config differs in \\['epochs'\\]"):
+        lower.fit(resume=True)
+    cosine = dict(RAISABLE, epochs=4, lr_schedule="cosine")
+    Trainer(TrainConfig(**cosine), tmp_path / "cosine").fit()
+    longer = Trainer(TrainConfig(**{**cosine, "epochs": 8}), tmp_path / "cosine")
+    with pytest.raises(ValueError, match="config differs in \\['epochs'\\]"):
+        longer.fit(resume=True)

@@ -23,7 +23,7 @@ from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from ._grid import GridResult, run_grid
 from ._grid_report import write_report
 from ._suites import METHODS, PROTOCOLS, SUITES, RunSpec, suite_runs, true_subgroup
-from ._worker import execute
+from ._worker import execute, planned_action
 
 __all__ = [
     "EXECUTORS",
@@ -38,6 +38,7 @@ __all__ = [
     "execute",
     "load_results",
     "make_executor",
+    "planned_action",
     "run_grid",
     "suite_runs",
     "true_subgroup",

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from .._atomic import write_text_atomic
+from ..train import TrainConfig, config_change, load_config, resolve_config
 from ._suites import RunSpec
 
 #: File whose presence marks a finished run (JSON; never pickle).
@@ -23,11 +24,18 @@ def write_json_atomic(data: Any, path: Path) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-def finished_result(spec: RunSpec, root: Path) -> dict[str, Any] | None:
+def finished_result(
+    spec: RunSpec, root: Path, *, update: bool = True
+) -> dict[str, Any] | None:
     """The stored result of `spec` under `root` if that run finished, else None.
 
     A result stored for a different spec in the same folder (e.g. another
-    protocol) does not count: the run is redone.
+    protocol), or made with another resolved config (the preset's definition
+    changed since), does not count: the run is redone. A run its rule stopped
+    before the cap still counts when only the cap has been raised since
+    (`softeq.train.config_change`); its stored config is updated to the new cap.
+    A run stopped by the cap does not: it resumes from its checkpoint. With
+    `update` False nothing is written.
     """
     path = root / spec.run_id / RESULT_FILE
     if not path.is_file():
@@ -36,7 +44,47 @@ def finished_result(spec: RunSpec, root: Path) -> dict[str, Any] | None:
         result = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    return result if result.get("spec") == spec.to_dict() else None
+    if result.get("spec") != spec.to_dict():
+        return None
+    current = _resolved_config(spec)
+    if current is None:  # a fit method: its stages resolve their own configs
+        return result
+    change = config_change(result.get("config") or {}, current)
+    if change == "same":
+        return result
+    capped = (result.get("summary") or {}).get("stop_reason") == "epoch cap"
+    if change == "raised cap" and not capped:
+        result = {**result, "config": current}
+        if update:
+            write_json_atomic(result, path)
+        return result
+    return None
+
+
+def _resolved_config(spec: RunSpec) -> dict[str, Any] | None:
+    """The `TrainConfig` dict `spec` trains with today; None for the fit
+    methods (``auto*``) and for specs that do not resolve (the run will fail
+    and say why)."""
+    if dict(spec.overrides).get("model") == "auto":
+        return None
+    try:
+        return resolve_config(TrainConfig(**spec.config_dict())).to_dict()
+    except (TypeError, ValueError):
+        return None
+
+
+def planned_action(spec: RunSpec, root: str | Path) -> str:
+    """What running `spec` under `root` would do, without doing it: ``"keep"``
+    (a finished result counts, `finished_result`), ``"resume"`` (a checkpoint of
+    this config, or of it with a lower cap, `softeq.train.config_change`) or
+    ``"train"`` (from scratch). A fit method (``auto*``) never resumes."""
+    root = Path(root)
+    if finished_result(spec, root, update=False) is not None:
+        return "keep"
+    current = _resolved_config(spec)
+    if current is not None and _resumable(root / spec.run_id, current):
+        return "resume"
+    return "train"
 
 
 def execute(spec: RunSpec, root: str | Path) -> dict[str, Any]:
@@ -70,26 +118,26 @@ def execute(spec: RunSpec, root: str | Path) -> dict[str, Any]:
                 "error": f"{type(err).__name__}: {message}"}  # fmt: skip
 
 
-def _same_run(trainer: Any, out: Path) -> bool:
-    """True when `out` holds a checkpoint of this very config (resume it); a
-    folder left by another protocol or epoch count is trained afresh."""
-    from ..train import load_config
-
+def _resumable(out: Path, current: dict[str, Any]) -> bool:
+    """True when `out` holds a checkpoint of config `current`, or of it with a
+    lower epoch cap under the plateau schedule (resume it); a folder left by
+    another protocol is trained afresh."""
     if not (out / "checkpoint.pt").is_file() or not (out / "config.toml").is_file():
         return False
     try:
-        return load_config(out / "config.toml") == trainer.config
-    except ValueError:  # an unreadable config: start over
+        saved = load_config(out / "config.toml").to_dict()
+    except (OSError, ValueError):  # an unreadable config: start over
         return False
+    return config_change(saved, current) != "different"
 
 
 def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
-    from ..train import TrainConfig, Trainer
+    from ..train import Trainer
 
     if dict(spec.overrides).get("model") == "auto":
         return _fit(spec, out)
     trainer = Trainer(TrainConfig(**spec.config_dict()), out)
-    resume = _same_run(trainer, out)
+    resume = _resumable(out, trainer.config.to_dict())
     for stale in (ERROR_FILE, RESULT_FILE):
         (out / stale).unlink(missing_ok=True)
     start = time.perf_counter()
@@ -170,7 +218,5 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
 
 def _cap(spec: RunSpec) -> int:
     """The epoch cap of a stage of `spec`'s protocol (from its MLP config)."""
-    from ..train import TrainConfig, resolve_config
-
     return resolve_config(TrainConfig(task=spec.task, model="mlp",
                                       preset=spec.protocol)).epochs  # fmt: skip

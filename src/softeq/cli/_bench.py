@@ -7,7 +7,16 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..bench import EXECUTORS, PROTOCOLS, SUITES, make_executor, run_grid, suite_runs
+from ..bench import (
+    EXECUTORS,
+    PROTOCOLS,
+    SUITES,
+    RunSpec,
+    make_executor,
+    planned_action,
+    run_grid,
+    suite_runs,
+)
 from ..bench import write_report as write_bench_report
 
 
@@ -37,6 +46,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="results folder (results/SUITE)")
     parser.add_argument("--no-report", action="store_true",
                         help="do not write REPORT.md after the grid")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true",
+                        help="say which runs would be kept, resumed or trained "
+                        "from scratch, and train nothing")  # fmt: skip
 
 
 def _command(args: argparse.Namespace, out: Path) -> str:
@@ -46,7 +58,16 @@ def _command(args: argparse.Namespace, out: Path) -> str:
     for flag in ("epochs", "tasks", "methods"):
         if getattr(args, flag) is not None:
             words += [f"--{flag}", str(getattr(args, flag))]
-    return shlex.join([*words, "--out", str(out)])
+    return shlex.join([*words, "--out", _portable(out)])
+
+
+def _portable(out: Path) -> str:
+    """`out` relative to the working directory when it lies under it (so the
+    recorded command works in any clone), else as given."""
+    try:
+        return str(out.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(out)
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -54,6 +75,8 @@ def run_bench(args: argparse.Namespace) -> int:
                        epochs=args.epochs, tasks=_names(args.tasks),
                        methods=_names(args.methods))  # fmt: skip
     out = args.out or Path("results") / args.suite
+    if args.dry_run:
+        return _dry_run(specs, out)
     executor = make_executor(args.executor, workers=args.workers,
                              address=args.address)  # fmt: skip
     grid = run_grid(specs, out, executor, progress=True, command=_command(args, out))
@@ -66,6 +89,26 @@ def run_bench(args: argparse.Namespace) -> int:
     if not args.no_report and (grid.ran or grid.skipped):
         print(f"report: {write_bench_report(out)}")
     return 1 if grid.failed else 0
+
+
+def _dry_run(specs: list[RunSpec], out: Path) -> int:
+    """Print what `run_bench` would do with each run, per method; train nothing."""
+    actions: dict[str, dict[str, list[str]]] = {}
+    for spec in specs:
+        action = planned_action(spec, out)
+        by_action = actions.setdefault(spec.method, {})
+        by_action.setdefault(action, []).append(spec.run_id)
+    for method, by_action in actions.items():
+        counts = ", ".join(f"{len(ids)} {a}" for a, ids in sorted(by_action.items()))
+        print(f"{method}: {counts}")
+        for action in ("resume", "train"):
+            for run_id in by_action.get(action, []):
+                print(f"  {action:6} {run_id}")
+    totals = {a: sum(len(b.get(a, [])) for b in actions.values())
+              for a in ("keep", "resume", "train")}  # fmt: skip
+    print(f"{len(specs)} runs in {out}: {totals['keep']} kept, {totals['resume']} "
+          f"resumed, {totals['train']} trained from scratch (dry run)")  # fmt: skip
+    return 0
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:

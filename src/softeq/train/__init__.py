@@ -8,6 +8,7 @@ from ._config import (
     PRESETS,
     TUNERS,
     TrainConfig,
+    config_change,
     config_from_dict,
     load_config,
     resolve_config,
@@ -15,13 +16,20 @@ from ._config import (
 )
 from ._cuda_graph import GraphedForward
 from ._stopping import STOP_REASONS, EarlyStopping
-from ._trainer import NonFiniteLossError, Trainer, cosine_lr, held_out_mse
+from ._trainer import (
+    RESIDUAL_EVERY,
+    NonFiniteLossError,
+    Trainer,
+    cosine_lr,
+    held_out_mse,
+)
 
 __all__ = [
     "BreakingTuner",
     "LR_SCHEDULES",
     "MODELS",
     "PRESETS",
+    "RESIDUAL_EVERY",
     "STOP_REASONS",
     "TUNERS",
     "EarlyStopping",
@@ -29,6 +37,7 @@ __all__ = [
     "NonFiniteLossError",
     "TrainConfig",
     "Trainer",
+    "config_change",
     "config_from_dict",
     "cosine_lr",
     "held_out_mse",

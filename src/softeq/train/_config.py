@@ -210,7 +210,7 @@ _PRESETS[("motion", "fast")] = dict(
 # window long enough that a plateau a model later leaves (RPP between its two
 # phases, PER's slow descent) does not drop its learning rate (docs/training.md).
 _CONVERGED = dict(
-    epochs=5000, batch_size=500, lr=3e-3, weight_decay=0.0, strength=1.0,
+    epochs=10000, batch_size=500, lr=3e-3, weight_decay=0.0, strength=1.0,
     select_after=0, patience=500, tuner="per", adjust_at=200, adjust_power=2.0,
     lr_schedule="plateau", lr_drops=2, smoothing=20, min_improvement=0.1,
 )  # fmt: skip
@@ -463,3 +463,38 @@ def load_config(path: str | Path) -> TrainConfig:
         return config_from_dict(data)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
+
+
+def config_change(saved: dict[str, Any], current: dict[str, Any]) -> str:
+    """How config `current` relates to the config `saved` of an earlier run:
+    ``"same"``, ``"raised cap"`` or ``"different"``.
+
+    ``"raised cap"``: `current` is `saved` with a higher epoch cap under the
+    ``"plateau"`` schedule, so a run of `saved` is the start of a run of
+    `current`. There `epochs` is only a cap: the learning rate, the tuner,
+    selection and the stopping rule never read it while training (selection and
+    the rule start at ``min(select_after, epochs - 1)``, which must be the same
+    under both caps). A run that stopped at the old cap continues under the new
+    one exactly as if it had had the new cap from the start, and a run its rule
+    stopped before the old cap is already a finished run of `current`.
+
+    Both arguments are `TrainConfig.to_dict()` forms; a field missing from
+    `saved` (written before the field existed) reads as its default;
+    ``fast_dev_run`` is ignored.
+    """
+    defaults = TrainConfig().to_dict()
+    old, new = {**defaults, **saved}, {**defaults, **current}
+    for side in (old, new):
+        side.pop("fast_dev_run", None)
+    if old == new:
+        return "same"
+    if any(old.get(k) != v for k, v in new.items() if k != "epochs"):
+        return "different"
+    old_cap, new_cap = old.get("epochs"), new.get("epochs")
+    if new.get("lr_schedule") != "plateau" or not (
+        isinstance(old_cap, int) and isinstance(new_cap, int) and new_cap > old_cap
+    ):
+        return "different"
+    start = new.get("select_after") or 0
+    same_start = min(start, old_cap - 1) == min(start, new_cap - 1)
+    return "raised cap" if same_start else "different"

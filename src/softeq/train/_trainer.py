@@ -20,7 +20,7 @@ from ..data import Task, get_task
 from ..groups import get
 from ..metrics import equivariance_error, gaussian_inputs, weight_residuals
 from ._checkpoint import load_checkpoint, save_atomic
-from ._config import TrainConfig, resolve_config
+from ._config import TrainConfig, config_change, resolve_config
 from ._cuda_graph import GraphedForward, backward
 from ._run_report import build_report, write_report
 from ._setup import (
@@ -290,7 +290,17 @@ class Trainer:
             save_atomic(self._state(), self.out / "checkpoint.pt")
 
     def resume(self) -> bool:
-        """Continue from `out/checkpoint.pt` if present; True when resumed."""
+        """Continue from `out/checkpoint.pt` if present; True when resumed.
+
+        The checkpoint's config must be this config, or this config with a lower
+        epoch cap under the plateau schedule (`config_change`): a run stopped by
+        its cap then trains on to the new cap exactly as it would have with that
+        cap from the start. A run its rule had stopped stays finished.
+
+        Raises:
+            ValueError: The config differs otherwise, or the checkpoint does not
+                fit the model.
+        """
         if self.out is None or not (self.out / "checkpoint.pt").is_file():
             return False
         state = load_checkpoint(self.out / "checkpoint.pt")
@@ -300,7 +310,7 @@ class Trainer:
         current = {
             k: v for k, v in self.config.to_dict().items() if k != "fast_dev_run"
         }
-        if saved != current:
+        if config_change(saved, current) == "different":
             diff = sorted(k for k in current if saved.get(k) != current[k])
             raise ValueError(f"cannot resume {self.out}: config differs in {diff}")
         try:
@@ -356,7 +366,8 @@ class Trainer:
                 (self.out / "metrics.jsonl").write_text("")
         every = self.config.checkpoint_every or max(1, self.config.epochs // 100)
         bar = self._progress_bar()
-        stop = False
+        # a checkpoint written as its rule stopped the run is a finished run
+        stop = self.stop_reason is not None
         while self.epoch < self.config.epochs and not stop:
             row, stop = self.run_epoch()
             if self.epoch % every == 0 or stop or self.epoch == self.config.epochs:
