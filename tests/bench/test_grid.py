@@ -350,6 +350,7 @@ def test_a_raised_preset_cap_resumes_capped_runs_and_keeps_finished_ones(
 
     straight = grid(tmp_path / "straight", epochs=40)
     assert straight["summary"]["stop_reason"] == "converged"
+
     def planned(**changes):
         monkeypatch.setitem(_config._PRESETS, ("cossim", "converged"),
                             {**preset, **changes})  # fmt: skip
