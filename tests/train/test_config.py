@@ -204,16 +204,17 @@ def test_config_change_tells_a_raised_cap_from_another_protocol():
     assert base["lr_schedule"] == "plateau" and base["select_after"] == 200
     assert config_change(base, dict(base)) == "same"
     assert config_change(base, {**base, "fast_dev_run": True}) == "same"
-    assert config_change(base, {**base, "epochs": 8000}) == "raised cap"
-    assert config_change({**base, "epochs": 8000}, base) == "different"  # lowered
-    assert config_change(base, {**base, "epochs": 8000, "lr": 1e-3}) == "different"
+    higher = 2 * base["epochs"]
+    assert config_change(base, {**base, "epochs": higher}) == "raised cap"
+    assert config_change({**base, "epochs": higher}, base) == "different"  # lowered
+    assert config_change(base, {**base, "epochs": higher, "lr": 1e-3}) == "different"
     assert config_change(base, {**base, "patience": 100}) == "different"
     # selection would start at the old cap's last epoch but later under the new one
     late = {**base, "select_after": 300}
     assert config_change({**late, "epochs": 250}, late) == "different"
     # a cosine schedule reads its length every epoch
     cosine = {**base, "lr_schedule": "cosine"}
-    assert config_change(cosine, {**cosine, "epochs": 8000}) == "different"
+    assert config_change(cosine, {**cosine, "epochs": higher}) == "different"
     # a field the saved config predates reads as its default
     old = {k: v for k, v in base.items() if k != "penalty_mode"}
-    assert config_change(old, {**base, "epochs": 8000}) == "raised cap"
+    assert config_change(old, {**base, "epochs": higher}) == "raised cap"
