@@ -306,12 +306,10 @@ class Trainer:
         state = load_checkpoint(self.out / "checkpoint.pt")
         # a field added after the checkpoint was written reads as its default
         saved = {**_FIELD_DEFAULTS, **state["config"]}
-        saved = {k: v for k, v in saved.items() if k != "fast_dev_run"}
-        current = {
-            k: v for k, v in self.config.to_dict().items() if k != "fast_dev_run"
-        }
+        current = self.config.to_dict()
         if config_change(saved, current) == "different":
-            diff = sorted(k for k in current if saved.get(k) != current[k])
+            diff = sorted(k for k, v in current.items()
+                          if k != "fast_dev_run" and saved.get(k) != v)  # fmt: skip
             raise ValueError(f"cannot resume {self.out}: config differs in {diff}")
         try:
             self.model.load_state_dict(state["model"])
