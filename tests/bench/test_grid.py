@@ -279,6 +279,43 @@ def test_anchor_table_puts_ours_beside_emlps_results():
     assert anchor_table([cell("inertia:o2z", "mlp", 1.0)]) == ""
 
 
+def test_a_fresh_checkout_of_a_results_folder_reports_its_recorded_runs(
+    local_grid, tmp_path
+):
+    """Run folders are not committed: a results folder holding only its
+    ``runs.jsonl`` (and grid.json) reports the same runs, a run folder present
+    wins over its recorded line, and a broken line is an error."""
+    import shutil
+
+    root, _ = local_grid
+    full = tmp_path / "full"
+    shutil.copytree(root, full)
+    report = write_report(full).read_text()
+    recorded = (full / "runs.jsonl").read_text()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for name in ("runs.jsonl", "grid.json"):
+        shutil.copy(full / name, fresh / name)
+    assert load_results(fresh) == load_results(full)
+    # the same report but for its own path (the "softeq report DIR" line)
+    assert write_report(fresh).read_text() == report.replace(str(full), str(fresh))
+    assert (fresh / "runs.jsonl").read_text() == recorded
+
+    # a run trained again (its folder back, with another score) replaces its line
+    run_id = "cossim-so3/mlp/s0"
+    shutil.copytree(full / run_id, fresh / run_id)
+    result = json.loads((fresh / run_id / "result.json").read_text())
+    result["summary"]["test_mse"] = 123.0
+    (fresh / run_id / "result.json").write_text(json.dumps(result))
+    rows = load_results(fresh)
+    assert len(rows) == 2
+    assert [r["test_mse"] for r in rows if r["method"] == "mlp"] == [123.0]
+
+    (fresh / "runs.jsonl").write_text(recorded + "{not json\n")
+    with pytest.raises(ValueError, match=r"runs.jsonl:3: not a run's row"):
+        load_results(fresh)
+
+
 def test_report_of_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_results(tmp_path / "none")

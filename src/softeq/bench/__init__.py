@@ -18,7 +18,7 @@ Example:
      'per-evidence', 'per-prox', 'auto', 'auto-per']
 """
 
-from ._aggregate import aggregate, load_results
+from ._aggregate import aggregate, load_results, recorded_runs
 from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from ._grid import GridResult, run_grid
 from ._grid_report import write_report
@@ -37,6 +37,7 @@ __all__ = [
     "aggregate",
     "execute",
     "load_results",
+    "recorded_runs",
     "make_executor",
     "planned_action",
     "run_grid",

@@ -1,7 +1,7 @@
 """Aggregate a results folder: mean ± std over seeds, tables, PER's wins and losses.
 
-Only JSON is read (``result.json`` per run); nothing in a results folder is ever
-unpickled or executed.
+Only JSON is read (``result.json`` per run, ``runs.jsonl``); nothing in a results
+folder is ever unpickled or executed.
 """
 
 from __future__ import annotations
@@ -30,8 +30,21 @@ def label(method: str) -> str:
     return REFERENCES.get(method, method)
 
 
+#: One line per run, written beside ``REPORT.md`` and committed with it.
+RUNS_FILE = "runs.jsonl"
+#: What names a run in a results folder.
+RUN_KEY = ("suite", "protocol", "task", "method", "seed")
+
+
 def load_results(root: str | Path) -> list[dict[str, Any]]:
     """Every finished run under `root`, flattened to one dict per run.
+
+    A run is read from its folder's ``result.json``; a run with no folder there
+    but a line in the folder's ``runs.jsonl`` is read from that line. Run folders
+    hold checkpoints and are not committed, so in a fresh checkout of a results
+    folder only ``runs.jsonl`` records its runs: a grid that adds methods or seeds
+    to it, and its report, keep the recorded runs beside the new ones (a run
+    trained again replaces its recorded line). Rows come sorted by `RUN_KEY`.
 
     Raises:
         ValueError: If `root` is not a folder or holds no finished run.
@@ -39,16 +52,45 @@ def load_results(root: str | Path) -> list[dict[str, Any]]:
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"results folder {root} does not exist")
-    rows = []
+    rows = {}
     for path in sorted(root.rglob(RESULT_FILE)):
         try:
             result = json.loads(path.read_text())
-            rows.append(_flatten(result, path.parent))
+            row = _flatten(result, path.parent)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{path}: not a softeq result ({err})") from err
+        rows[_key(row)] = row
+    for row in recorded_runs(root):
+        rows.setdefault(_key(row), row)
     if not rows:
-        raise ValueError(f"no finished runs ({RESULT_FILE}) under {root}")
+        raise ValueError(f"no finished runs ({RESULT_FILE}, {RUNS_FILE}) in {root}")
+    return [rows[k] for k in sorted(rows)]
+
+
+def recorded_runs(root: str | Path) -> list[dict[str, Any]]:
+    """The runs that `root`'s ``runs.jsonl`` records (none when it has none).
+
+    Raises:
+        ValueError: If a line is not a run's row.
+    """
+    path = Path(root) / RUNS_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            _key(row)
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}:{n}: not a run's row ({err})") from err
+        rows.append(row)
     return rows
+
+
+def _key(row: dict[str, Any]) -> tuple:
+    return tuple(row[k] for k in RUN_KEY)
 
 
 def late_gain(run_dir: Path) -> float | None:

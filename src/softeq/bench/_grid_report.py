@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .._atomic import write_text_atomic
 from ._aggregate import (
+    RUNS_FILE,
     aggregate,
     cost_table,
     discovery_table,
@@ -100,7 +101,8 @@ def _plot(root: Path, name: str, which: str, *args) -> bool:
 def write_report(root: str | Path) -> Path:
     """Aggregate every finished run under `root` into ``REPORT.md``,
     ``results.csv`` (one line per cell), ``runs.jsonl`` (one line per run) and PNG
-    plots (one set per suite and protocol).
+    plots (one set per suite and protocol). Runs recorded in an earlier
+    ``runs.jsonl`` whose folders are absent stay in (`load_results`).
 
     Returns:
         The path of ``REPORT.md``.
@@ -113,9 +115,9 @@ def write_report(root: str | Path) -> Path:
     cells = aggregate(rows)
     cells += reference_cells(cells)
     write_csv(cells, root / "results.csv")
-    # every run, small enough to commit
-    runs = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
-    write_text_atomic(root / "runs.jsonl", runs)
+    # every run, small enough to commit; keys in the order the tables read them
+    runs = "".join(json.dumps(r) + "\n" for r in rows)
+    write_text_atomic(root / RUNS_FILE, runs)
     lines = ["# softeq benchmark report", ""]
     commands = read_grid(root)["commands"]
     lines += ["Made by:", "", "```", *(commands or ["(the Python API)"]),
