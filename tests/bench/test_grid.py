@@ -316,6 +316,28 @@ def test_a_fresh_checkout_of_a_results_folder_reports_its_recorded_runs(
         load_results(fresh)
 
 
+def test_a_fresh_checkout_keeps_the_finished_runs_it_has_the_results_of(tmp_path):
+    """Git keeps each run's ``result.json`` and nothing else of its folder: the
+    grid keeps those runs (no checkpoint needed) and the report is the same,
+    late gain (from the metrics, which git does not keep) included."""
+    import shutil
+
+    specs = suite_runs("per-cossim", **{**TINY, "epochs": 4, "methods": ["mlp"]})
+    full, fresh = tmp_path / "full", tmp_path / "fresh"
+    run_grid(specs, full, LocalExecutor(1))
+    report = write_report(full).read_text()
+    for path in full.rglob("*"):
+        if path.is_file() and (path.parent == full or path.name == "result.json"):
+            (fresh / path.relative_to(full)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, fresh / path.relative_to(full))
+    assert not list(fresh.rglob("checkpoint.pt")) and not list(fresh.rglob("*.toml"))
+    again = run_grid(specs, fresh, LocalExecutor(1))
+    assert len(again.skipped) == 1 and not again.ran
+    assert write_report(fresh).read_text() == report.replace(str(full), str(fresh))
+    rows = load_results(fresh)
+    assert rows == load_results(full) and rows[0]["late_gain"] is not None
+
+
 def test_report_of_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_results(tmp_path / "none")

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._atomic import write_text_atomic
 from ._suites import METHODS, REFERENCES
-from ._worker import RESULT_FILE
+from ._worker import RESULT_FILE, late_gain
 
 #: Metrics a run may report, in order of preference for the main table.
 METRICS = ("test_ade", "test_fde", "test_mse")
@@ -93,20 +93,6 @@ def _key(row: dict[str, Any]) -> tuple:
     return tuple(row[k] for k in RUN_KEY)
 
 
-def late_gain(run_dir: Path) -> float | None:
-    """How much validation MSE still improved in the last quarter of training:
-    $(v_{3/4} - \\min_{t \\ge 3/4} v_t) / v_{3/4}$ from ``metrics.jsonl`` (near 0 when
-    the learning curve has flattened), or None without metrics."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    val = [json.loads(line)["val/mse"] for line in path.read_text().splitlines()]
-    if len(val) < 4:
-        return None
-    start = val[(3 * len(val)) // 4]
-    return (start - min(val[(3 * len(val)) // 4 :])) / start if start > 0 else 0.0
-
-
 def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     spec, summary = result["spec"], result["summary"]
     row = {k: spec[k] for k in ("suite", "task", "method", "seed", "protocol")}
@@ -117,7 +103,7 @@ def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         epochs=int(result["config"]["epochs"]),
         epochs_run=int(summary["epochs_run"]),
         stop_reason=summary.get("stop_reason"),
-        late_gain=late_gain(run_dir),
+        late_gain=_late_gain(result, run_dir),
         group=spec["overrides"].get("group") or spec["overrides"].get("oracle"),
         strengths=dict(summary.get("strengths") or {}),
         truth={g: v.get("truth") for g, v in summary["groups"].items()},
@@ -127,6 +113,13 @@ def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         },
     )
     return row
+
+
+def _late_gain(result: dict[str, Any], run_dir: Path) -> float | None:
+    """From the run's metrics when its folder has them, else as stored in its
+    result (a checkout holds ``result.json`` without ``metrics.jsonl``)."""
+    gain = late_gain(run_dir)
+    return result.get("late_gain") if gain is None else gain
 
 
 @dataclass(frozen=True)

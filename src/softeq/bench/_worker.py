@@ -131,6 +131,20 @@ def _resumable(out: Path, current: dict[str, Any]) -> bool:
     return config_change(saved, current) != "different"
 
 
+def late_gain(run_dir: Path) -> float | None:
+    """How much validation MSE still improved in the last quarter of training:
+    $(v_{3/4} - \\min_{t \\ge 3/4} v_t) / v_{3/4}$ from ``metrics.jsonl`` (near 0 when
+    the learning curve has flattened), or None without metrics."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    val = [json.loads(line)["val/mse"] for line in path.read_text().splitlines()]
+    if len(val) < 4:
+        return None
+    start = val[(3 * len(val)) // 4]
+    return (start - min(val[(3 * len(val)) // 4 :])) / start if start > 0 else 0.0
+
+
 def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
     from ..train import Trainer
 
@@ -152,6 +166,7 @@ def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
         "steps": trainer.train_steps,
         "wall_s": time.perf_counter() - start,
         "ms_per_step": 1000 * trainer.train_seconds / steps,
+        "late_gain": late_gain(out),
     }
     write_json_atomic(result, out / RESULT_FILE)
     return result
