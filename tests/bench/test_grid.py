@@ -433,6 +433,29 @@ def test_a_raised_preset_cap_resumes_capped_runs_and_keeps_finished_ones(
     assert other["status"] == "ok" and not other["resumed"]
 
 
+def test_a_fit_methods_result_is_checked_against_todays_preset(tmp_path, monkeypatch):
+    """An ``auto`` cell stores the configs its stages' models resolve to: kept
+    while the preset is unchanged or only its cap rose (the fit stopped by its
+    rule), retrained when anything else changed or when the record predates it."""
+    from softeq.train import _config
+
+    (spec,) = suite_runs("per-cossim", protocol="fast", seeds=1, epochs=2,
+                         tasks=["cossim:so3"], methods=["auto"])  # fmt: skip
+    result = execute(spec, tmp_path)
+    assert result["status"] == "ok", result
+    assert set(result["config"]["stages"]) == {"mlp"}
+    assert planned_action(spec, tmp_path) == "keep"
+    key = ("cossim", "fast")
+    preset = dict(_config._PRESETS[key])
+    monkeypatch.setitem(_config._PRESETS, key, {**preset, "lr": preset["lr"] / 2})
+    assert planned_action(spec, tmp_path) == "train"
+    monkeypatch.setitem(_config._PRESETS, key, preset)
+    stored = tmp_path / spec.run_id / "result.json"
+    record = json.loads(stored.read_text())
+    stored.write_text(json.dumps({**record, "config": {"epochs": 2}}))  # older record
+    assert planned_action(spec, tmp_path) == "train"
+
+
 def test_the_recorded_command_names_the_folder_relative_to_the_working_directory(
     tmp_path, monkeypatch
 ):

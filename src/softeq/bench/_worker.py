@@ -34,8 +34,10 @@ def finished_result(
     changed since), does not count: the run is redone. A run its rule stopped
     before the cap still counts when only the cap has been raised since
     (`softeq.train.config_change`); its stored config is updated to the new cap.
-    A run stopped by the cap does not: it resumes from its checkpoint. With
-    `update` False nothing is written.
+    A run stopped by the cap does not: it resumes from its checkpoint. A fit
+    method (``auto*``) is checked the same way on the configs its stages' models
+    resolve to (`_stage_configs`), and never resumes. With `update` False
+    nothing is written.
     """
     path = root / spec.run_id / RESULT_FILE
     if not path.is_file():
@@ -46,26 +48,57 @@ def finished_result(
         return None
     if result.get("spec") != spec.to_dict():
         return None
-    current = _resolved_config(spec)
-    if current is None:  # a fit method: its stages resolve their own configs
-        return result
-    change = config_change(result.get("config") or {}, current)
+    config = result.get("config") or {}
+    if _is_fit(spec):
+        saved, current = config.get("stages") or {}, _stage_configs(spec)
+        changes = [config_change(saved.get(m) or {}, c) for m, c in current.items()]
+        change = max(changes or ["different"], key=_CHANGES.index)
+        epochs = dict(spec.overrides).get("epochs") or _cap(spec)
+        updated = {**config, "stages": current, "epochs": epochs}
+    else:
+        current = _resolved_config(spec)
+        change = "different" if current is None else config_change(config, current)
+        updated = current
     if change == "same":
         return result
-    capped = (result.get("summary") or {}).get("stop_reason") == "epoch cap"
+    capped = "epoch cap" in str((result.get("summary") or {}).get("stop_reason"))
     if change == "raised cap" and not capped:
-        result = {**result, "config": current}
+        result = {**result, "config": updated}
         if update:
             write_json_atomic(result, path)
         return result
     return None
 
 
+#: `config_change` answers, mildest first.
+_CHANGES = ("same", "raised cap", "different")
+
+
+def _is_fit(spec: RunSpec) -> bool:
+    return dict(spec.overrides).get("model") == "auto"
+
+
+def _stage_configs(spec: RunSpec) -> dict[str, dict[str, Any]]:
+    """What the preset of a fit method's `spec` resolves to today, per model its
+    stages train (the MLP and the method's ``fit_model``): the fit's record
+    stores them, and a change in either retrains it. Empty when `spec` does not
+    resolve (the run will fail and say why)."""
+    overrides = dict(spec.overrides)
+    models = sorted({"mlp", overrides.get("fit_model", "mlp")})
+    epochs = overrides.get("epochs")
+    try:
+        return {m: resolve_config(TrainConfig(task=spec.task, model=m, epochs=epochs,
+                                              preset=spec.protocol)).to_dict()
+                for m in models}  # fmt: skip
+    except (TypeError, ValueError):
+        return {}
+
+
 def _resolved_config(spec: RunSpec) -> dict[str, Any] | None:
     """The `TrainConfig` dict `spec` trains with today; None for the fit
     methods (``auto*``) and for specs that do not resolve (the run will fail
     and say why)."""
-    if dict(spec.overrides).get("model") == "auto":
+    if _is_fit(spec):
         return None
     try:
         return resolve_config(TrainConfig(**spec.config_dict())).to_dict()
@@ -148,7 +181,7 @@ def late_gain(run_dir: Path) -> float | None:
 def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
     from ..train import Trainer
 
-    if dict(spec.overrides).get("model") == "auto":
+    if _is_fit(spec):
         return _fit(spec, out)
     trainer = Trainer(TrainConfig(**spec.config_dict()), out)
     resume = _resumable(out, trainer.config.to_dict())
@@ -223,7 +256,8 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     first = result.spec
     record = {
         "spec": spec.to_dict(), "status": "ok", "summary": summary,
-        "config": {"epochs": epochs or _cap(spec), "fit": first},
+        "config": {"epochs": epochs or _cap(spec), "fit": first,
+                   "stages": _stage_configs(spec)},
         "resumed": False, "steps": steps, "wall_s": time.perf_counter() - start,
         "ms_per_step": 1000 * sum(h["train_seconds"] for h in history) / steps,
     }  # fmt: skip
