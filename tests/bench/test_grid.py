@@ -227,6 +227,42 @@ def test_cli_exit_code_and_errors(tmp_path, capsys):
     assert "no finished runs" in capsys.readouterr().err
 
 
+def test_a_time_limit_starts_no_run_after_it_and_cuts_none_short(tmp_path, monkeypatch):
+    """Runs whose turn comes after the limit are not started (and trained by the
+    next call); a run that started before it finishes."""
+    import softeq.bench._worker as worker
+
+    specs = suite_runs("per-cossim", **{**TINY, "seeds": 2, "methods": ["mlp"]})
+    trained = []
+
+    def slow_execute(spec, root):
+        time.sleep(0.5)
+        trained.append(spec.run_id)
+        return {"spec": spec.to_dict(), "status": "ok"}
+
+    monkeypatch.setattr(worker, "execute", slow_execute)
+    grid = run_grid(specs, tmp_path, LocalExecutor(0), time_limit=0.25)
+    assert trained == [specs[0].run_id] and len(grid.ran) == 1
+    assert [r["spec"]["seed"] for r in grid.not_started] == [1]
+    with pytest.raises(ValueError, match="time_limit must be a positive"):
+        run_grid(specs, tmp_path, LocalExecutor(0), time_limit=0)
+
+
+def test_cli_hours_leaves_the_rest_for_the_next_call(tmp_path, capsys):
+    argv = ["bench", "per-cossim", "--protocol", "fast", "--seeds", "1", "--epochs",
+            "2", "--tasks", "cossim:so3", "--methods", "mlp", "--workers", "0",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main([*argv, "--hours", "1e-9"]) == 0
+    assert "0 trained, 0 already finished, 0 failed, 1 not started" in (
+        capsys.readouterr().out
+    )
+    assert not (tmp_path / "REPORT.md").exists()
+    assert main([*argv, "--hours", "-1"]) == 2
+    assert "--hours must be positive" in capsys.readouterr().err
+    assert main([*argv, "--hours", "1"]) == 0
+    assert "1 trained" in capsys.readouterr().out
+
+
 def test_duplicate_specs_are_refused(tmp_path):
     spec = suite_runs("per-cossim", **TINY)[0]
     with pytest.raises(ValueError, match="share run folders"):

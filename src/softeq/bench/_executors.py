@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ._suites import RunSpec
-from ._worker import execute
+from ._worker import execute_before
 
 EXECUTORS = ("local", "ray")
 
@@ -62,22 +62,26 @@ class LocalExecutor:
             raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
         self.workers = default_workers() if workers is None else workers
 
-    def run(self, specs: list[RunSpec], root: Path) -> Iterator[dict[str, Any]]:
-        """Yield one result per spec, in completion order."""
+    def run(
+        self, specs: list[RunSpec], root: Path, deadline: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield one result per spec, in completion order; a spec whose turn
+        comes after `deadline` (`time.time`) is not started (`execute_before`)."""
         if self.workers == 0:
             import torch
 
             threads = torch.get_num_threads()
             try:
                 for spec in specs:
-                    yield execute(spec, root)
+                    yield execute_before(spec, root, deadline)
             finally:
                 torch.set_num_threads(threads)
             return
         context = multiprocessing.get_context("spawn")
         workers = min(self.workers, max(1, len(specs)))
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = {pool.submit(execute, s, str(root)): s for s in specs}
+            futures = {pool.submit(execute_before, s, str(root), deadline): s
+                       for s in specs}  # fmt: skip
             for future in as_completed(futures):
                 try:
                     yield future.result()
@@ -118,8 +122,11 @@ class RayExecutor:
         self.address = address
         self.workers = default_workers() if workers is None else workers
 
-    def run(self, specs: list[RunSpec], root: Path) -> Iterator[dict[str, Any]]:
-        """Yield one result per spec, in completion order."""
+    def run(
+        self, specs: list[RunSpec], root: Path, deadline: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield one result per spec, in completion order; a spec whose task
+        starts after `deadline` (`time.time` on its node) is not started."""
         import ray
 
         started = not ray.is_initialized()
@@ -133,8 +140,8 @@ class RayExecutor:
             ray.init(address=self.address, include_dashboard=False,
                      log_to_driver=False, configure_logging=False)  # fmt: skip
         try:
-            remote = ray.remote(num_cpus=1, max_retries=0)(execute)
-            pending = {remote.remote(s, str(root)): s for s in specs}
+            remote = ray.remote(num_cpus=1, max_retries=0)(execute_before)
+            pending = {remote.remote(s, str(root), deadline): s for s in specs}
             while pending:
                 [ref], _ = ray.wait(list(pending), num_returns=1)
                 spec = pending.pop(ref)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ class GridResult:
     def skipped(self) -> list[dict[str, Any]]:
         """Runs found finished and not redone."""
         return self._with("skipped")
+
+    @property
+    def not_started(self) -> list[dict[str, Any]]:
+        """Runs left for a later call by the grid's time limit."""
+        return self._with("not started")
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -70,12 +76,15 @@ def run_grid(
     *,
     progress: bool = False,
     command: str | None = None,
+    time_limit: float | None = None,
 ) -> GridResult:
     """Train every spec into ``root/<run_id>``; finished runs are skipped.
 
     Re-invoking a grid after it was killed redoes nothing that finished and resumes
     interrupted runs from their checkpoints. A run that raises is reported in the
-    result (and ``error.txt``) and does not stop the others.
+    result (and ``error.txt``) and does not stop the others. With a `time_limit`,
+    no run starts once that many seconds have passed: runs under way finish, the
+    rest are returned as not started, for the next call to train.
 
     Args:
         specs: The runs (see `suite_runs`); run ids must be unique.
@@ -85,13 +94,19 @@ def run_grid(
             not a terminal).
         command: The command line that made the grid, recorded in ``grid.json``
             so that `softeq report` can say how to regenerate it.
+        time_limit: Seconds after which no run starts (None: no limit).
 
     Returns:
         A `GridResult`.
 
     Raises:
-        ValueError: If two specs share a run folder.
+        ValueError: If two specs share a run folder, or `time_limit` is not a
+            positive number.
     """
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds, "
+                         f"got {time_limit!r}")  # fmt: skip
+    deadline = None if time_limit is None else time.time() + time_limit
     root = Path(root)
     ids = [s.run_id for s in specs]
     if len(set(ids)) != len(ids):
@@ -113,7 +128,7 @@ def run_grid(
             total=len(specs), initial=len(grid.results), desc="runs", mininterval=0.5
         )
     executor = executor or LocalExecutor()
-    for result in executor.run(todo, root) if todo else ():
+    for result in executor.run(todo, root, deadline) if todo else ():
         grid.results.append(result)
         if bar is not None:
             bar.update(1)

@@ -120,6 +120,18 @@ def planned_action(spec: RunSpec, root: str | Path) -> str:
     return "train"
 
 
+def execute_before(
+    spec: RunSpec, root: str | Path, deadline: float | None
+) -> dict[str, Any]:
+    """`execute(spec, root)` unless the wall clock (`time.time`) has passed
+    `deadline`; then nothing is trained and the record is
+    ``{"spec", "status": "not started"}`` (a grid's time limit: a run that has
+    started is never cut short)."""
+    if deadline is not None and time.time() >= deadline:
+        return {"spec": spec.to_dict(), "status": "not started"}
+    return execute(spec, root)
+
+
 def execute(spec: RunSpec, root: str | Path) -> dict[str, Any]:
     """Train `spec` into ``root/spec.run_id`` and return its result record.
 

@@ -44,6 +44,12 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, help="parallel runs (default: one per core)"
     )
     parser.add_argument("--out", type=Path, help="results folder (results/SUITE)")
+    parser.add_argument(
+        "--hours",
+        type=float,
+        help="start no run after this many hours; runs under way finish; the "
+        "same command later trains the rest",
+    )
     parser.add_argument("--no-report", action="store_true",
                         help="do not write REPORT.md after the grid")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true",
@@ -79,9 +85,15 @@ def run_bench(args: argparse.Namespace) -> int:
         return _dry_run(specs, out)
     executor = make_executor(args.executor, workers=args.workers,
                              address=args.address)  # fmt: skip
-    grid = run_grid(specs, out, executor, progress=True, command=_command(args, out))
+    if args.hours is not None and not args.hours > 0:
+        print(f"error: --hours must be positive, got {args.hours}", file=sys.stderr)
+        return 2
+    time_limit = None if args.hours is None else 3600 * args.hours
+    grid = run_grid(specs, out, executor, progress=True, command=_command(args, out),
+                    time_limit=time_limit)  # fmt: skip
+    late = f", {len(grid.not_started)} not started (--hours)" * bool(grid.not_started)
     print(f"{args.suite}: {len(grid.ran)} trained, {len(grid.skipped)} already "
-          f"finished, {len(grid.failed)} failed, in {out}")  # fmt: skip
+          f"finished, {len(grid.failed)} failed{late}, in {out}")  # fmt: skip
     for r in grid.failed:
         spec = r["spec"]
         run_id = f"{spec['task']} {spec['method']} seed {spec['seed']}"
