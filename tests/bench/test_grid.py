@@ -236,12 +236,12 @@ def test_a_time_limit_starts_no_run_after_it_and_cuts_none_short(tmp_path, monke
     trained = []
 
     def slow_execute(spec, root):
-        time.sleep(0.5)
+        time.sleep(1.5)
         trained.append(spec.run_id)
         return {"spec": spec.to_dict(), "status": "ok"}
 
     monkeypatch.setattr(worker, "execute", slow_execute)
-    grid = run_grid(specs, tmp_path, LocalExecutor(0), time_limit=0.25)
+    grid = run_grid(specs, tmp_path, LocalExecutor(0), time_limit=1.0)
     assert trained == [specs[0].run_id] and len(grid.ran) == 1
     assert [r["spec"]["seed"] for r in grid.not_started] == [1]
     with pytest.raises(ValueError, match="time_limit must be a positive"):
