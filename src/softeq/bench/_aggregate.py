@@ -39,12 +39,12 @@ RUN_KEY = ("suite", "protocol", "task", "method", "seed")
 def load_results(root: str | Path) -> list[dict[str, Any]]:
     """Every finished run under `root`, flattened to one dict per run.
 
-    A run is read from its folder's ``result.json``; a run with no folder there
-    but a line in the folder's ``runs.jsonl`` is read from that line. Run folders
-    hold checkpoints and are not committed, so in a fresh checkout of a results
-    folder only ``runs.jsonl`` records its runs: a grid that adds methods or seeds
-    to it, and its report, keep the recorded runs beside the new ones (a run
-    trained again replaces its recorded line). Rows come sorted by `RUN_KEY`.
+    A run is read from its folder's ``result.json``; a run with no
+    ``result.json`` but a line in the folder's ``runs.jsonl`` is read from that
+    line (folders committed before git kept each run's ``result.json`` record
+    their runs only there): a grid that adds methods or seeds to such a folder,
+    and its report, keep the recorded runs beside the new ones (a run trained
+    again replaces its recorded line). Rows come sorted by `RUN_KEY`.
 
     Raises:
         ValueError: If `root` is not a folder or holds no finished run.

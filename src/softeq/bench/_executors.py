@@ -1,7 +1,8 @@
 """Executors: where the runs of a grid train.
 
-Both executors call the same `execute(spec, root)` in a separate single-threaded
-process, so a grid gives the same numbers whichever runs it:
+Both executors call the same `execute(spec, root)` (through `execute_before`, which
+honours a grid's time limit) in a separate single-threaded process, so a grid gives
+the same numbers whichever runs it:
 
 * `LocalExecutor` -- a process pool on this machine (``spawn`` start method), or
   the calling process itself with ``workers=0`` (debugging, tests);
