@@ -14,8 +14,13 @@ truth's own breaking under the same thresholds, `softeq.data.with_measured_truth
 Targets (issue "verdicts a scientist can trust"): no wrong exact or broken
 verdict, at least 90 % decided, ranking right in at least 97 % of runs.
 
-Two ways to get runs:
+Three ways to get runs:
 
+    # score the runs a grid recorded (`softeq bench`: each run's report at the
+    # end of its training, from its committed result.json or runs.jsonl line);
+    # no checkpoint and no training
+    python benchmarks/bench_discovery.py --results results/per-inertia-converged-500 \
+        results/per-cossim-converged-500 --out results/discovery-500
     # re-measure the report of converged runs already on disk (checkpoints of
     # `softeq bench`), with today's report; no training
     python benchmarks/bench_discovery.py --runs results/per-inertia-converged \\
@@ -51,18 +56,21 @@ _ORDER = {label: i for i, label in enumerate(LABELS)}
 
 def score(groups: list[dict]) -> dict:
     """Counts of one run's report entries against their truths, and whether its
-    ranking agrees with them (groups whose truth is unknown are not scored)."""
+    ranking agrees with them (groups whose truth is unknown are not scored;
+    `ranking_right` is None when an entry has no rank)."""
     judged = [g for g in groups if g["truth"] in _ORDER]
     wrong_exact = sum(g["verdict"] == "exact" != g["truth"] for g in judged)
     wrong_broken = sum(g["verdict"] == "broken" != g["truth"] for g in judged)
     undetermined = sum(g["verdict"] == "undetermined" for g in judged)
     right = sum(g["verdict"] == g["truth"] for g in judged)
-    ranking = all(
-        a["rank"] < b["rank"]
-        for a in judged
-        for b in judged
-        if _ORDER[a["truth"]] < _ORDER[b["truth"]]
-    )
+    ranking = None  # unknown: a recorded run without its breakings has no ranks
+    if all(g.get("rank") is not None for g in judged):
+        ranking = all(
+            a["rank"] < b["rank"]
+            for a in judged
+            for b in judged
+            if _ORDER[a["truth"]] < _ORDER[b["truth"]]
+        )
     return {"judged": len(judged), "right": right, "undetermined": undetermined,
             "wrong_exact": wrong_exact, "wrong_broken": wrong_broken,
             "ranking_right": ranking}  # fmt: skip
@@ -109,6 +117,44 @@ def _row(report: dict, summary: dict, *, method: str, source: str) -> dict:
             **score(groups)}  # fmt: skip
 
 
+def recorded(row: dict, source: str) -> dict | None:
+    """A grid's run as its own report judged it at the end of training (a row of
+    `softeq.bench.load_results`: truths, verdicts and, for runs recorded since
+    grids keep them, breakings), scored as `reassess` scores a re-measured one.
+
+    The report ranks groups by their breaking, so the ranks follow from the
+    breakings; a row without them (recorded before) is scored without a
+    ranking. None for a run whose report judged no group.
+    """
+    truth, verdicts = row.get("truth") or {}, row.get("verdicts") or {}
+    breaking = row.get("breaking") or {}
+    names = [g for g in truth if g in verdicts]
+    if not names:
+        return None
+    ranked = sorted(names, key=lambda g: breaking[g]) if all(
+        breaking.get(g) is not None for g in names) else None  # fmt: skip
+    groups = [{"name": g, "truth": truth[g], "verdict": verdicts[g],
+               "breaking": breaking.get(g),
+               "rank": ranked.index(g) + 1 if ranked else None}
+              for g in names]  # fmt: skip
+    return {"task": row["task"], "method": row["method"], "seed": row["seed"],
+            "source": source, "test_mse": row.get("test_mse"), "groups": groups,
+            **score(groups)}  # fmt: skip
+
+
+def recorded_rows(roots: list[Path]) -> list[dict]:
+    """Every run recorded under the grid folders `roots`, scored by `recorded`."""
+    from softeq.bench import load_results
+
+    rows = []
+    for root in roots:
+        for row in load_results(root):
+            scored = recorded(row, str(root))
+            if scored is not None:
+                rows.append(scored)
+    return rows
+
+
 def run_jobs(fn, jobs: list, out: Path, workers: int) -> list[dict]:
     """`fn` over `jobs` in `workers` processes; each row is appended to
     `out/runs.jsonl` as it arrives (a killed grid keeps what finished)."""
@@ -136,8 +182,16 @@ def _cells(rows: list[dict]) -> list[str]:
         _pct(sum(r["right"] for r in rows), decided),
         str(sum(r["wrong_exact"] for r in rows)),
         str(sum(r["wrong_broken"] for r in rows)),
-        _pct(sum(r["ranking_right"] for r in rows), len(rows)),
+        _ranking(rows),
     ]
+
+
+def _ranking(rows: list[dict]) -> str:
+    """The share of runs ranked right, among those with ranks (how many, when
+    some have none)."""
+    known = [r for r in rows if r["ranking_right"] is not None]
+    cell = _pct(sum(r["ranking_right"] for r in known), len(known))
+    return cell if len(known) == len(rows) or not known else f"{cell} (of {len(known)})"
 
 
 _HEAD = ("| {first} | runs | decided | right (of decided) | wrong exact "
@@ -189,6 +243,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, nargs="+", metavar="DIR",
                         help="re-measure the runs under these folders")  # fmt: skip
+    parser.add_argument("--results", type=Path, nargs="+", metavar="DIR",
+                        help="score the runs that these grid folders record, as "
+                        "their reports judged them (no checkpoint needed)")  # fmt: skip
     parser.add_argument("--train", action="store_true",
                         help="train PER on every setting instead")  # fmt: skip
     parser.add_argument("--table", type=Path, nargs="+", metavar="DIR",
@@ -201,15 +258,26 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("results/discovery"))
     args = parser.parse_args()
-    if sum(x is not None and x is not False for x in (args.runs, args.table,
-                                                       args.train)) != 1:  # fmt: skip
-        parser.error("give exactly one of --runs DIR..., --train, --table DIR")
+    modes = (args.runs, args.results, args.table, args.train)
+    if sum(x is not None and x is not False for x in modes) != 1:
+        parser.error("give exactly one of --runs DIR..., --results DIR..., --train, "
+                     "--table DIR...")  # fmt: skip
     if args.table is not None:
         rows = [json.loads(line) for d in args.table
                 for line in (d / "runs.jsonl").read_text().splitlines()]  # fmt: skip
         print(table(rows))
         return
-    if args.runs is not None:
+    if args.results is not None:
+        rows = recorded_rows(args.results)
+        if not rows:
+            parser.error(f"no run with verdicts under {[str(r) for r in args.results]}")
+        args.out.mkdir(parents=True, exist_ok=True)
+        with (args.out / "runs.jsonl").open("w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        header = (f"{len(rows)} runs recorded under "
+                  f"{', '.join(map(str, args.results))}, as each run's report "
+                  "judged it at the end of training.")  # fmt: skip
+    elif args.runs is not None:
         dirs = run_dirs(args.runs)
         if not dirs:
             parser.error(f"no finished runs under {[str(r) for r in args.runs]}")

@@ -67,3 +67,50 @@ def test_run_dirs_finds_finished_runs_only(tmp_path):
         (d / "checkpoint.pt").write_bytes(b"")
     (done / "summary.json").write_text(json.dumps({}))
     assert bench.run_dirs([tmp_path]) == [str(done)]
+
+
+def _grid_row(truth: dict, verdicts: dict, breaking: dict | None) -> dict:
+    row = {"task": "inertia:o2z", "method": "per", "seed": 1, "test_mse": 0.3,
+           "truth": truth, "verdicts": verdicts}  # fmt: skip
+    return row if breaking is None else {**row, "breaking": breaking}
+
+
+def test_a_recorded_run_is_ranked_by_its_breakings():
+    truth = {"O3": "broken", "O2x": "broken", "O2z": "exact"}
+    verdicts = {"O3": "broken", "O2x": "undetermined", "O2z": "exact"}
+    # O2x breaks less than O3 but more than the exact O2z: ranks 3, 2, 1
+    breaking = {"O3": 0.9, "O2x": 0.3, "O2z": -0.001}
+    row = bench.recorded(_grid_row(truth, verdicts, breaking), "grid")
+    ranks = {g["name"]: g["rank"] for g in row["groups"]}
+    assert ranks == {"O3": 3, "O2x": 2, "O2z": 1}
+    assert (row["judged"], row["right"], row["undetermined"]) == (3, 2, 1)
+    assert row["ranking_right"] is True and row["source"] == "grid"
+    # the exact group breaking most puts it below a broken one
+    breaking = {"O3": 0.9, "O2x": 0.3, "O2z": 0.5}
+    wrong = bench.recorded(_grid_row(truth, verdicts, breaking), "grid")
+    assert wrong["ranking_right"] is False
+
+
+def test_a_recorded_run_without_breakings_is_scored_without_a_ranking():
+    truth = {"O3": "broken", "O2z": "exact"}
+    row = bench.recorded(_grid_row(truth, {"O3": "exact", "O2z": "exact"}, None), "g")
+    assert row["wrong_exact"] == 1 and row["ranking_right"] is None
+    ranked = bench.recorded(_grid_row(truth, {"O3": "broken", "O2z": "exact"},
+                                      {"O3": 1.0, "O2z": 0.0}), "g")  # fmt: skip
+    # the ranking cell counts the runs that have ranks, and says how many
+    assert bench._ranking([row, ranked]) == "100% (of 1)"
+    assert bench._ranking([row]) == "–"
+    assert bench._ranking([ranked, ranked]) == "100%"
+    # a run whose report judged nothing (no verdicts) is left out
+    assert bench.recorded(_grid_row(truth, {}, None), "g") is None
+
+
+def test_recorded_rows_reads_a_grid_folder(tmp_path):
+    line = {"suite": "per-inertia", "task": "inertia:o2z", "method": "mlp", "seed": 0,
+            "protocol": "converged", "test_mse": 2.0,
+            "truth": {"O3": "broken", "O2z": "exact"},
+            "verdicts": {"O3": "broken", "O2z": "exact"},
+            "breaking": {"O3": 0.8, "O2z": 0.0}}  # fmt: skip
+    (tmp_path / "runs.jsonl").write_text(json.dumps(line) + "\n")
+    (row,) = bench.recorded_rows([tmp_path])
+    assert (row["method"], row["right"], row["ranking_right"]) == ("mlp", 2, True)

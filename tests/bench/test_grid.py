@@ -143,8 +143,14 @@ def test_local_grid_runs_and_reports(local_grid):
     assert verdict_row.count("1/1") == 2  # MLP and PER, one seed each
     csv = (root / "results.csv").read_text().splitlines()
     assert len(csv) == 3 and csv[0].startswith("suite,protocol,task,method")
-    cells = aggregate(load_results(root))
+    rows = load_results(root)
+    cells = aggregate(rows)
     assert {c.method for c in cells} == {"mlp", "per"}
+    # each row keeps its report's breakings (they rank the groups)
+    for row in rows:
+        groups = {"SO3", "Scale3", "SO3xScale3"}
+        assert set(row["breaking"]) == set(row["verdicts"]) == groups
+        assert all(isinstance(b, float) for b in row["breaking"].values())
     # a fast-protocol table says it is not converged; where runs stopped, and why
     assert "*Not converged: the fast preset" in report
     assert "| 2 (2–2) | epoch cap 1 |" in report

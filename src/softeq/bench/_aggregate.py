@@ -108,6 +108,7 @@ def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         strengths=dict(summary.get("strengths") or {}),
         truth={g: v.get("truth") for g, v in summary["groups"].items()},
         errors={g: v["equivariance_error"] for g, v in summary["groups"].items()},
+        breaking={g: v.get("breaking") for g, v in summary["groups"].items()},
         verdicts={
             g: v["verdict"] for g, v in summary["groups"].items() if v.get("verdict")
         },
