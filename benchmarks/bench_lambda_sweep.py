@@ -23,11 +23,13 @@ all without weight decay, so that λ is the only regulariser that differs.
 Per run: test MSE, the epoch of the selected model and why training stopped, the
 final O2z weight residual (soft only) and, per layer, every candidate's weight
 residual (soft variants; `--layers` tabulates O3's). Writes one JSON line per run
-(a rerun skips finished runs), a Markdown table and a plot. Never asserts.
+(a rerun skips finished runs, so `--hours` slices a long sweep), a Markdown
+table and a plot. Never asserts.
 
     python benchmarks/bench_lambda_sweep.py [--seeds 3] [--workers 2]
         [--lambdas 0,1,10,100,1000,10000] [--variants soft,prox,limit,emlp,mlp]
         [--out results/lambda-sweep] [--patience N] [--weight-decay WD] [--runs DIR]
+        [--hours H]
     python benchmarks/bench_lambda_sweep.py --table results/lambda-sweep [--layers]
 """
 
@@ -37,7 +39,8 @@ import argparse
 import dataclasses
 import json
 import statistics
-from concurrent.futures import ProcessPoolExecutor
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import torch
@@ -107,20 +110,34 @@ def _key(row: dict) -> tuple:
     return (row["variant"], row["strength"], row["seed"])
 
 
-def run_resumable(jobs: list, out: Path, workers: int) -> list[dict]:
-    """Run the jobs not yet in `out` (JSON lines), appending each result."""
+def run_resumable(
+    jobs: list, out: Path, workers: int, deadline: float | None = None
+) -> tuple[list[dict], int]:
+    """Run the jobs not yet in `out` (JSON lines), appending each result as it
+    finishes; none starts after `deadline` (`time.time()` seconds; runs under way
+    finish). Returns the rows and the number of jobs left not started."""
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     if out.is_file():
         rows = [json.loads(x) for x in out.read_text().splitlines()]
     done = {_key(r) for r in rows}
     todo = [j for j in jobs if (j[0], j[1], j[2]) not in done]
+    running: set[Future] = set()
     with ProcessPoolExecutor(workers) as pool, out.open("a") as fh:
-        for row in pool.map(run_one, todo):
-            rows.append(row)
-            fh.write(json.dumps(row) + "\n")
-            fh.flush()
-    return rows
+        while todo or running:
+            while todo and len(running) < workers:
+                if deadline is not None and time.time() > deadline:
+                    break
+                running.add(pool.submit(run_one, todo.pop(0)))
+            if not running:
+                break
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                row = future.result()
+                rows.append(row)
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+    return rows, len(todo)
 
 
 def _stats(values: list[float]) -> str:
@@ -243,6 +260,9 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float,
                         help="every model's (default 0); a new --out")  # fmt: skip
     parser.add_argument("--runs", type=Path, help="keep each run's folder here")
+    parser.add_argument("--hours", type=float,
+                        help="start no run after this many hours (runs under way "
+                        "finish); the same command later trains the rest")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/lambda-sweep"))
     parser.add_argument("--table", type=Path, help="only print the table of OUT")
     parser.add_argument(
@@ -265,7 +285,13 @@ def main() -> None:
                 if v in variants:
                     jobs += [(v, lam, seed, overrides) for lam in lambdas if lam]
             jobs += [(v, None, seed, overrides) for v in variants if v not in SOFT]
-        run_resumable(jobs, path, args.workers)
+        if args.hours is not None and args.hours <= 0:
+            parser.error(f"--hours must be > 0, got {args.hours}")
+        deadline = None if args.hours is None else time.time() + 3600 * args.hours
+        _, left = run_resumable(jobs, path, args.workers, deadline)
+        if left:
+            print(f"{left} runs not started (--hours {args.hours:g}): the same "
+                  "command trains them later")  # fmt: skip
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     text = table(rows)
     print(text)

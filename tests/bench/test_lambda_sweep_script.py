@@ -61,3 +61,13 @@ def test_flags_override_only_what_they_name_and_weight_decay_beats_the_shared_ze
     overrides = bench._overrides(args)
     assert overrides == {"patience": 500, "weight_decay": 2e-4}
     assert {**bench.SHARED, **overrides}["weight_decay"] == 2e-4
+
+
+def test_a_deadline_passed_starts_no_run_and_keeps_the_finished_ones(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    out.write_text('{"variant": "mlp", "strength": null, "seed": 0, "test_mse": 2.0}\n')
+    jobs = [("mlp", None, 0, {}), ("soft", 10.0, 0, {}), ("emlp", None, 1, {})]
+    rows, left = bench.run_resumable(jobs, out, workers=1, deadline=0.0)
+    # the finished run is kept, the two others are left for a later call
+    assert [r["variant"] for r in rows] == ["mlp"] and left == 2
+    assert len(out.read_text().splitlines()) == 1
