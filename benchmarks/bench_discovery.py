@@ -45,35 +45,15 @@ from pathlib import Path
 
 import torch
 
+from softeq.metrics import TRUTH_ORDER, pooled_score_cells, ranked_entries
+from softeq.metrics import score_verdicts as score
+
 SETTINGS = [
     f"inertia:{s}" for s in ("o3", "o2x", "o2y", "o2z", "mixed", "broken", "rpp")
 ]
 SETTINGS += [f"cossim:{s}" for s in ("so3-scale", "so3", "scale", "none")]
-LABELS = ("exact", "approximate", "broken")
+LABELS = tuple(TRUTH_ORDER)
 VERDICTS = (*LABELS, "undetermined")
-_ORDER = {label: i for i, label in enumerate(LABELS)}
-
-
-def score(groups: list[dict]) -> dict:
-    """Counts of one run's report entries against their truths, and whether its
-    ranking agrees with them (groups whose truth is unknown are not scored;
-    `ranking_right` is None when an entry has no rank)."""
-    judged = [g for g in groups if g["truth"] in _ORDER]
-    wrong_exact = sum(g["verdict"] == "exact" != g["truth"] for g in judged)
-    wrong_broken = sum(g["verdict"] == "broken" != g["truth"] for g in judged)
-    undetermined = sum(g["verdict"] == "undetermined" for g in judged)
-    right = sum(g["verdict"] == g["truth"] for g in judged)
-    ranking = None  # unknown: a recorded run without its breakings has no ranks
-    if all(g.get("rank") is not None for g in judged):
-        ranking = all(
-            a["rank"] < b["rank"]
-            for a in judged
-            for b in judged
-            if _ORDER[a["truth"]] < _ORDER[b["truth"]]
-        )
-    return {"judged": len(judged), "right": right, "undetermined": undetermined,
-            "wrong_exact": wrong_exact, "wrong_broken": wrong_broken,
-            "ranking_right": ranking}  # fmt: skip
 
 
 def reassess(run_dir: str) -> dict:
@@ -126,17 +106,10 @@ def recorded(row: dict, source: str) -> dict | None:
     breakings; a row without them (recorded before) is scored without a
     ranking. None for a run whose report judged no group.
     """
-    truth, verdicts = row.get("truth") or {}, row.get("verdicts") or {}
-    breaking = row.get("breaking") or {}
-    names = [g for g in truth if g in verdicts]
-    if not names:
+    groups = ranked_entries(row.get("truth") or {}, row.get("verdicts") or {},
+                            row.get("breaking"))  # fmt: skip
+    if not groups:
         return None
-    ranked = sorted(names, key=lambda g: breaking[g]) if all(
-        breaking.get(g) is not None for g in names) else None  # fmt: skip
-    groups = [{"name": g, "truth": truth[g], "verdict": verdicts[g],
-               "breaking": breaking.get(g),
-               "rank": ranked.index(g) + 1 if ranked else None}
-              for g in names]  # fmt: skip
     return {"task": row["task"], "method": row["method"], "seed": row["seed"],
             "source": source, "test_mse": row.get("test_mse"), "groups": groups,
             **score(groups)}  # fmt: skip
@@ -168,32 +141,6 @@ def run_jobs(fn, jobs: list, out: Path, workers: int) -> list[dict]:
     return rows
 
 
-def _pct(num: int, den: int) -> str:
-    return f"{num / den:.0%}" if den else "–"
-
-
-def _cells(rows: list[dict]) -> list[str]:
-    judged = sum(r["judged"] for r in rows)
-    undetermined = sum(r["undetermined"] for r in rows)
-    decided = judged - undetermined
-    return [
-        str(len(rows)),
-        _pct(decided, judged),
-        _pct(sum(r["right"] for r in rows), decided),
-        str(sum(r["wrong_exact"] for r in rows)),
-        str(sum(r["wrong_broken"] for r in rows)),
-        _ranking(rows),
-    ]
-
-
-def _ranking(rows: list[dict]) -> str:
-    """The share of runs ranked right, among those with ranks (how many, when
-    some have none)."""
-    known = [r for r in rows if r["ranking_right"] is not None]
-    cell = _pct(sum(r["ranking_right"] for r in known), len(known))
-    return cell if len(known) == len(rows) or not known else f"{cell} (of {len(known)})"
-
-
 _HEAD = ("| {first} | runs | decided | right (of decided) | wrong exact "
          "| wrong broken | ranking right |\n|---|---|---|---|---|---|---|")  # fmt: skip
 
@@ -204,14 +151,14 @@ def table(rows: list[dict]) -> str:
     methods = list(dict.fromkeys(r["method"] for r in rows))
     lines = [_HEAD.format(first="method")]
     for m in methods:
-        lines.append(f"| {m} | " + " | ".join(_cells(
+        lines.append(f"| {m} | " + " | ".join(pooled_score_cells(
             [r for r in rows if r["method"] == m])) + " |")  # fmt: skip
     lines += ["", _HEAD.format(first="method / task")]
     for m in methods:
         tasks = list(dict.fromkeys(r["task"] for r in rows if r["method"] == m))
         for t in tasks:
             rs = [r for r in rows if r["method"] == m and r["task"] == t]
-            lines.append(f"| {m} / {t} | " + " | ".join(_cells(rs)) + " |")
+            lines.append(f"| {m} / {t} | " + " | ".join(pooled_score_cells(rs)) + " |")
     for m in methods:
         lines += ["", confusion([r for r in rows if r["method"] == m], m)]
     return "\n".join(lines)
@@ -222,7 +169,7 @@ def confusion(rows: list[dict], method: str) -> str:
     counts = {(t, v): 0 for t in LABELS for v in VERDICTS}
     for r in rows:
         for g in r["groups"]:
-            if g["truth"] in _ORDER:
+            if g["truth"] in TRUTH_ORDER:
                 counts[g["truth"], g["verdict"]] += 1
     lines = [f"| {method}: truth \\ verdict | " + " | ".join(VERDICTS) + " |",
              "|---|" + "---|" * len(VERDICTS)]  # fmt: skip

@@ -2,6 +2,8 @@
 
 import json
 
+from softeq.metrics import pooled_score_cells
+
 from ._scripts import load_script
 
 bench = load_script("bench_discovery")
@@ -98,9 +100,9 @@ def test_a_recorded_run_without_breakings_is_scored_without_a_ranking():
     ranked = bench.recorded(_grid_row(truth, {"O3": "broken", "O2z": "exact"},
                                       {"O3": 1.0, "O2z": 0.0}), "g")  # fmt: skip
     # the ranking cell counts the runs that have ranks, and says how many
-    assert bench._ranking([row, ranked]) == "100% (of 1)"
-    assert bench._ranking([row]) == "–"
-    assert bench._ranking([ranked, ranked]) == "100%"
+    assert pooled_score_cells([row, ranked])[-1] == "100% (of 1)"
+    assert pooled_score_cells([row])[-1] == "–"
+    assert pooled_score_cells([ranked, ranked])[-1] == "100%"
     # a run whose report judged nothing (no verdicts) is left out
     assert bench.recorded(_grid_row(truth, {}, None), "g") is None
 

@@ -141,6 +141,10 @@ def test_local_grid_runs_and_reports(local_grid):
     )
     assert verdict_row.startswith("| cossim:so3 | SO3 | exact | ")
     assert verdict_row.count("1/1") == 2  # MLP and PER, one seed each
+    # and scored per method: one run each, three groups judged against the truth
+    scored = verdicts.split("The same verdicts scored")[1].splitlines()
+    assert "| MLP | 1 | " in "\n".join(scored)
+    assert "| PER (PER tuner) | 1 | " in "\n".join(scored)
     csv = (root / "results.csv").read_text().splitlines()
     assert len(csv) == 3 and csv[0].startswith("suite,protocol,task,method")
     rows = load_results(root)

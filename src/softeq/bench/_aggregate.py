@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_text_atomic
+from ..metrics import pooled_score_cells, ranked_entries, score_verdicts
 from ._suites import METHODS, REFERENCES
 from ._worker import RESULT_FILE, late_gain
 
@@ -328,6 +329,26 @@ def verdict_table(rows: list[dict[str, Any]]) -> str:
         return f"{top} {said.count(top)}/{len(said)}"
 
     return _per_group_table([r for r in rows if r.get("verdicts")], label, cell)
+
+
+def verdict_score_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per method, its runs' symmetry-report verdicts scored against
+    the truth and pooled (`softeq.metrics.score_verdicts`): decided, right of
+    decided, wrong "exact" and "broken" verdicts, rankings right."""
+    scored = {}
+    for r in rows:
+        entries = ranked_entries(r["truth"], r.get("verdicts") or {}, r.get("breaking"))
+        if entries:
+            scored.setdefault(r["method"], []).append(score_verdicts(entries))
+    lines = [
+        "| method | runs | decided | right (of decided) | wrong exact "
+        "| wrong broken | ranking right |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for method, scores in scored.items():
+        cells = " | ".join(pooled_score_cells(scores))
+        lines.append(f"| {label(method)} | {cells} |")
+    return "\n".join(lines)
 
 
 def write_csv(cells: list[Cell], path: Path) -> None:

@@ -14,6 +14,7 @@ from ._aggregate import (
     load_results,
     main_metric,
     results_table,
+    verdict_score_table,
     verdict_table,
     wins_table,
     write_csv,
@@ -82,7 +83,13 @@ def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
                 "seeds; each run's report as written when it finished, docs/report.md; "
                 "`python benchmarks/bench_discovery.py --runs DIR` measures them again "
                 "with today's report and scores them):", "",
-                verdict_table(rows), ""]  # fmt: skip
+                verdict_table(rows), "",
+                "The same verdicts scored, pooled over each method's runs (decided: "
+                "not undetermined; a wrong \"exact\" or \"broken\" is the error a "
+                "scientist would publish; ranking: every exact group ranked above "
+                "every approximate one, and those above every broken one; "
+                "`benchmarks/bench_discovery.py --results DIR` gives them per task):",
+                "", verdict_score_table(rows), ""]  # fmt: skip
     return out
 
 

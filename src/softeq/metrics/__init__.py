@@ -12,6 +12,12 @@ from ._symmetry_report import (
     symmetry_report,
     true_breaking,
 )
+from ._verdict_score import (
+    TRUTH_ORDER,
+    pooled_score_cells,
+    ranked_entries,
+    score_verdicts,
+)
 from ._verdicts import (
     BREAKING_THRESHOLDS,
     CONSTRAINED_ERROR,
@@ -25,6 +31,7 @@ from ._weights import weight_residuals
 __all__ = [
     "BREAKING_THRESHOLDS",
     "CONSTRAINED_ERROR",
+    "TRUTH_ORDER",
     "VERDICT_THRESHOLDS",
     "Z_95",
     "SymmetryCost",
@@ -36,7 +43,10 @@ __all__ = [
     "gaussian_inputs",
     "orbit_errors",
     "orbit_parameters",
+    "pooled_score_cells",
+    "ranked_entries",
     "render_markdown",
+    "score_verdicts",
     "symmetry_cost",
     "summary_line",
     "symmetry_report",
