@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from softeq.bench import (
     run_grid,
     suite_runs,
     true_subgroup,
+    typical_run_seconds,
     write_report,
 )
 from softeq.bench._aggregate import compare
@@ -532,4 +534,30 @@ def test_dry_run_says_what_a_grid_would_do_and_trains_nothing(
     out = capsys.readouterr().out
     assert "mlp: 1 keep, 1 train" in out and "  train  cossim-so3/per/s1" in out
     assert "4 runs in" in out and "2 kept, 0 resumed, 2 trained from scratch" in out
+    # each run to train is timed by its task and method's finished run
+    assert re.search(r"  train  cossim-so3/per/s1  \(~\d+ s\)", out)
+    assert re.search(r"time: ~.* with \d+ workers?; 0 runs have none", out)
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+def test_typical_run_seconds_skips_resumed_runs_and_pools_tasks(tmp_path):
+    def result(task, method, seed, wall_s, resumed=False):
+        spec = {"task": task, "method": method, "seed": seed}
+        path = tmp_path / task / method / f"s{seed}" / "result.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"spec": spec, "wall_s": wall_s,
+                                    "resumed": resumed}))  # fmt: skip
+
+    result("a", "per", 0, 100.0)
+    result("a", "per", 1, 300.0)
+    result("a", "per", 2, 5.0, resumed=True)  # only its last part: not a run's time
+    result("b", "per", 0, 1000.0)
+    result("b", "mlp", 0, 10.0)
+    broken = tmp_path / "c" / "mlp" / "s0" / "result.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("{")  # not a result this estimate can read: ignored
+    times = typical_run_seconds(tmp_path)
+    assert times[("a", "per")] == 200.0 and times[("b", "per")] == 1000.0
+    assert times[("*", "per")] == 300.0  # median of 100, 300, 1000
+    assert times[("b", "mlp")] == times[("*", "mlp")] == 10.0
+    assert typical_run_seconds(tmp_path / "empty") == {}

@@ -18,7 +18,7 @@ Example:
      'per-evidence', 'per-prox', 'auto', 'auto-per']
 """
 
-from ._aggregate import aggregate, load_results, recorded_runs
+from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seconds
 from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from ._grid import GridResult, run_grid
 from ._grid_report import write_report
@@ -43,5 +43,6 @@ __all__ = [
     "run_grid",
     "suite_runs",
     "true_subgroup",
+    "typical_run_seconds",
     "write_report",
 ]

@@ -68,6 +68,25 @@ def load_results(root: str | Path) -> list[dict[str, Any]]:
     return [rows[k] for k in sorted(rows)]
 
 
+def typical_run_seconds(root: str | Path) -> dict[tuple[str, str], float]:
+    """Median wall-clock seconds of a run, per ``(task, method)`` and per
+    ``("*", method)`` (over all its tasks), over the runs under `root` that
+    trained from start to finish in one go (a resumed run's time is only its
+    last part). For estimates before a grid goes on; empty when `root` holds
+    none."""
+    times: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for path in Path(root).rglob(RESULT_FILE):
+        try:
+            result = json.loads(path.read_text())
+            if not result.get("resumed") and result.get("wall_s") is not None:
+                spec, seconds = result["spec"], float(result["wall_s"])
+                times[spec["task"], spec["method"]].append(seconds)
+                times["*", spec["method"]].append(seconds)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a result this estimate can use; the grid reports it
+    return {key: statistics.median(ts) for key, ts in times.items()}
+
+
 def recorded_runs(root: str | Path) -> list[dict[str, Any]]:
     """The runs that `root`'s ``runs.jsonl`` records (none when it has none).
 

@@ -16,8 +16,10 @@ from ..bench import (
     planned_action,
     run_grid,
     suite_runs,
+    typical_run_seconds,
 )
 from ..bench import write_report as write_bench_report
+from ..bench._executors import default_workers
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -82,7 +84,7 @@ def run_bench(args: argparse.Namespace) -> int:
                        methods=_names(args.methods))  # fmt: skip
     out = args.out or Path("results") / args.suite
     if args.dry_run:
-        return _dry_run(specs, out)
+        return _dry_run(specs, out, args.workers)
     executor = make_executor(args.executor, workers=args.workers,
                              address=args.address)  # fmt: skip
     if args.hours is not None and not args.hours > 0:
@@ -103,24 +105,53 @@ def run_bench(args: argparse.Namespace) -> int:
     return 1 if grid.failed else 0
 
 
-def _dry_run(specs: list[RunSpec], out: Path) -> int:
-    """Print what `run_bench` would do with each run, per method; train nothing."""
-    actions: dict[str, dict[str, list[str]]] = {}
+def _dry_run(specs: list[RunSpec], out: Path, workers: int | None = None) -> int:
+    """Print what `run_bench` would do with each run, per method, with the time
+    each run to train took its task and method in `out` so far; train nothing.
+    `workers`: as `--workers` (None: one per core)."""
+    n = default_workers() if workers is None else max(workers, 1)
+    typical = typical_run_seconds(out) if out.is_dir() else {}
+    actions: dict[str, dict[str, list[RunSpec]]] = {}
     for spec in specs:
         action = planned_action(spec, out)
-        by_action = actions.setdefault(spec.method, {})
-        by_action.setdefault(action, []).append(spec.run_id)
+        actions.setdefault(spec.method, {}).setdefault(action, []).append(spec)
+    known, unknown = 0.0, 0
     for method, by_action in actions.items():
-        counts = ", ".join(f"{len(ids)} {a}" for a, ids in sorted(by_action.items()))
+        counts = ", ".join(f"{len(ss)} {a}" for a, ss in sorted(by_action.items()))
         print(f"{method}: {counts}")
         for action in ("resume", "train"):
-            for run_id in by_action.get(action, []):
-                print(f"  {action:6} {run_id}")
+            for spec in by_action.get(action, []):
+                seconds = typical.get((spec.task, spec.method))
+                note = ""
+                if seconds is None:  # the method's runs on other tasks
+                    seconds, note = typical.get(("*", spec.method)), ", other tasks"
+                if seconds is None:
+                    unknown += 1
+                    print(f"  {action:6} {spec.run_id}")
+                else:
+                    known += seconds
+                    print(f"  {action:6} {spec.run_id}  (~{_duration(seconds)}{note})")
     totals = {a: sum(len(b.get(a, [])) for b in actions.values())
               for a in ("keep", "resume", "train")}  # fmt: skip
     print(f"{len(specs)} runs in {out}: {totals['keep']} kept, {totals['resume']} "
           f"resumed, {totals['train']} trained from scratch (dry run)")  # fmt: skip
+    todo = totals["resume"] + totals["train"]
+    if todo:
+        print(f"time: ~{_duration(known)} of one worker for the {todo - unknown} runs "
+              f"whose method has finished runs here to go by (the median of its "
+              f"runs on the same task, else on all; a resumed run counts in full), "
+              f"~{_duration(known / n)} with {n} worker{'s' * (n != 1)}; "
+              f"{unknown} runs have none")  # fmt: skip
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """`seconds` as e.g. ``45 s``, ``17 min`` or ``2.4 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
