@@ -221,9 +221,11 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         with (args.out / "runs.jsonl").open("w") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in rows)
-        header = (f"{len(rows)} runs recorded under "
-                  f"{', '.join(map(str, args.results))}, as each run's report "
-                  "judged it at the end of training.")  # fmt: skip
+        folders = " ".join(map(str, args.results))
+        header = (f"{len(rows)} runs recorded under {folders}, as each run's report "
+                  "judged it at the end of training "
+                  f"(`python benchmarks/bench_discovery.py --results {folders} "
+                  f"--out {args.out}`).")  # fmt: skip
     elif args.runs is not None:
         dirs = run_dirs(args.runs)
         if not dirs:
