@@ -356,7 +356,8 @@ def verdict_score_table(rows: list[dict[str, Any]]) -> str:
     decided, wrong "exact" and "broken" verdicts, rankings right."""
     scored = {}
     for r in rows:
-        entries = ranked_entries(r["truth"], r.get("verdicts") or {}, r.get("breaking"))
+        truth, verdicts = r.get("truth") or {}, r.get("verdicts") or {}
+        entries = ranked_entries(truth, verdicts, r.get("breaking"))
         if entries:
             scored.setdefault(r["method"], []).append(score_verdicts(entries))
     lines = [
