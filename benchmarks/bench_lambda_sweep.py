@@ -2,7 +2,10 @@
 
 On `inertia:o2z` (O(2) about z exact, O(3) broken) SoftEMLP over the candidates
 O3 and O2z trains with a fixed strength λ on O2z only (`--tuner constant`), for
-every λ of the sweep, next to the models it should interpolate between:
+every λ of the sweep, next to the models it should interpolate between. `--task`
+and `--group` pick another setting (the names below are the default's): e.g.
+`--task inertia:o3 --group O3` penalises O(3) alone, and `emlp` is then EMLP(O3)
+of PER's allocation.
 
 * ``soft``: SoftEMLP(O3, O2z), strength λ on O2z (λ = 0: the unconstrained net),
   the penalty in the loss as in the reference (`penalty_mode="loss"`);
@@ -26,7 +29,8 @@ residual (soft variants; `--layers` tabulates O3's). Writes one JSON line per ru
 (a rerun skips finished runs, so `--hours` slices a long sweep), a Markdown
 table and a plot. Never asserts.
 
-    python benchmarks/bench_lambda_sweep.py [--seeds 3] [--workers 2]
+    python benchmarks/bench_lambda_sweep.py [--task inertia:o2z] [--group O2z]
+        [--seeds 3] [--workers 2]
         [--lambdas 0,1,10,100,1000,10000] [--variants soft,prox,limit,emlp,mlp]
         [--out results/lambda-sweep] [--patience N] [--weight-decay WD] [--runs DIR]
         [--hours H]
@@ -45,8 +49,8 @@ from pathlib import Path
 
 import torch
 
-TASK = "inertia:o2z"
-CANDIDATES = ("O3", "O2z")
+#: The default setting: the task and its true group, penalised alone.
+TASK, GROUP = "inertia:o2z", "O2z"
 #: SoftEMLP's architecture, shared by every model of the sweep but the MLP.
 ARCH = {"ch": 128, "allocation": "per", "gate": "rpp"}
 #: One optimiser for every model (the converged preset's; no weight decay, so
@@ -58,6 +62,13 @@ REFERENCES = ("limit", "emlp", "mlp")
 SOFT = ("soft", "prox", "soft-all")
 
 
+def candidates(largest: str, group: str) -> tuple[str, ...]:
+    """The candidates of the one-group variants: the task's largest group, whose
+    representations build SoftEMLP, and the penalised `group` (alone when it is
+    the largest: its strength then is the only one)."""
+    return (largest,) if group == largest else (largest, group)
+
+
 def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     """Train one model of the sweep; return its numbers."""
     from softeq.data import get_task
@@ -67,12 +78,16 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     variant, strength, seed, overrides = job
     overrides = dict(overrides)
     runs = overrides.pop("runs", None)  # a folder for the run folders, if kept
+    task_name = overrides.pop("task", TASK)
+    group = overrides.pop("group", GROUP)
     torch.set_num_threads(1)
-    task = get_task(TASK, seed=seed)
-    truth = {g: task.truth[g] for g in CANDIDATES}
+    task = get_task(task_name, seed=seed)
+    largest = task.groups[0]
+    cands = candidates(largest, group)
     if variant != "soft-all":
-        task = dataclasses.replace(task, groups=CANDIDATES, truth=truth)
-    common = {"task": TASK, "seed": seed, **SHARED, **overrides}
+        truth = {g: task.truth[g] for g in cands}
+        task = dataclasses.replace(task, groups=cands, truth=truth)
+    common = {"task": task_name, "seed": seed, **SHARED, **overrides}
     model = None
     if variant in SOFT:
         mode = "proximal" if variant == "prox" else "loss"
@@ -81,11 +96,11 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
     elif variant == "mlp":
         config = TrainConfig(**common, model="mlp")
     else:
-        config = TrainConfig(**common, **ARCH, model="emlp", group="O2z")
+        config = TrainConfig(**common, **ARCH, model="emlp", group=group)
         rep_in, rep_out = task.reps()
-        outer = "O3" if variant == "limit" else "O2z"
+        outer = largest if variant == "limit" else group
         init = torch.Generator().manual_seed(seed)
-        model = build("emlp", rep_in, rep_out, CANDIDATES, group="O2z",
+        model = build("emlp", rep_in, rep_out, cands, group=group,
                       nonlinear_group=outer, num_layers=3, generator=init,
                       **ARCH)  # fmt: skip
     out = None if runs is None else Path(runs) / f"{variant}-{strength}-s{seed}"
@@ -96,14 +111,30 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
         from softeq.metrics import weight_residuals
 
         residuals = weight_residuals(trainer.model)
-        residual = float(residuals["O2z"]["total"])
+        residual = float(residuals[group]["total"])
         layers = {g: [float(r) for r in e["layers"]] for g, e in residuals.items()}
     return {"variant": variant, "strength": strength, "seed": seed,
+            "task": task_name, "group": group, "largest": largest,
             "test_mse": summary["test_mse"], "val_mse": summary["val_mse"],
             "best_epoch": summary["best_epoch"], "epochs_run": summary["epochs_run"],
-            "stop_reason": summary["stop_reason"], "residual_O2z": residual,
+            "stop_reason": summary["stop_reason"], "residual": residual,
             "residual_layers": layers,
             "num_parameters": summary["num_parameters"]}  # fmt: skip
+
+
+def setting(rows: list[dict]) -> tuple[str, str, str]:
+    """`(task, penalised group, largest group)` of a sweep's rows (rows written
+    before the sweep took `--task` are `inertia:o2z`'s); one setting per folder."""
+    found = {(r.get("task", TASK), r.get("group", GROUP), r.get("largest", "O3"))
+             for r in rows}  # fmt: skip
+    if len(found) > 1:
+        raise ValueError(f"one setting per sweep folder, found {sorted(found)}")
+    return found.pop() if found else (TASK, GROUP, "O3")
+
+
+def _residual(row: dict) -> float:
+    """The penalised group's final weight residual (`residual_O2z` in old rows)."""
+    return row["residual"] if "residual" in row else row["residual_O2z"]
 
 
 def _key(row: dict) -> tuple:
@@ -146,27 +177,37 @@ def _stats(values: list[float]) -> str:
     return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
 
 
+def labels(group: str, largest: str) -> dict[str, str]:
+    """Each variant's name in tables and plots, for a sweep on `group`."""
+    soft = ", ".join(candidates(largest, group))
+    return {"soft": f"SoftEMLP({soft}), penalty in the loss",
+            "prox": f"SoftEMLP({soft}), proximal penalty",
+            "soft-all": f"SoftEMLP over every candidate, λ on each but {largest}, "
+            "in the loss",
+            "limit": f"its λ → ∞ limit ({group} linear maps, {largest} "
+            "nonlinearities)",
+            "emlp": f"EMLP({group}), same allocation",
+            "mlp": "MLP (ch 384)"}  # fmt: skip
+
+
 def table(rows: list[dict]) -> str:
     """Markdown: one line per model (soft per strength), test MSE mean ± std."""
-    lines = ["| model | λ on O2z | test MSE | selected at epoch | stopped at | why "
-             "| final O2z residual |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-    labels = {"soft": "SoftEMLP(O3, O2z), penalty in the loss",
-              "prox": "SoftEMLP(O3, O2z), proximal penalty",
-              "soft-all": "SoftEMLP(O3, O2x, O2y, O2z), λ on every O(2), in the loss",
-              "limit": "its λ → ∞ limit "
-              "(O2z linear maps, O3 nonlinearities)", "emlp": "EMLP(O2z), same "
-              "allocation", "mlp": "MLP (ch 384)"}  # fmt: skip
+    _, group, largest = setting(rows)
+    lines = [f"| model | λ on {group} | test MSE | selected at epoch | stopped at "
+             f"| why | final {group} residual |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    names = labels(group, largest)
     keys = sorted({(r["variant"], r["strength"]) for r in rows},
                   key=lambda k: (k[0] not in SOFT, (SOFT + REFERENCES).index(k[0]),
                                  k[1] or 0))  # fmt: skip
     for variant, strength in keys:
         rs = [r for r in rows if (r["variant"], r["strength"]) == (variant, strength)]
         why = ", ".join(sorted({r["stop_reason"] for r in rs}))
-        residual = (_stats([r["residual_O2z"] for r in rs])
+        residual = (_stats([_residual(r) for r in rs])
                     if variant in SOFT else "0 (exact)")  # fmt: skip
         lam = f"{strength:g}" if variant in SOFT else "–"
         lines.append(
-            f"| {labels[variant]} | {lam} | {_stats([r['test_mse'] for r in rs])} "
+            f"| {names[variant]} | {lam} | {_stats([r['test_mse'] for r in rs])} "
             f"| {_stats([r['best_epoch'] for r in rs])} "
             f"| {_stats([r['epochs_run'] for r in rs])} | {why} | {residual} |"
         )
@@ -179,15 +220,16 @@ def layers_table(rows: list[dict]) -> str:
     rows = [r for r in rows if r.get("residual_layers")]
     if not rows:
         return "(no run recorded per-layer residuals)"
+    largest = setting(rows)[2]
     keys = sorted({(r["variant"], r["strength"]) for r in rows},
                   key=lambda k: (SOFT.index(k[0]), k[1]))  # fmt: skip
-    depth = max((len(r["residual_layers"]["O3"]) for r in rows), default=0)
+    depth = max((len(r["residual_layers"][largest]) for r in rows), default=0)
     head = " | ".join(f"layer {i + 1}" for i in range(depth))
-    lines = [f"| model | λ | seeds | O3 residual: {head} |",
+    lines = [f"| model | λ | seeds | {largest} residual: {head} |",
              "|---|---|---|" + "---|" * depth]  # fmt: skip
     for variant, strength in keys:
         rs = [r for r in rows if (r["variant"], r["strength"]) == (variant, strength)]
-        means = [statistics.mean(r["residual_layers"]["O3"][i] for r in rs)
+        means = [statistics.mean(r["residual_layers"][largest][i] for r in rs)
                  for i in range(depth)]  # fmt: skip
         cells = " | ".join(f"{m:.2g}" for m in means)
         lines.append(f"| {variant} | {strength:g} | {len(rs)} | {cells} |")
@@ -201,11 +243,13 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    task, group, largest = setting(rows)
+    names = labels(group, largest)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     curves = {
-        "soft": ("C0", "SoftEMLP(O3, O2z), λ on O2z, penalty in the loss"),
-        "prox": ("C4", "the same, proximal penalty"),
-        "soft-all": ("C5", "SoftEMLP(O3, O2x, O2y, O2z), λ on every O(2), loss"),
+        "soft": ("C0", names["soft"]),
+        "prox": ("C4", names["prox"]),
+        "soft-all": ("C5", names["soft-all"]),
     }
     for variant, (color, label) in curves.items():
         # λ = 0 is one model for both variants (no penalty): drawn on both curves
@@ -223,8 +267,6 @@ def plot(rows: list[dict], path: Path) -> None:
                        alpha=0.5)  # fmt: skip
         ax.plot(xs, means, "o-", color=color, label=label)
     colors = {"limit": "C1", "emlp": "C2", "mlp": "C3"}
-    names = {"limit": "λ → ∞ limit (O2z linear, O3 nonlinear)",
-             "emlp": "EMLP(O2z), same allocation", "mlp": "MLP"}  # fmt: skip
     for variant in REFERENCES:
         values = [r["test_mse"] for r in rows if r["variant"] == variant]
         if values:
@@ -232,9 +274,9 @@ def plot(rows: list[dict], path: Path) -> None:
                        label=names[variant])  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("strength λ on O2z (0 drawn at 0.1)")
+    ax.set_xlabel(f"strength λ on {group} (0 drawn at 0.1)")
     ax.set_ylabel("test MSE")
-    ax.set_title("inertia:o2z, converged, mean of seeds")
+    ax.set_title(f"{task}, converged, mean of seeds")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -244,13 +286,38 @@ def plot(rows: list[dict], path: Path) -> None:
 def _overrides(args: argparse.Namespace) -> dict:
     """The training options the flags change for every run of the sweep."""
     flags = {"epochs": args.epochs, "patience": args.patience,
-             "weight_decay": args.weight_decay,
+             "weight_decay": args.weight_decay, "task": args.task,
+             "group": args.group,
              "runs": None if args.runs is None else str(args.runs)}  # fmt: skip
     return {k: v for k, v in flags.items() if v is not None}
 
 
+def _check_setting(
+    parser: argparse.ArgumentParser, task_name: str, group: str, variants: list[str]
+) -> None:
+    """Stop with a clear message before any run when the flags cannot work."""
+    from softeq.data import get_task
+
+    unknown = sorted(set(variants) - set(SOFT + REFERENCES))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {SOFT + REFERENCES}")
+    try:
+        task = get_task(task_name, seed=0)
+    except (KeyError, ValueError) as err:
+        parser.error(f"--task {task_name}: {err}")
+    if group not in task.groups:
+        parser.error(f"--group {group} is not a candidate of {task_name}: "
+                     f"{', '.join(task.groups)}")  # fmt: skip
+    if group == task.groups[0] and "limit" in variants:
+        parser.error(f"--group {group} is the largest candidate: its λ → ∞ limit is "
+                     "the variant emlp; drop limit from --variants")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", help=f"the setting (default {TASK}); a new --out")
+    parser.add_argument("--group", help=f"the penalised group, a candidate of the "
+                        f"task (default {GROUP})")  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--lambdas", default="0,1,10,100,1000,10000")
@@ -276,6 +343,7 @@ def main() -> None:
     if args.table is None:
         overrides = _overrides(args)
         variants = args.variants.split(",")
+        _check_setting(parser, args.task or TASK, args.group or GROUP, variants)
         lambdas = [float(x) for x in args.lambdas.split(",")]
         jobs = []
         for seed in range(args.seeds):

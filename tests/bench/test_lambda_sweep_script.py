@@ -50,14 +50,15 @@ def test_soft_all_rows_follow_the_o2z_only_rows():
     assert models == [
         "| SoftEMLP(O3, O2z), penalty in the loss",
         "| SoftEMLP(O3, O2z), proximal penalty",
-        "| SoftEMLP(O3, O2x, O2y, O2z), λ on every O(2), in the loss",
+        "| SoftEMLP over every candidate, λ on each but O3, in the loss",
     ]
 
 
 def test_flags_override_only_what_they_name_and_weight_decay_beats_the_shared_zero():
     import argparse
 
-    args = argparse.Namespace(epochs=None, patience=500, weight_decay=2e-4, runs=None)
+    args = argparse.Namespace(epochs=None, patience=500, weight_decay=2e-4, runs=None,
+                              task=None, group=None)  # fmt: skip
     overrides = bench._overrides(args)
     assert overrides == {"patience": 500, "weight_decay": 2e-4}
     assert {**bench.SHARED, **overrides}["weight_decay"] == 2e-4
@@ -71,3 +72,34 @@ def test_a_deadline_passed_starts_no_run_and_keeps_the_finished_ones(tmp_path):
     # the finished run is kept, the two others are left for a later call
     assert [r["variant"] for r in rows] == ["mlp"] and left == 2
     assert len(out.read_text().splitlines()) == 1
+
+
+def test_a_sweep_on_another_group_names_it_and_reads_old_rows_as_o2z():
+    rows = [{**_row("soft", 100.0, 0, 0.07), "residual": 1e-6,
+             "task": "inertia:o3", "group": "O3", "largest": "O3"},
+            {**_row("emlp", None, 0, 0.03), "task": "inertia:o3", "group": "O3",
+             "largest": "O3"}]  # fmt: skip
+    lines = bench.table(rows).splitlines()
+    assert lines[0].startswith("| model | λ on O3 |")
+    assert lines[0].endswith("| final O3 residual |")
+    assert lines[2].startswith("| SoftEMLP(O3), penalty in the loss | 100 |")
+    assert lines[2].endswith("| 1e-06 |")
+    assert lines[3].startswith("| EMLP(O3), same allocation | – |")
+    # rows written before --task existed are inertia:o2z's, residual_O2z theirs
+    old = [_row("soft", 1.0, 0, 1.0, 0.5)]
+    assert bench.setting(old) == ("inertia:o2z", "O2z", "O3")
+    assert "| 0.5 |" in bench.table([_row("soft", 1.0, 0, 1.0, 0.5)])
+
+
+def test_one_folder_holds_one_setting():
+    import pytest
+
+    rows = [{**_row("mlp", None, 0, 1.0), "task": "inertia:o3", "group": "O3"},
+            _row("mlp", None, 1, 1.0)]  # fmt: skip
+    with pytest.raises(ValueError, match="one setting per sweep folder"):
+        bench.table(rows)
+
+
+def test_candidates_hold_the_penalised_group_once():
+    assert bench.candidates("O3", "O2z") == ("O3", "O2z")
+    assert bench.candidates("O3", "O3") == ("O3",)
