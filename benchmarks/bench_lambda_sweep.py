@@ -14,6 +14,9 @@ of PER's allocation.
 * ``soft-all``: SoftEMLP over all four of the task's candidates, strength λ on
   each of O2x, O2y and O2z, in the loss (PER's penalties without its tuner: the
   data break two of the three groups);
+* ``soft-p0``: ``soft`` with its weights projected onto O2z's maps at
+  initialisation ($W \\leftarrow P W$), so that training starts where the hard
+  model does;
 * ``limit``: EMLP with O2z-equivariant linear maps and the same O3-built bilinear
   layers and gates, `EMLP(nonlinear_group=O3)`: SoftEMLP's λ → ∞ limit;
 * ``emlp``: EMLP(O2z) of the same allocation (hidden layers, bilinear layers and
@@ -59,7 +62,9 @@ SHARED = {"weight_decay": 0.0, "select_after": 0}
 REFERENCES = ("limit", "emlp", "mlp")
 #: The swept variants: the penalty in the loss, or as a proximal step, on O2z; or
 #: in the loss on every O(2) candidate.
-SOFT = ("soft", "prox", "soft-all")
+SOFT = ("soft", "prox", "soft-all", "soft-p0")
+#: Strength used as "infinite" to project the weights at initialisation (soft-p0).
+_PROJECT = 1e12
 
 
 def candidates(largest: str, group: str) -> tuple[str, ...]:
@@ -67,6 +72,16 @@ def candidates(largest: str, group: str) -> tuple[str, ...]:
     representations build SoftEMLP, and the penalised `group` (alone when it is
     the largest: its strength then is the only one)."""
     return (largest,) if group == largest else (largest, group)
+
+
+def start_on_maps(model: torch.nn.Module, group: str) -> None:
+    """Project every soft layer's weights and biases onto `group`'s equivariant
+    maps, $W \\leftarrow P W$: a proximal step of strength `_PROJECT` (keeps
+    1e-12 of the part off the maps)."""
+    from softeq.regularizers import ProjectionPenalty
+
+    with torch.no_grad():
+        ProjectionPenalty(model).proximal_step({group: _PROJECT}, 1.0)
 
 
 def run_one(job: tuple[str, float | None, int, dict]) -> dict:
@@ -105,6 +120,8 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
                       **ARCH)  # fmt: skip
     out = None if runs is None else Path(runs) / f"{variant}-{strength}-s{seed}"
     trainer = Trainer(config, out, task=task, model=model)
+    if variant == "soft-p0":
+        start_on_maps(trainer.model, group)
     summary = trainer.fit()
     residual, layers = None, None
     if variant in SOFT:
@@ -184,6 +201,8 @@ def labels(group: str, largest: str) -> dict[str, str]:
             "prox": f"SoftEMLP({soft}), proximal penalty",
             "soft-all": f"SoftEMLP over every candidate, λ on each but {largest}, "
             "in the loss",
+            "soft-p0": f"SoftEMLP({soft}), penalty in the loss, started on "
+            f"{group}'s maps",
             "limit": f"its λ → ∞ limit ({group} linear maps, {largest} "
             "nonlinearities)",
             "emlp": f"EMLP({group}), same allocation",
@@ -250,6 +269,7 @@ def plot(rows: list[dict], path: Path) -> None:
         "soft": ("C0", names["soft"]),
         "prox": ("C4", names["prox"]),
         "soft-all": ("C5", names["soft-all"]),
+        "soft-p0": ("C6", names["soft-p0"]),
     }
     for variant, (color, label) in curves.items():
         # λ = 0 is one model for both variants (no penalty): drawn on both curves
@@ -349,7 +369,7 @@ def main() -> None:
         for seed in range(args.seeds):
             if "soft" in variants:
                 jobs += [("soft", lam, seed, overrides) for lam in lambdas]
-            for v in ("prox", "soft-all"):  # at λ = 0 either is the soft run
+            for v in ("prox", "soft-all", "soft-p0"):  # at λ = 0: the soft run
                 if v in variants:
                     jobs += [(v, lam, seed, overrides) for lam in lambdas if lam]
             jobs += [(v, None, seed, overrides) for v in variants if v not in SOFT]

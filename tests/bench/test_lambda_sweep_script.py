@@ -103,3 +103,24 @@ def test_one_folder_holds_one_setting():
 def test_candidates_hold_the_penalised_group_once():
     assert bench.candidates("O3", "O2z") == ("O3", "O2z")
     assert bench.candidates("O3", "O3") == ("O3",)
+
+
+def test_soft_p0_starts_on_the_groups_maps_and_keeps_the_rest():
+    import torch
+
+    from softeq.groups import get
+    from softeq.metrics import weight_residuals
+    from softeq.nn.models import build
+    from softeq.reps import parse
+
+    G = get("O3")
+    gen = torch.Generator().manual_seed(0)
+    model = build("per", parse("2*V0+2*V", G), parse("V", G), ["O3", "O2z"], ch=16,
+                  num_layers=1, generator=gen)  # fmt: skip
+    before = weight_residuals(model)
+    assert before["O3"]["total"] > 0.1 and before["O2z"]["total"] > 0.1
+    bench.start_on_maps(model, "O2z")
+    after = weight_residuals(model)
+    assert after["O2z"]["total"] < 1e-10
+    # off O2z's maps nothing is left, so O(3)'s residual is what O2z's maps carry
+    assert 0 < after["O3"]["total"] < before["O3"]["total"]
