@@ -63,8 +63,6 @@ REFERENCES = ("limit", "emlp", "mlp")
 #: The swept variants: the penalty in the loss, or as a proximal step, on O2z; or
 #: in the loss on every O(2) candidate.
 SOFT = ("soft", "prox", "soft-all", "soft-p0")
-#: Strength used as "infinite" to project the weights at initialisation (soft-p0).
-_PROJECT = 1e12
 
 
 def candidates(largest: str, group: str) -> tuple[str, ...]:
@@ -76,12 +74,11 @@ def candidates(largest: str, group: str) -> tuple[str, ...]:
 
 def start_on_maps(model: torch.nn.Module, group: str) -> None:
     """Project every soft layer's weights and biases onto `group`'s equivariant
-    maps, $W \\leftarrow P W$: a proximal step of strength `_PROJECT` (keeps
-    1e-12 of the part off the maps)."""
+    maps, $W \\leftarrow P W$ (`ProjectionPenalty.project`; the trainer's
+    ``init="equivariant"`` does the same with the largest candidate)."""
     from softeq.regularizers import ProjectionPenalty
 
-    with torch.no_grad():
-        ProjectionPenalty(model).proximal_step({group: _PROJECT}, 1.0)
+    ProjectionPenalty(model).project(group)
 
 
 def run_one(job: tuple[str, float | None, int, dict]) -> dict:

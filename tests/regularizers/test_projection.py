@@ -128,3 +128,31 @@ def test_proximal_step_rejects_bad_numbers(generator):
         penalty.proximal_step({"O2z": 1.0}, float("nan"))
     with pytest.raises(ValueError, match="strength of O2z"):
         penalty.proximal_step({"O2z": -1.0}, 0.1)
+
+
+def test_project_puts_every_layer_on_the_groups_maps_and_is_idempotent(generator):
+    net = model(generator)
+    penalty = ProjectionPenalty(net)
+    before = penalty(exact=True)
+    assert all(float(v) > 0 for v in before.values())
+    penalty.project("O3")
+    # O(3)'s maps are equivariant for every subgroup: every penalty is now zero
+    after = penalty(exact=True)
+    assert all(float(v) < 1e-20 for v in after.values())
+    W1 = _params(net)
+    penalty.project("O3")
+    for p, w in zip(net.parameters(), W1, strict=True):
+        torch.testing.assert_close(p.detach(), w, rtol=0, atol=1e-12)
+
+
+def test_project_onto_a_subgroup_keeps_its_maps_only(generator):
+    net = model(generator)
+    penalty = ProjectionPenalty(net)
+    o3_before = float(penalty(exact=True)["O3"])
+    penalty.project("O2z")
+    after = penalty(exact=True)
+    assert float(after["O2z"]) < 1e-20
+    # what is left off O(3)'s maps lies in O2z's maps: less than before, not zero
+    assert 0 < float(after["O3"]) < o3_before
+    with pytest.raises(ValueError, match="no soft layer has 'SO5'"):
+        penalty.project("SO5")

@@ -6,6 +6,7 @@ import pickle
 import pytest
 import torch
 
+from softeq.nn import soft_layers
 from softeq.train import NonFiniteLossError, TrainConfig, Trainer, load_checkpoint
 
 SMALL = dict(task="inertia:o2z", ch=8, num_layers=1, epochs=6, batch_size=500,
@@ -314,6 +315,29 @@ def test_proximal_penalties_need_soft_layers():
         Trainer(TrainConfig(**SMALL, model="mlp", penalty_mode="proximal"))
     with pytest.raises(ValueError, match="penalty_mode"):
         Trainer(TrainConfig(**SMALL, model="per", penalty_mode="prox"))
+
+
+def test_equivariant_init_starts_every_penalty_at_zero():
+    """``init="equivariant"`` projects the soft layers onto the largest
+    candidate's maps: every candidate's penalty is zero before the first step,
+    and only the linear maps change (the random init is otherwise the same)."""
+    common = dict(SMALL, model="per")
+    plain = Trainer(TrainConfig(**common))
+    started = Trainer(TrainConfig(**common, init="equivariant"))
+    assert all(float(v) > 1e-3 for v in plain.penalty(exact=True).values())
+    assert all(float(v) < 1e-18 for v in started.penalty(exact=True).values())
+    projected = {id(p) for m in soft_layers(started.model) for p in (m.weight, m.bias)}
+    others = dict(plain.model.named_parameters())
+    for name, q in started.model.named_parameters():
+        if id(q) not in projected:  # bilinear weights, gate paths: as drawn
+            torch.testing.assert_close(q, others[name], rtol=0, atol=0)
+
+
+def test_equivariant_init_needs_soft_layers_and_a_known_choice():
+    with pytest.raises(ValueError, match="init 'equivariant' needs.*SoftLinear"):
+        Trainer(TrainConfig(**SMALL, model="mlp", init="equivariant"))
+    with pytest.raises(ValueError, match="init must be one of"):
+        Trainer(TrainConfig(**SMALL, model="per", init="projected"))
 
 
 def test_skipping_the_exact_penalties_the_tuner_ignores_changes_nothing(tmp_path):

@@ -63,6 +63,8 @@ METHODS: dict[str, tuple[str, Rule]] = {
     "per-prox": ("PER, proximal penalties (PER tuner)",
                  lambda t: {"model": "per", "tuner": "per",
                             "penalty_mode": "proximal"}),
+    "per-init": ("PER, started on the largest group's maps (PER tuner)",
+                 lambda t: {"model": "per", "tuner": "per", "init": "equivariant"}),
     # softeq.fit with an MLP, told only the candidates (docs/fit.md)
     "auto": ("softeq.fit (auto, MLP; candidates only)", lambda t: {"model": "auto"}),
     "auto-per": ("softeq.fit (auto, PER's SoftEMLP; candidates only)",
@@ -79,8 +81,8 @@ REFERENCES = {
 }
 
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
-                "per", "per-matched", "per-evidence", "per-prox", "auto",
-                "auto-per")  # fmt: skip
+                "per", "per-matched", "per-evidence", "per-prox", "per-init",
+                "auto", "auto-per")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",

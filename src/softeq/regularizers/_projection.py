@@ -84,6 +84,27 @@ class ProjectionPenalty:
         ]
 
     @torch.no_grad()
+    def project(self, group: str) -> None:
+        """Put every soft layer on `group`'s equivariant maps: $W \\leftarrow
+        P_jW$, $b \\leftarrow P_jb$ (so $R_j = 0$, and $R_k = 0$ for every
+        candidate $k$ that `group` contains). Layers without `group` as a
+        candidate are left as they are.
+
+        Raises:
+            ValueError: If no soft layer has `group` as a candidate.
+        """
+        layers = [m for m in self.layers if group in m.projectors.projectors]
+        if not layers:
+            raise ValueError(
+                f"project: no soft layer has {group!r} as a candidate; candidates: "
+                f"{', '.join(self.group_names)}"
+            )
+        for layer in layers:
+            projector = layer.projectors.projectors[group]
+            layer.weight.copy_(projector.project(layer.weight))
+            layer.bias.copy_(projector.project_bias(layer.bias))
+
+    @torch.no_grad()
     def proximal_step(self, strengths: Mapping[str, float], step: float) -> None:
         """Move every soft layer toward each group's maps by the exact proximal map
         of its penalty: $W \\leftarrow P_jW + (W - P_jW)/(1 + \\eta\\lambda_j)$

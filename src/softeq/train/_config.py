@@ -15,6 +15,7 @@ PRESETS = ("converged", "fast", "paper")
 LR_SCHEDULES = ("cosine", "plateau")
 #: How projection penalties act: in the loss, or as proximal steps.
 PENALTY_MODES = ("loss", "proximal")
+INITS = ("random", "equivariant")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,11 @@ class TrainConfig:
             exact proximal map of its penalty, W <- PW + (W - PW) / (1 + lr *
             strength): decoupled, and stable for any strength; docs/models.md,
             "Does soft approach hard?").
+        init: How a soft model's linear maps start: ``"random"`` (the
+            reference) or ``"equivariant"`` (then projected onto the largest
+            candidate's equivariant maps, W <- PW and b <- Pb, so that every
+            penalty starts at zero and training starts where the hard model does;
+            docs/models.md, "Soft on O(3)'s own task"). Needs SoftLinear layers.
         orbit_penalty: Train with the sample-based `OrbitPenalty` (4 elements
             per group and input) when the model has no soft layers (implied by
             ``mlp-orbit``).
@@ -139,6 +145,7 @@ class TrainConfig:
     fast_dev_run: bool = False
     standardize: bool = True
     penalty_mode: str = "loss"
+    init: str = "random"
     orbit_penalty: bool = False
     orbit_rows: float = 1.0
     device: str = "cpu"
@@ -355,7 +362,8 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
         ValueError: naming the bad field, its value and what was expected.
     """
     given = {k for k, v in config.to_dict().items() if not (partial and v is None)}
-    names = ("task", "model", "preset", "device", "group", "oracle", "penalty_mode")
+    names = ("task", "model", "preset", "device", "group", "oracle", "penalty_mode",
+             "init")  # fmt: skip
     for name in names:
         value = getattr(config, name)
         optional = name in ("group", "oracle")
@@ -371,7 +379,7 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
     choices = {"preset": PRESETS, "model": MODELS, "tuner": TUNERS,
                "allocation": ("per", "uniform"), "gate": ("rpp", "plain"),
                "lr_schedule": LR_SCHEDULES, "penalty_mode": PENALTY_MODES,
-               "device": ("cpu", "cuda")}  # fmt: skip
+               "init": INITS, "device": ("cpu", "cuda")}  # fmt: skip
     for name in [n for n in choices if n in given]:
         _check_choice(config, name, choices[name])
     if "orbit_rows" in given:

@@ -117,6 +117,13 @@ class Trainer:
                 f"penalty_mode 'proximal' needs a model with SoftLinear layers "
                 f"(e.g. 'per'); {self.config.model!r} has none"
             )
+        if self.config.init == "equivariant":
+            if self.penalty is None:
+                raise ValueError(
+                    f"init 'equivariant' needs a model with SoftLinear layers "
+                    f"(e.g. 'per'); {self.config.model!r} has none"
+                )
+            self.penalty.project(self.task.groups[0])
         self.orbit = make_orbit_penalty(self.config, self.task, self.model)
         self.orbit_samples = torch.Generator().manual_seed(self.config.seed + 2)
         self.orbit_sums: dict[str, float] = {}
