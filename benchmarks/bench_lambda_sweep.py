@@ -209,9 +209,9 @@ def labels(group: str, largest: str) -> dict[str, str]:
 def table(rows: list[dict]) -> str:
     """Markdown: one line per model (soft per strength), test MSE mean ± std."""
     _, group, largest = setting(rows)
-    lines = [f"| model | λ on {group} | test MSE | selected at epoch | stopped at "
-             f"| why | final {group} residual |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [f"| model | λ on {group} | test MSE | validation MSE | selected at epoch "
+             f"| stopped at | why | final {group} residual |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     names = labels(group, largest)
     keys = sorted({(r["variant"], r["strength"]) for r in rows},
                   key=lambda k: (k[0] not in SOFT, (SOFT + REFERENCES).index(k[0]),
@@ -224,6 +224,7 @@ def table(rows: list[dict]) -> str:
         lam = f"{strength:g}" if variant in SOFT else "–"
         lines.append(
             f"| {names[variant]} | {lam} | {_stats([r['test_mse'] for r in rs])} "
+            f"| {_stats([r['val_mse'] for r in rs])} "
             f"| {_stats([r['best_epoch'] for r in rs])} "
             f"| {_stats([r['epochs_run'] for r in rs])} | {why} | {residual} |"
         )
