@@ -1,9 +1,16 @@
-"""Executors: what a local Ray instance started by softeq exposes to the network."""
+"""Executors: what a local Ray instance started by softeq exposes to the network,
+and that a local pool's workers end with the grid's process."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +38,54 @@ FAILING = RunSpec("s", "no-such-task", "mlp", 0, "fast", ())
 )
 def test_is_loopback(ip, expected):
     assert _is_loopback(ip) is expected
+
+
+# A parent with a pool of one worker, the worker busy for ten minutes (as with a
+# run in training); prints the worker's pid once it is up.
+_PARENT = """
+import os, time
+from softeq.bench._executors import worker_pool
+
+if __name__ == "__main__":
+    pool = worker_pool(1, every=0.1)
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 600)
+    time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (Linux)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_local_pool_workers_exit_when_the_grid_process_is_killed(tmp_path, sig):
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(_PARENT))
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        worker = int(parent.stdout.readline())
+        assert _running(worker)
+        parent.send_signal(sig)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker), "the pool's worker outlived the killed grid"
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+        if "worker" in locals() and _running(worker):
+            os.kill(worker, signal.SIGKILL)
 
 
 def _ray_turns_token_auth_on() -> bool:

@@ -4,8 +4,9 @@ Both executors call the same `execute(spec, root)` (through `execute_before`, wh
 honours a grid's time limit) in a separate single-threaded process, so a grid gives
 the same numbers whichever runs it:
 
-* `LocalExecutor` -- a process pool on this machine (``spawn`` start method), or
-  the calling process itself with ``workers=0`` (debugging, tests);
+* `LocalExecutor` -- a process pool on this machine (``spawn`` start method,
+  `worker_pool`), or the calling process itself with ``workers=0`` (debugging,
+  tests); its workers end with the grid's process, however that ends;
 * `RayExecutor` -- a Ray cluster (``address``) or a local Ray instance; one CPU
   per run. On a cluster, `root` must be storage that every node sees.
 """
@@ -17,6 +18,8 @@ import ipaddress
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -46,6 +49,35 @@ def default_workers() -> int:
 def _failed(spec: RunSpec, err: BaseException) -> dict[str, Any]:
     return {"spec": spec.to_dict(), "status": "failed",
             "error": f"{type(err).__name__}: {err}".splitlines()[0]}  # fmt: skip
+
+
+def _exit_with_parent(parent: int, every: float) -> None:
+    """Pool-worker initializer: end this process once `parent` has gone.
+
+    A pool's workers outlive a parent that is killed (``SIGTERM`` or ``SIGKILL``
+    skips the pool's shutdown) and would go on training the runs already queued to
+    them. A daemon thread polls the parent's pid every `every` seconds; when the
+    worker has been re-parented it exits at once. A run cut short this way
+    resumes from its last checkpoint on the grid's next start.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="softeq-parent-watch", daemon=True).start()
+
+
+def worker_pool(workers: int, *, every: float = 1.0) -> ProcessPoolExecutor:
+    """A ``spawn`` process pool of `workers` whose processes exit within `every`
+    seconds of the calling process's end (`_exit_with_parent`)."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(), every),
+    )
 
 
 class LocalExecutor:
@@ -78,9 +110,8 @@ class LocalExecutor:
             finally:
                 torch.set_num_threads(threads)
             return
-        context = multiprocessing.get_context("spawn")
         workers = min(self.workers, max(1, len(specs)))
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with worker_pool(workers) as pool:
             futures = {pool.submit(execute_before, s, str(root), deadline): s
                        for s in specs}  # fmt: skip
             for future in as_completed(futures):
