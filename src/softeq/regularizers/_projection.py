@@ -4,7 +4,7 @@ to that group's equivariant maps."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -93,16 +93,24 @@ class ProjectionPenalty:
         Raises:
             ValueError: If no soft layer has `group` as a candidate.
         """
-        layers = [m for m in self.layers if group in m.projectors.projectors]
-        if not layers:
+        pairs = list(self._on_group(group))
+        if not pairs:
             raise ValueError(
                 f"project: no soft layer has {group!r} as a candidate; candidates: "
                 f"{', '.join(self.group_names)}"
             )
-        for layer in layers:
+        for param, project in pairs:
+            param.copy_(project(param))
+
+    def _on_group(self, group: str) -> Iterator[tuple[Tensor, Callable]]:
+        """`(parameter, projection onto group's maps)` for the weight and the bias
+        of every soft layer that has `group` as a candidate."""
+        for layer in self.layers:
+            if group not in layer.projectors.projectors:
+                continue  # a group this layer is not penalised for
             projector = layer.projectors.projectors[group]
-            layer.weight.copy_(projector.project(layer.weight))
-            layer.bias.copy_(projector.project_bias(layer.bias))
+            yield layer.weight, projector.project
+            yield layer.bias, projector.project_bias
 
     @torch.no_grad()
     def proximal_step(self, strengths: Mapping[str, float], step: float) -> None:
@@ -141,13 +149,6 @@ class ProjectionPenalty:
             if strength == 0 or step == 0:
                 continue
             keep = 1.0 / (1.0 + step * strength)
-            for layer in self.layers:
-                if name not in layer.projectors.projectors:
-                    continue  # a group this layer is not penalised for
-                projector = layer.projectors.projectors[name]
-                for param, project in (
-                    (layer.weight, projector.project),
-                    (layer.bias, projector.project_bias),
-                ):
-                    on_group = project(param)
-                    param.sub_(on_group).mul_(keep).add_(on_group)
+            for param, project in self._on_group(name):
+                on_group = project(param)
+                param.sub_(on_group).mul_(keep).add_(on_group)
