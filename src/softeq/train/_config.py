@@ -15,6 +15,7 @@ PRESETS = ("converged", "fast", "paper")
 LR_SCHEDULES = ("cosine", "plateau")
 #: How projection penalties act: in the loss, or as proximal steps.
 PENALTY_MODES = ("loss", "proximal")
+#: Where a soft model's linear maps start: as drawn, or on the largest group's maps.
 INITS = ("random", "equivariant")
 
 
