@@ -10,7 +10,8 @@ import softeq
 from softeq.auto import CANDIDATES, Fit, fit, fit_task, soft_stage
 from softeq.data import get_task
 from softeq.nn.models import build
-from softeq.train import TrainConfig, Trainer
+from softeq.regularizers import ProjectionPenalty
+from softeq.train import TrainConfig, Trainer, load_checkpoint, load_config
 
 GROUPS = ["O3", "O2x", "O2y", "O2z"]
 SHORT = dict(preset="fast", epochs=4)
@@ -224,3 +225,33 @@ def test_the_soft_stage_changes_no_other_candidate(mixed):
     assert "soft" in with_soft.val_mse and "soft" not in without.val_mse
     rest = {k: v for k, v in with_soft.val_mse.items() if k != "soft"}
     assert rest == without.val_mse == default.val_mse
+
+
+@pytest.mark.parametrize("model", ["mlp", "emlp", nn.Linear(20, 9)])
+def test_hidden_needs_soft_layers(o2z, model):
+    with pytest.raises(ValueError, match="hidden needs a model with SoftLinear"):
+        run(o2z, model=model, hidden=True)
+
+
+@pytest.mark.slow
+def test_hidden_holds_the_soft_emlps_hidden_layers_on_o3(mixed, tmp_path):
+    """`hidden=True`: every stage after the evidence ends with its hidden soft
+    layers on O(3)'s maps (the evidence stage, unpenalised, does not), while
+    the output layer is left to the data."""
+    result = run(mixed, model="per", hidden=True, soft=True, out=tmp_path)
+    stages = [h["stage"] for h in result.history]
+    assert "soft" in stages and any(s.startswith("impose") for s in stages)
+    hidden = {}
+    for stage in stages:
+        config = load_config(tmp_path / stage / "config.toml")
+        assert config.hidden_strength == (0.0 if stage == "none" else 1e4)
+        state = load_checkpoint(tmp_path / stage / "checkpoint.pt")
+        weights = {k.removeprefix("model."): v for k, v in state["model"].items()}
+        model = build("per", *get_task("inertia:mixed").reps(), GROUPS,
+                      ch=config.ch, num_layers=config.num_layers)  # fmt: skip
+        model.load_state_dict(weights)
+        layers = ProjectionPenalty(model).per_layer()
+        hidden[stage] = max(d["O3"] for d in layers[:-1])
+        assert layers[-1]["O3"] > 1e-2 * hidden["none"], stage  # the output: free
+    for stage in stages[1:]:
+        assert hidden[stage] < 1e-4 * hidden["none"], stage

@@ -156,3 +156,47 @@ def test_project_onto_a_subgroup_keeps_its_maps_only(generator):
     assert 0 < float(after["O3"]) < o3_before
     with pytest.raises(ValueError, match="no soft layer has 'SO5'"):
         penalty.project("SO5")
+
+
+def test_hidden_penalty_sums_every_soft_layer_but_the_last(generator):
+    """R^hid_j is group j's penalty on the hidden layers only: the per-layer
+    values of every layer but the output, and no gradient on the output map."""
+    net = model(generator)
+    penalty = ProjectionPenalty(net)
+    per_layer = penalty.per_layer()
+    for name in CANDIDATES:
+        hidden = penalty.hidden(name).detach()
+        assert float(hidden) == pytest.approx(sum(d[name] for d in per_layer[:-1]))
+    penalty.hidden("O3").backward()
+    out = penalty.layers[-1]
+    assert out.weight.grad is None and out.bias.grad is None
+    assert all(float(L.weight.grad.abs().max()) > 0 for L in penalty.layers[:-1])
+
+
+def test_proximal_hidden_shrinks_the_hidden_layers_and_leaves_the_output(generator):
+    net, step, strength = model(generator), 0.01, 7.0
+    penalty = ProjectionPenalty(net)
+    before = penalty.per_layer()
+    out = penalty.layers[-1]
+    W_out, b_out = out.weight.detach().clone(), out.bias.detach().clone()
+    penalty.proximal_hidden("O3", strength, step)
+    after = penalty.per_layer()
+    shrink = (1 + step * strength) ** -2
+    for b, a in zip(before[:-1], after[:-1], strict=True):
+        assert a["O3"] == pytest.approx(b["O3"] * shrink, rel=1e-9)
+    torch.testing.assert_close(out.weight.detach(), W_out, rtol=0, atol=0)
+    torch.testing.assert_close(out.bias.detach(), b_out, rtol=0, atol=0)
+
+
+def test_hidden_penalty_needs_hidden_soft_layers_with_the_group(generator):
+    penalty = ProjectionPenalty(model(generator))
+    with pytest.raises(ValueError, match="no hidden soft layer has 'SO2z'"):
+        penalty.hidden("SO2z")
+    G = [get("O3"), get("O2z")]
+    one = ProjectionPenalty(SoftLinear(parse("V", G[0]), parse("V", G[0]), G))
+    with pytest.raises(ValueError, match="one SoftLinear layer"):
+        one.hidden("O3")
+    with pytest.raises(ValueError, match="one SoftLinear layer"):
+        one.proximal_hidden("O3", 1.0, 0.1)
+    with pytest.raises(ValueError, match="strength of O3"):
+        penalty.proximal_hidden("O3", -1.0, 0.1)

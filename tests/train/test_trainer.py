@@ -412,3 +412,37 @@ def test_a_lower_cap_or_a_cosine_schedule_is_not_a_raised_cap(tmp_path):
     longer = Trainer(TrainConfig(**{**cosine, "epochs": 8}), tmp_path / "cosine")
     with pytest.raises(ValueError, match="config differs in \\['epochs'\\]"):
         longer.fit(resume=True)
+
+
+def _hidden_run(**overrides):
+    base = dict(
+        SMALL, num_layers=2, epochs=4, model="per", tuner="constant", strength=0.0
+    )
+    cfg = TrainConfig(**{**base, **overrides})
+    trainer = Trainer(cfg)
+    start = trainer.penalty.per_layer()
+    for _ in range(cfg.epochs):  # training only: no evaluation, no report
+        trainer._train_epoch()
+    return trainer, start, trainer.penalty.per_layer()
+
+
+@pytest.mark.parametrize("mode", ["loss", "proximal"])
+def test_hidden_strength_holds_the_hidden_layers_on_the_largest_group(mode):
+    """`hidden_strength` is a proximal step on the hidden soft layers towards
+    the largest candidate's maps, in either penalty mode: they end on O(3)'s
+    maps, the output layer (with no other penalty) stays off them, and the loss
+    is the data term alone."""
+    trainer, start, end = _hidden_run(penalty_mode=mode, hidden_strength=1e6)
+    assert trainer.hidden_group == "O3"
+    for before, after in zip(start[:-1], end[:-1], strict=True):
+        assert after["O3"] < 1e-6 * before["O3"]
+    assert end[-1]["O3"] > 0.1 * start[-1]["O3"]
+    row = trainer._train_epoch()
+    assert row["train/loss"] == row["train/mse"]
+
+
+def test_hidden_strength_needs_soft_layers_and_a_valid_number():
+    with pytest.raises(ValueError, match="hidden_strength.*SoftLinear"):
+        Trainer(TrainConfig(**SMALL, model="mlp", hidden_strength=1.0))
+    with pytest.raises(ValueError, match="hidden_strength must be a number"):
+        Trainer(TrainConfig(**SMALL, model="per", hidden_strength=-1.0))

@@ -43,7 +43,7 @@ from .._atomic import write_text_atomic
 from ..data import Task, from_arrays
 from ..groups import get
 from ..metrics import BREAKING_THRESHOLDS, render_markdown
-from ..nn import Standardize
+from ..nn import Standardize, soft_layers
 from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
 from ..reps import parse
@@ -58,6 +58,10 @@ KINDS = ("mlp", "per", "emlp")
 #: 4.7, the unpenalised MLP 2.1); the projection penalty is in the weights'
 #: (the reference's inertia strength).
 TOP_STRENGTH = {"orbit": 1.0, "projection": 100.0}
+#: Strength of the hidden-layer prior (`TrainConfig.hidden_strength`, a proximal
+#: step): at Adam's 3e-3 a step keeps 1/31 of the hidden layers' part off the
+#: largest group's maps, so they stay on them, as a hard layer's would.
+HIDDEN_STRENGTH = 1e4
 #: Group elements the imposed-and-averaged candidate averages over.
 AVERAGE_ELEMENTS = 16
 #: The candidate models `fit` chooses among, in the order they are trained.
@@ -217,6 +221,7 @@ def fit(
     progress: bool = False,
     out: str | Path | None = None,
     soft: bool | None = None,
+    hidden: bool = False,
 ) -> Fit:
     """Find which candidate symmetries the data respect, and use them.
 
@@ -252,6 +257,12 @@ def fit(
             and some candidate keeps a strength (True), never (False), or by
             the default rule (None: with projection penalties only;
             `soft_stage`).
+        hidden: Hold the hidden layers of a SoftEMLP (``model="per"``) on the
+            largest candidate's maps in the soft and imposed stages
+            (`TrainConfig.hidden_strength` at `HIDDEN_STRENGTH`): the prior
+            that the data break the symmetry in the output map only
+            (docs/fit.md, "Hidden layers on the largest group"). Needs
+            `SoftLinear` layers.
 
     Returns:
         The `Fit`.
@@ -278,7 +289,7 @@ def fit(
     )  # fmt: skip
     return fit_task(task, model=model, preset=preset, epochs=epochs, seed=seed,
                     device=device, progress=progress, out=out,
-                    soft=soft)  # fmt: skip
+                    soft=soft, hidden=hidden)  # fmt: skip
 
 
 def fit_task(
@@ -292,6 +303,7 @@ def fit_task(
     progress: bool = False,
     out: str | Path | None = None,
     soft: bool | None = None,
+    hidden: bool = False,
 ) -> Fit:
     """`fit` on a ready `softeq.data.Task` (its test split used once, at the end).
 
@@ -310,8 +322,15 @@ def fit_task(
                   device=device)  # fmt: skip
     stages = _Stages(held_out, out, progress)
     label = {"mlp": "mlp", "emlp": "mlp", "per": "per"}.get(kind, "custom")
+    # the soft and imposed stages' hidden-layer prior (`TrainConfig.hidden_strength`)
+    held = dict(hidden_strength=HIDDEN_STRENGTH if hidden else 0.0)
     given = model if isinstance(model, nn.Module) else None
     initial = copy.deepcopy(given)  # the soft stage starts from the same weights
+    if hidden and (kind in ("mlp", "emlp") or (given and not soft_layers(given))):
+        raise ValueError(
+            f"fit: hidden needs a model with SoftLinear layers ('per' or your own); "
+            f"{kind if given is None else type(given).__name__!r} has none"
+        )
 
     evidence = stages.train(
         "none", TrainConfig(model=label, tuner="constant", strength=0.0, **common),
@@ -331,7 +350,7 @@ def fit_task(
         config = TrainConfig(model=label, tuner="breaking",
                              strength=TOP_STRENGTH[penalty], adjust_at=start,
                              select_after=0, orbit_penalty=True, orbit_rows=rows,
-                             **common)  # fmt: skip
+                             **held, **common)  # fmt: skip
         soft = stages.train("soft", config, initial, readings)
         candidates["soft"], soft_strengths = soft.model, dict(soft.tuner.strengths)
     rep_in, rep_out = task.reps()
@@ -349,7 +368,7 @@ def fit_task(
         wrapped = GroupAugmentation(copy.deepcopy(evidence.model), G, rep_in,
                                     rep_out, generator=gen)  # fmt: skip
         config = TrainConfig(model=label, tuner="constant", strength=0.0,
-                             select_after=0, **common)  # fmt: skip
+                             select_after=0, **held, **common)  # fmt: skip
         inner = stages.train(f"impose-{name}", config, wrapped).model.model
         candidates[f"impose {name}"] = inner
         how[name] = f"augmentation by {name}"

@@ -15,7 +15,7 @@ Example:
     >>> runs = suite_runs("per-inertia", seeds=1, tasks=["inertia:broken"])
     >>> [r.method for r in runs]  # doctest: +NORMALIZE_WHITESPACE
     ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-matched',
-     'per-evidence', 'per-prox', 'per-init', 'auto', 'auto-per']
+     'per-evidence', 'per-prox', 'per-init', 'auto', 'auto-per', 'auto-per-hidden']
 """
 
 from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seconds

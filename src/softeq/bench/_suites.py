@@ -69,6 +69,10 @@ METHODS: dict[str, tuple[str, Rule]] = {
     "auto": ("softeq.fit (auto, MLP; candidates only)", lambda t: {"model": "auto"}),
     "auto-per": ("softeq.fit (auto, PER's SoftEMLP; candidates only)",
                  lambda t: {"model": "auto", "fit_model": "per"}),
+    "auto-per-hidden": ("softeq.fit (auto, PER's SoftEMLP, hidden layers on the "
+                        "largest group; candidates only)",
+                        lambda t: {"model": "auto", "fit_model": "per",
+                                   "fit_hidden": True}),
     "auto-emlp": ("softeq.fit (auto, EMLP layers to impose; candidates only)",
                   lambda t: {"model": "auto", "fit_model": "emlp"}),
 }  # fmt: skip
@@ -82,7 +86,7 @@ REFERENCES = {
 
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
                 "per", "per-matched", "per-evidence", "per-prox", "per-init",
-                "auto", "auto-per")  # fmt: skip
+                "auto", "auto-per", "auto-per-hidden")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",

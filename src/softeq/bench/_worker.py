@@ -218,8 +218,9 @@ def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
 
 
 def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
-    """Methods ``auto``, ``auto-per`` and ``auto-emlp``: `softeq.auto.fit_task`
-    with the method's model (``fit_model``: an MLP unless told otherwise), told
+    """Methods ``auto``, ``auto-per``, ``auto-per-hidden`` and ``auto-emlp``:
+    `softeq.auto.fit_task` with the method's model (``fit_model``: an MLP unless
+    told otherwise; ``fit_hidden``: its `hidden` prior), told
     only the candidates; its stages' run folders go under `out` (not
     resumable: a killed fit starts over)."""
     from ..auto import fit_task
@@ -233,8 +234,9 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     epochs = dict(spec.overrides).get("epochs")
     kind = dict(spec.overrides).get("fit_model", "mlp")
     start = time.perf_counter()
+    hidden = bool(dict(spec.overrides).get("fit_hidden", False))
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
-                      seed=spec.seed, out=out)  # fmt: skip
+                      seed=spec.seed, out=out, hidden=hidden)  # fmt: skip
     history = result.history
     rep_in, rep_out = task.reps()
     x = task.x_val[:256]

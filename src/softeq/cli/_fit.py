@@ -32,6 +32,11 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
         "never (--no-soft); default: always with per, otherwise only when no "
         "group can be imposed",
     )  # fmt: skip
+    parser.add_argument(
+        "--hidden", action="store_true",
+        help="with per: hold the hidden layers on the largest candidate's maps in "
+        "the soft and imposed stages (the symmetry broken in the output map only)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", type=Path, default=None,
@@ -51,7 +56,8 @@ def run_fit(args: argparse.Namespace) -> int:
                      groups=groups, seed=args.seed)  # fmt: skip
     result = fit_task(task, model=args.model, preset=args.preset, epochs=args.epochs,
                       seed=args.seed, device=args.device, progress=not args.json,
-                      out=args.out, soft=args.soft)  # fmt: skip
+                      out=args.out, soft=args.soft,
+                      hidden=args.hidden)  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ..basis import ProjectorStack
-from ..nn import soft_layers
+from ..nn import SoftLinear, soft_layers
 
 
 class ProjectionPenalty:
@@ -102,10 +102,57 @@ class ProjectionPenalty:
         for param, project in pairs:
             param.copy_(project(param))
 
-    def _on_group(self, group: str) -> Iterator[tuple[Tensor, Callable]]:
+    def hidden(self, group: str) -> Tensor:
+        """$R^{hid}_j = \\sum_{l < L} \\tfrac12\\|W_l - P_{l,j}W_l\\|^2 +
+        \\tfrac12\\|b_l - P_{l,j}b_l\\|^2$: group $j$'s penalty on every soft layer
+        but the last (differentiable). `TrainConfig.hidden_strength` weights it
+        for the largest candidate: hidden layers held on its maps while the
+        tuned penalties decide how far the output map leaves them.
+
+        Raises:
+            ValueError: With fewer than two soft layers, or if no hidden layer has
+                `group` as a candidate.
+        """
+        return torch.stack([
+            layer.projectors.projectors[group].residual(layer.weight, layer.bias)
+            for layer in self._hidden_on(group)
+        ]).sum()  # fmt: skip
+
+    @torch.no_grad()
+    def proximal_hidden(self, group: str, strength: float, step: float) -> None:
+        """`proximal_step` for `group` on every soft layer but the last: the
+        proximal map of `hidden`'s penalty at `strength`.
+
+        Raises:
+            ValueError: As `hidden`, or for a negative or non-finite step or
+                strength.
+        """
+        self._proximal({group: strength}, step, self._hidden_on(group))
+
+    def _hidden_on(self, group: str) -> list[SoftLinear]:
+        """The soft layers but the last that have `group` as a candidate."""
+        if len(self.layers) < 2:
+            raise ValueError(
+                "the model has one SoftLinear layer, so no hidden layer to "
+                "penalise; a hidden-layer penalty needs at least two"
+            )
+        layers = [
+            layer for layer in self.layers[:-1] if group in layer.projectors.projectors
+        ]
+        if not layers:
+            raise ValueError(
+                f"no hidden soft layer has {group!r} as a candidate; candidates: "
+                f"{', '.join(self.group_names)}"
+            )
+        return layers
+
+    def _on_group(
+        self, group: str, layers: list[SoftLinear] | None = None
+    ) -> Iterator[tuple[Tensor, Callable]]:
         """`(parameter, projection onto group's maps)` for the weight and the bias
-        of every soft layer that has `group` as a candidate."""
-        for layer in self.layers:
+        of every soft layer (of `layers`, default all) that has `group` as a
+        candidate."""
+        for layer in self.layers if layers is None else layers:
             if group not in layer.projectors.projectors:
                 continue  # a group this layer is not penalised for
             projector = layer.projectors.projectors[group]
@@ -138,6 +185,12 @@ class ProjectionPenalty:
         Raises:
             ValueError: For a negative or non-finite step or strength.
         """
+        self._proximal(strengths, step, self.layers)
+
+    def _proximal(
+        self, strengths: Mapping[str, float], step: float, layers: list[SoftLinear]
+    ) -> None:
+        """`proximal_step` on `layers`."""
         if not (math.isfinite(step) and step >= 0):
             raise ValueError(f"proximal_step: step must be finite and >= 0, got {step}")
         for name, strength in strengths.items():
@@ -149,6 +202,6 @@ class ProjectionPenalty:
             if strength == 0 or step == 0:
                 continue
             keep = 1.0 / (1.0 + step * strength)
-            for param, project in self._on_group(name):
+            for param, project in self._on_group(name, layers):
                 on_group = project(param)
                 param.sub_(on_group).mul_(keep).add_(on_group)

@@ -97,6 +97,17 @@ class TrainConfig:
             candidate's equivariant maps, W <- PW and b <- Pb, so that every
             penalty starts at zero and training starts where the hard model does;
             docs/models.md, "Soft on O(3)'s own task"). Needs SoftLinear layers.
+        hidden_strength: Strength of one more projection penalty, on every
+            soft layer but the last, towards the largest candidate's (the
+            task's first group's) maps (0: none). It acts as a proximal step
+            after every optimiser step whatever `penalty_mode` (decoupled: it
+            never enters the optimiser's moments, so a stiff one holds the
+            hidden layers on the group's maps without slowing the data term's
+            steps). The prior that the data break the symmetry in the output
+            map only: the tuner's strengths, set from what the data say about
+            the *output*, then no longer decide how symmetric the hidden layers
+            are (docs/training.md, "Hidden layers on the largest group").
+            Needs at least two SoftLinear layers.
         orbit_penalty: Train with the sample-based `OrbitPenalty` (4 elements
             per group and input) when the model has no soft layers (implied by
             ``mlp-orbit``).
@@ -147,6 +158,7 @@ class TrainConfig:
     standardize: bool = True
     penalty_mode: str = "loss"
     init: str = "random"
+    hidden_strength: float = 0.0
     orbit_penalty: bool = False
     orbit_rows: float = 1.0
     device: str = "cpu"
@@ -422,7 +434,7 @@ def _check_tuning_epoch(config: TrainConfig, given: set[str]) -> None:
 def _check_numbers(config: TrainConfig, given: set[str]) -> None:
     """Finite, non-negative floats; `lr` > 0; `min_improvement` < 1."""
     numbers = ["lr", "weight_decay", "strength", "gated_wd", "basic_wd", "equiv_wd",
-               "adjust_power", "min_improvement"]  # fmt: skip
+               "adjust_power", "min_improvement", "hidden_strength"]  # fmt: skip
     for name in [n for n in numbers if n in given]:
         value = getattr(config, name)
         ok = isinstance(value, int | float) and not isinstance(value, bool)

@@ -124,6 +124,17 @@ class Trainer:
                     f"(e.g. 'per'); {self.config.model!r} has none"
                 )
             self.penalty.project(self.task.groups[0])
+        #: The largest candidate, when the hidden soft layers are held on its
+        #: maps (`TrainConfig.hidden_strength`), else None.
+        self.hidden_group: str | None = None
+        if self.config.hidden_strength > 0:
+            if self.penalty is None:
+                raise ValueError(
+                    f"hidden_strength needs a model with SoftLinear layers "
+                    f"(e.g. 'per'); {self.config.model!r} has none"
+                )
+            self.hidden_group = self.task.groups[0]
+            self.penalty.hidden(self.hidden_group)  # one soft layer: fails here
         self.orbit = make_orbit_penalty(self.config, self.task, self.model)
         self.orbit_samples = torch.Generator().manual_seed(self.config.seed + 2)
         self.orbit_sums: dict[str, float] = {}
@@ -197,6 +208,10 @@ class Trainer:
             self.optimizer.step()
             if self.proximal:
                 self.penalty.proximal_step(self.tuner.strengths, lr)
+            if self.hidden_group is not None:  # decoupled, whatever penalty_mode
+                self.penalty.proximal_hidden(
+                    self.hidden_group, self.config.hidden_strength, lr
+                )
             total += float(loss.detach())
             total_mse += float(mse.detach())
         n = len(batches)
