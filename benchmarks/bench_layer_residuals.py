@@ -11,6 +11,8 @@ models with soft layers (PER's SoftEMLP) have residuals.
 
     python benchmarks/bench_layer_residuals.py --runs results/per-inertia-converged \\
         [--methods per,per-prox] [--group O3] [--out results/layer-residuals/TABLE.md]
+    python benchmarks/bench_layer_residuals.py --runs results/per-inertia-converged-500 \\
+        --methods auto-per,auto-per-hidden --stage "impose-*"   # a softeq.fit stage
 
 Prints a Markdown table (and writes it to `--out`). Never asserts.
 """
@@ -23,16 +25,23 @@ import statistics
 from pathlib import Path
 
 
-def collect(runs: Path, methods: list[str], group: str) -> dict[tuple[str, str], list]:
+def collect(
+    runs: Path, methods: list[str], group: str, stage: str | None = None
+) -> dict[tuple[str, str], list]:
     """`(task folder, method) -> [per-layer residuals of `group`, one list per
-    seed]` from `runs/TASK/METHOD/sSEED/report.json`."""
+    seed]` from `runs/TASK/METHOD/sSEED/report.json`, or, for the stages of a
+    `softeq.fit` method, from `runs/TASK/METHOD/sSEED/STAGE/report.json` with
+    `stage` a glob (e.g. ``"impose-*"``; a seed whose fit trained two
+    matching stages counts twice)."""
     out: dict[tuple[str, str], list[list[float]]] = {}
+    inner = "" if stage is None else f"{stage}/"
     for method in methods:
-        for report in sorted(runs.glob(f"*/{method}/s*/report.json")):
+        for report in sorted(runs.glob(f"*/{method}/s*/{inner}report.json")):
             entries = {e["name"]: e for e in json.loads(report.read_text())["groups"]}
             layers = entries.get(group, {}).get("residual_layers")
             if layers:
-                task = report.parents[2].name
+                seed = report.parent if stage is None else report.parents[1]
+                task = seed.parents[1].name
                 out.setdefault((task, method), []).append(layers)
     return out
 
@@ -62,11 +71,15 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, required=True, help="a grid's folder")
     parser.add_argument("--methods", default="per,per-prox")
     parser.add_argument("--group", default="O3")
+    parser.add_argument(
+        "--stage", help="a softeq.fit stage's folder under each seed (a glob)"
+    )
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args()
     if not args.runs.is_dir():
         parser.error(f"--runs {args.runs}: no such folder")
-    text = table(collect(args.runs, args.methods.split(","), args.group), args.group)
+    cells = collect(args.runs, args.methods.split(","), args.group, args.stage)
+    text = table(cells, args.group)
     print(text)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,3 +31,15 @@ def test_table_averages_seeds_per_layer_and_compares_last_with_hidden(tmp_path):
     # means 2e-7, 2e-7, 3e-3; last over the largest hidden layer: 1.5e4
     assert lines[2] == "| inertia-o2z | per | 2 | 2e-07 | 2e-07 | 0.003 | 1.5e+04 |"
     assert bench.table({}, "O3").startswith("(no run")
+
+
+def test_collect_reads_a_fit_stage_under_each_seed(tmp_path):
+    for seed, layers in enumerate([[1e-7, 2.0], [3e-7, 4.0]]):
+        _report(tmp_path, "inertia-o2z", "auto-per-hidden", seed, None)
+        stage = tmp_path / "inertia-o2z" / "auto-per-hidden" / f"s{seed}" / "impose-O2z"
+        stage.mkdir()
+        groups = [{"name": "O3", "residual_layers": layers}]
+        (stage / "report.json").write_text(json.dumps({"groups": groups}))
+    cells = bench.collect(tmp_path, ["auto-per-hidden"], "O3", stage="impose-*")
+    assert cells == {("inertia-o2z", "auto-per-hidden"): [[1e-7, 2.0], [3e-7, 4.0]]}
+    assert bench.collect(tmp_path, ["auto-per-hidden"], "O3") == {}

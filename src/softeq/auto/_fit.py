@@ -22,6 +22,8 @@ The procedure (docs/fit.md):
    exact and the largest one called exact, both when they differ; else the
    least broken one), or, for ``model="emlp"``, a hard EMLP for it;
    and try that model averaged over the group at prediction.
+   With `hidden`, the soft and imposed stages hold a SoftEMLP's hidden layers
+   on the largest candidate's maps (`TrainConfig.hidden_strength`).
 4. **Choose** among the unpenalised, soft, imposed and imposed-and-averaged
    models by validation MSE; the test split is used once, at the end.
 """
@@ -326,7 +328,8 @@ def fit_task(
     held = dict(hidden_strength=HIDDEN_STRENGTH if hidden else 0.0)
     given = model if isinstance(model, nn.Module) else None
     initial = copy.deepcopy(given)  # the soft stage starts from the same weights
-    if hidden and (kind in ("mlp", "emlp") or (given and not soft_layers(given))):
+    no_soft = given is not None and not soft_layers(given)
+    if hidden and (kind in ("mlp", "emlp") or no_soft):
         raise ValueError(
             f"fit: hidden needs a model with SoftLinear layers ('per' or your own); "
             f"{kind if given is None else type(given).__name__!r} has none"
@@ -438,6 +441,7 @@ class _Stages:
             "train_seconds": trainer.train_seconds, "steps": trainer.train_steps,
             "num_parameters": summary["num_parameters"],
             "strengths": dict(trainer.tuner.strengths) if has_penalty else {},
+            "hidden_strength": trainer.config.hidden_strength,
         })  # fmt: skip
         return trainer
 
