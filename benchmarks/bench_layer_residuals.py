@@ -11,8 +11,9 @@ models with soft layers (PER's SoftEMLP) have residuals.
 
     python benchmarks/bench_layer_residuals.py --runs results/per-inertia-converged \\
         [--methods per,per-prox] [--group O3] [--out results/layer-residuals/TABLE.md]
-    python benchmarks/bench_layer_residuals.py --runs results/per-inertia-converged-500 \\
-        --methods auto-per,auto-per-hidden --stage "impose-*"   # a softeq.fit stage
+    python benchmarks/bench_layer_residuals.py \\
+        --runs results/per-inertia-converged-500 --methods auto-per,auto-per-hidden \\
+        --stage "impose-*"   # a softeq.fit stage
 
 Prints a Markdown table (and writes it to `--out`). Never asserts.
 """
