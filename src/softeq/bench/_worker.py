@@ -233,8 +233,8 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     task = get_task(spec.task, seed=spec.seed)
     epochs = dict(spec.overrides).get("epochs")
     kind = dict(spec.overrides).get("fit_model", "mlp")
-    start = time.perf_counter()
     hidden = bool(dict(spec.overrides).get("fit_hidden", False))
+    start = time.perf_counter()
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
                       seed=spec.seed, out=out, hidden=hidden)  # fmt: skip
     history = result.history

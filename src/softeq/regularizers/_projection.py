@@ -105,9 +105,10 @@ class ProjectionPenalty:
     def hidden(self, group: str) -> Tensor:
         """$R^{hid}_j = \\sum_{l < L} \\tfrac12\\|W_l - P_{l,j}W_l\\|^2 +
         \\tfrac12\\|b_l - P_{l,j}b_l\\|^2$: group $j$'s penalty on every soft layer
-        but the last (differentiable). `TrainConfig.hidden_strength` weights it
-        for the largest candidate: hidden layers held on its maps while the
-        tuned penalties decide how far the output map leaves them.
+        but the last (differentiable). `TrainConfig.hidden_strength` applies it
+        for the largest candidate as proximal steps (`proximal_hidden`): hidden
+        layers held on its maps while the tuned penalties decide how far the
+        output map leaves them.
 
         Raises:
             ValueError: With fewer than two soft layers, or if no hidden layer has
