@@ -233,7 +233,6 @@ def test_hidden_needs_soft_layers(o2z, model):
         run(o2z, model=model, hidden=True)
 
 
-@pytest.mark.slow
 def test_hidden_holds_the_soft_emlps_hidden_layers_on_o3(mixed, tmp_path):
     """`hidden=True`: every stage after the evidence ends with its hidden soft
     layers on O(3)'s maps (the evidence stage, unpenalised, does not), while
