@@ -59,9 +59,11 @@ def test_suites_list_the_papers_grid():
     # the oracle needs an exact subgroup: not on the mixed and broken settings
     per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
     assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
-    assert len(per_task["inertia:o2z"]) == 13 and "auto" in per_task["inertia:mixed"]
-    assert {"auto-per", "per-matched", "per-init"} <= per_task["inertia:mixed"]
-    assert len(runs) == 3 * (7 * 13 - 2)
+    assert len(per_task["inertia:o2z"]) == 14 and "auto" in per_task["inertia:mixed"]
+    assert {"auto-per", "auto-per-hidden", "per-matched", "per-init"} <= per_task[
+        "inertia:mixed"
+    ]
+    assert len(runs) == 3 * (7 * 14 - 2)
     assert len({r.run_id for r in runs}) == len(runs)
 
 
