@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import softeq
-from softeq.auto import CANDIDATES, Fit, fit, fit_task, soft_stage
+from softeq.auto import CANDIDATES, HIDDEN_TAG, Fit, fit, fit_task, soft_stage
 from softeq.data import get_task
 from softeq.nn.models import build
 from softeq.regularizers import ProjectionPenalty
@@ -227,17 +227,28 @@ def test_the_soft_stage_changes_no_other_candidate(mixed):
     assert rest == without.val_mse == default.val_mse
 
 
+@pytest.fixture(scope="module")
+def held(mixed, tmp_path_factory):
+    """SoftEMLP fits of inertia:mixed with the soft stage, the hidden prior
+    off, on, and chosen on validation; ``held["folders"]`` their `out`s."""
+    settings = (False, True, "choose")
+    folders = {h: tmp_path_factory.mktemp(f"hidden-{h}") for h in settings}
+    fits = {h: run(mixed, model="per", soft=True, hidden=h, out=folders[h])
+            for h in settings}  # fmt: skip
+    return {**fits, "folders": folders}
+
+
 @pytest.mark.parametrize("model", ["mlp", "emlp", nn.Linear(20, 9)])
 def test_hidden_needs_soft_layers(o2z, model):
     with pytest.raises(ValueError, match="hidden needs a model with SoftLinear"):
         run(o2z, model=model, hidden=True)
 
 
-def test_hidden_holds_the_soft_emlps_hidden_layers_on_o3(mixed, tmp_path):
+def test_hidden_holds_the_soft_emlps_hidden_layers_on_o3(held):
     """`hidden=True`: every stage after the evidence ends with its hidden soft
     layers on O(3)'s maps (the evidence stage, unpenalised, does not), while
     the output layer is left to the data."""
-    result = run(mixed, model="per", hidden=True, soft=True, out=tmp_path)
+    result, tmp_path = held[True], held["folders"][True]
     stages = [h["stage"] for h in result.history]
     assert "soft" in stages and any(s.startswith("impose") for s in stages)
     hidden = {}
@@ -254,3 +265,41 @@ def test_hidden_holds_the_soft_emlps_hidden_layers_on_o3(mixed, tmp_path):
         assert layers[-1]["O3"] > 1e-2 * hidden["none"], stage  # the output: free
     for stage in stages[1:]:
         assert hidden[stage] < 1e-4 * hidden["none"], stage
+
+
+def test_hidden_choose_trains_both_twins_and_validation_picks(held, tmp_path):
+    """``hidden="choose"``: the soft and imposed stages each trained without the
+    prior (as `hidden=False` does, to the bit) and with it (as `hidden=True`
+    does, keys tagged); the chosen candidate is the best on validation."""
+    plain, on, both = held[False], held[True], held["choose"]
+    assert (held["folders"]["choose"] / "soft-hidden" / "summary.json").is_file()
+    twins = {k.removesuffix(HIDDEN_TAG): v for k, v in both.val_mse.items()
+             if k.endswith(HIDDEN_TAG)}  # fmt: skip
+    untagged = {k: v for k, v in both.val_mse.items() if not k.endswith(HIDDEN_TAG)}
+    assert untagged == plain.val_mse
+    assert twins == {k: v for k, v in on.val_mse.items() if k != "none"}
+    assert len(twins) >= 2  # the soft stage and at least one imposed stage
+    assert both.val_mse[both.candidate] == min(both.val_mse.values())
+    assert both.hidden == both.candidate.endswith(HIDDEN_TAG)
+    stages = [h["stage"] for h in both.history]
+    assert {"soft", "soft-hidden"} <= set(stages)
+    for h in both.history:
+        assert h["hidden_strength"] == (1e4 if h["stage"].endswith("-hidden") else 0)
+    assert not plain.hidden and on.hidden == (on.chosen != "none")
+    both.save(tmp_path / "both.pt")
+    loaded = Fit.load(tmp_path / "both.pt")
+    assert (loaded.hidden, loaded.candidate) == (both.hidden, both.candidate)
+
+
+def test_a_chosen_twin_says_so_in_the_plan(held):
+    """Whichever twin wins, `Fit.hidden` and the imposed group's `via` agree."""
+    for result in (held[False], held[True], held["choose"]):
+        imposed = [c for c in result.plan if c.action == "impose"]
+        for choice in imposed:
+            assert ("hidden layers held on O3" in choice.via) == result.hidden
+
+
+@pytest.mark.parametrize("hidden", ["yes", 1, None])
+def test_hidden_takes_true_false_or_choose(o2z, hidden):
+    with pytest.raises(ValueError, match="hidden must be True, False or 'choose'"):
+        run(o2z, model="per", hidden=hidden)

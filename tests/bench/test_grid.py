@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import softeq.auto
 from softeq.bench import (
     LocalExecutor,
     RunSpec,
@@ -59,11 +60,10 @@ def test_suites_list_the_papers_grid():
     # the oracle needs an exact subgroup: not on the mixed and broken settings
     per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
     assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
-    assert len(per_task["inertia:o2z"]) == 14 and "auto" in per_task["inertia:mixed"]
-    assert {"auto-per", "auto-per-hidden", "per-matched", "per-init"} <= per_task[
-        "inertia:mixed"
-    ]
-    assert len(runs) == 3 * (7 * 14 - 2)
+    assert len(per_task["inertia:o2z"]) == 15 and "auto" in per_task["inertia:mixed"]
+    assert {"auto-per", "auto-per-hidden", "auto-per-choose", "per-matched",
+            "per-init"} <= per_task["inertia:mixed"]  # fmt: skip
+    assert len(runs) == 3 * (7 * 15 - 2)
     assert len({r.run_id for r in runs}) == len(runs)
 
 
@@ -500,8 +500,17 @@ def test_a_fit_methods_result_is_checked_against_todays_preset(tmp_path, monkeyp
     monkeypatch.setitem(_config._PRESETS, key, {**preset, "lr": preset["lr"] / 2})
     assert planned_action(spec, tmp_path) == "train"
     monkeypatch.setitem(_config._PRESETS, key, preset)
+    # softeq.fit's own settings count too; a record without them has the old ones
+    assert planned_action(spec, tmp_path) == "keep"
+    monkeypatch.setattr(softeq.auto, "HIDDEN_STRENGTH", 1e3)
+    assert planned_action(spec, tmp_path) == "train"
+    monkeypatch.undo()
     stored = tmp_path / spec.run_id / "result.json"
     record = json.loads(stored.read_text())
+    assert record["config"]["constants"]["hidden_strength"] == 1e4
+    config = {k: v for k, v in record["config"].items() if k != "constants"}
+    stored.write_text(json.dumps({**record, "config": config}))  # before constants
+    assert planned_action(spec, tmp_path) == "keep"
     stored.write_text(json.dumps({**record, "config": {"epochs": 2}}))  # older record
     assert planned_action(spec, tmp_path) == "train"
 

@@ -309,6 +309,33 @@ def test_fit_prints_the_plan(o2x_npz, capsys):
     assert "Plan (chosen model:" in out and "  O2x: " in out and "Test MSE" in out
 
 
+def test_fit_hidden_choose_trains_each_stage_both_ways(o2x_npz, tmp_path, capsys):
+    out = tmp_path / "fit"
+    argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--groups", "O3,O2x", "--model", "per", "--hidden", "choose",
+            "--preset", "fast", "--epochs", "2", "--json",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    tagged = [k for k in printed["val_mse"] if k.endswith(" (hidden)")]
+    assert tagged and len(printed["val_mse"]) == 1 + 2 * len(tagged)
+    assert isinstance(printed["hidden"], bool)
+    stages = [h["stage"] for h in printed["history"]]
+    assert any(s.endswith("-hidden") for s in stages)
+    for stage in stages:
+        assert (out / stage / "summary.json").is_file(), stage
+
+
+def test_fit_hidden_without_a_value_means_on(o2x_npz, capsys):
+    argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--groups", "O3,O2x", "--model", "per", "--hidden",
+            "--preset", "fast", "--epochs", "2", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert not any(k.endswith(" (hidden)") for k in printed["val_mse"])
+    assert {h["hidden_strength"] for h in printed["history"][1:]} == {1e4}
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [(["--rep-in", "4*V", "--rep-out", "V2"], "features"),

@@ -23,9 +23,11 @@ The procedure (docs/fit.md):
    least broken one), or, for ``model="emlp"``, a hard EMLP for it;
    and try that model averaged over the group at prediction.
    With `hidden`, the soft and imposed stages hold a SoftEMLP's hidden layers
-   on the largest candidate's maps (`TrainConfig.hidden_strength`).
+   on the largest candidate's maps (`TrainConfig.hidden_strength`); with
+   ``hidden="choose"`` each of those stages is trained both ways.
 4. **Choose** among the unpenalised, soft, imposed and imposed-and-averaged
-   models by validation MSE; the test split is used once, at the end.
+   models (and their hidden-prior twins) by validation MSE; the test split is
+   used once, at the end.
 """
 
 from __future__ import annotations
@@ -68,6 +70,11 @@ HIDDEN_STRENGTH = 1e4
 AVERAGE_ELEMENTS = 16
 #: The candidate models `fit` chooses among, in the order they are trained.
 CANDIDATES = ("none", "soft", "impose", "impose+average")
+#: What `fit`'s `hidden` accepts besides True and False.
+HIDDEN_CHOOSE = "choose"
+#: Suffix of a candidate's `Fit.val_mse` key (and ``-hidden`` of its stage
+#: folder) when ``hidden="choose"`` trained it with the hidden-layer prior.
+HIDDEN_TAG = " (hidden)"
 _FORMAT = "softeq-fit/1"
 
 
@@ -121,6 +128,9 @@ class Fit:
         history: One record per training stage: its validation MSE, epochs,
             why it stopped, seconds and final strengths.
         spec: What `load` needs to rebuild the model.
+        hidden: Whether the chosen model was trained with the hidden-layer
+            prior (`fit`'s `hidden`; with ``"choose"`` its `val_mse` key ends
+            in `HIDDEN_TAG`).
     """
 
     model: nn.Module
@@ -133,11 +143,14 @@ class Fit:
     test_metrics: dict[str, float]
     history: list[dict[str, Any]]
     spec: dict[str, Any]
+    hidden: bool = False
 
     @property
     def candidate(self) -> str:
         """The chosen model's key in `val_mse`."""
-        return self.chosen if self.imposed is None else f"{self.chosen} {self.imposed}"
+        key = self.chosen if self.imposed is None else f"{self.chosen} {self.imposed}"
+        tagged = key + HIDDEN_TAG
+        return tagged if self.hidden and tagged in self.val_mse else key
 
     def predict(self, x: Tensor) -> Tensor:
         """The model's predictions for `x` `(batch, rep_in.dim)` (no gradients)."""
@@ -149,7 +162,7 @@ class Fit:
         candidates' validation MSEs and the stages' history."""
         return {
             "test_mse": self.test_mse, "test_metrics": self.test_metrics,
-            "chosen": self.chosen, "imposed": self.imposed,
+            "chosen": self.chosen, "imposed": self.imposed, "hidden": self.hidden,
             "plan": [c.to_dict() for c in self.plan],
             "groups": self.report["groups"], "val_mse": self.val_mse,
             "history": self.history,
@@ -201,7 +214,8 @@ class Fit:
         report = {"groups": summary["groups"]}
         return cls(built.eval(), report, plan, summary["chosen"], summary["imposed"],
                    summary["val_mse"], summary["test_mse"], summary["test_metrics"],
-                   summary["history"], spec)  # fmt: skip
+                   summary["history"], spec,
+                   summary.get("hidden", False))  # fmt: skip
 
 
 def fit(
@@ -223,7 +237,7 @@ def fit(
     progress: bool = False,
     out: str | Path | None = None,
     soft: bool | None = None,
-    hidden: bool = False,
+    hidden: bool | str = False,
 ) -> Fit:
     """Find which candidate symmetries the data respect, and use them.
 
@@ -263,8 +277,11 @@ def fit(
             largest candidate's maps in the soft and imposed stages
             (`TrainConfig.hidden_strength` at `HIDDEN_STRENGTH`): the prior
             that the data break the symmetry in the output map only
-            (docs/fit.md, "Hidden layers on the largest group"). Needs
-            `SoftLinear` layers.
+            (docs/fit.md, "Hidden layers on the largest group"). ``"choose"``:
+            train each of those stages both without and with the prior and let
+            validation choose (their twins' keys end in `HIDDEN_TAG`; about
+            twice the soft and imposed stages' time). Needs `SoftLinear`
+            layers.
 
     Returns:
         The `Fit`.
@@ -305,7 +322,7 @@ def fit_task(
     progress: bool = False,
     out: str | Path | None = None,
     soft: bool | None = None,
-    hidden: bool = False,
+    hidden: bool | str = False,
 ) -> Fit:
     """`fit` on a ready `softeq.data.Task` (its test split used once, at the end).
 
@@ -325,11 +342,11 @@ def fit_task(
     stages = _Stages(held_out, out, progress)
     label = {"mlp": "mlp", "emlp": "mlp", "per": "per"}.get(kind, "custom")
     # the soft and imposed stages' hidden-layer prior (`TrainConfig.hidden_strength`)
-    held = dict(hidden_strength=HIDDEN_STRENGTH if hidden else 0.0)
+    variants = _hidden_variants(hidden)
     given = model if isinstance(model, nn.Module) else None
     initial = copy.deepcopy(given)  # the soft stage starts from the same weights
     no_soft = given is not None and not soft_layers(given)
-    if hidden and (kind in ("mlp", "emlp") or no_soft):
+    if any(variants) and (kind in ("mlp", "emlp") or no_soft):
         raise ValueError(
             f"fit: hidden needs a model with SoftLinear layers ('per' or your own); "
             f"{kind if given is None else type(given).__name__!r} has none"
@@ -343,60 +360,39 @@ def fit_task(
     candidates = {"none": evidence.model}
     to_impose = groups_to_impose(report, task.groups)
     exact = {e["name"] for e in report["groups"] if e["verdict"] == "exact"}
-    soft_strengths: dict[str, float] = {}
+    tuned: dict[str, dict[str, float]] = {}  # the soft stages' strengths, by tag
     penalty = "projection" if label == "per" else "orbit"
     readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
     any_strength = any(b <= BREAKING_THRESHOLDS["broken"] for b in readings.values())
     if soft_stage(soft, penalty, bool(exact & set(to_impose)), any_strength):
-        rows = 1.0 / (3 * len(task.groups) * 4)  # a step costs < 1.5 plain ones
         start = max(1, int(stages.history[-1]["best_epoch"] or 0))
-        config = TrainConfig(model=label, tuner="breaking",
-                             strength=TOP_STRENGTH[penalty], adjust_at=start,
-                             select_after=0, orbit_penalty=True, orbit_rows=rows,
-                             **held, **common)  # fmt: skip
-        soft = stages.train("soft", config, initial, readings)
-        candidates["soft"], soft_strengths = soft.model, dict(soft.tuner.strengths)
-    rep_in, rep_out = task.reps()
-    how: dict[str, str] = {}
-    for name in to_impose:
-        G = get(name)
-        if kind == "emlp":
-            config = TrainConfig(model="emlp", group=name, **common)
-            candidates[f"impose {name}"] = stages.train(f"impose-{name}", config).model
-            how[name] = f"hard EMLP layers for {name}"
-            continue
-        gen = torch.Generator().manual_seed(seed + 3)
-        # the sampler's own scale, as the mlp-aug baseline (which meets EMLP's
-        # published Lorentz numbers with it)
-        wrapped = GroupAugmentation(copy.deepcopy(evidence.model), G, rep_in,
-                                    rep_out, generator=gen)  # fmt: skip
-        config = TrainConfig(model=label, tuner="constant", strength=0.0,
-                             select_after=0, **held, **common)  # fmt: skip
-        inner = stages.train(f"impose-{name}", config, wrapped).model.model
-        candidates[f"impose {name}"] = inner
-        how[name] = f"augmentation by {name}"
-        gen = torch.Generator().manual_seed(seed + 4)
-        candidates[f"impose+average {name}"] = GroupAveraged(
-            inner, G, rep_in, rep_out, n_samples=AVERAGE_ELEMENTS,
-            scale=G.sample_scale, generator=gen,
-        )  # fmt: skip
+        models, tuned = _train_soft(stages, variants, hidden, label, penalty,
+                                    start, initial, readings, common)  # fmt: skip
+        candidates.update(models)
+    imposed_models, how = _train_imposed(stages, to_impose, variants, hidden, kind,
+                                         label, evidence.model, seed,
+                                         common)  # fmt: skip
+    candidates.update(imposed_models)
     x_val, y_val = held_out.x_val.to(device), held_out.y_val.to(device)
     val_mse = {k: held_out_mse(m, x_val, y_val) for k, m in candidates.items()}
     best = min(val_mse, key=val_mse.get)
-    chosen, _, name = best.partition(" ")
+    held_chosen = best != "none" and (hidden is True or best.endswith(HIDDEN_TAG))
+    chosen, _, name = best.removesuffix(HIDDEN_TAG).partition(" ")
     imposed = name or None
     via = how.get(name)
     if chosen == "impose+average":
         via = f"{via}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
+    if held_chosen and via is not None:
+        via = f"{via}; hidden layers held on {task.groups[0]}"
     plan = make_plan(report, task.groups, "impose" if imposed else chosen,
                      imposed=imposed, via=via,
-                     strengths=soft_strengths)  # fmt: skip
+                     strengths=tuned.get(_tag(hidden, held_chosen), {}))  # fmt: skip
     final = candidates[best].eval()
     test_mse, test_metrics = _test(final, task, device)
     spec = _spec(kind, task, evidence.config, chosen, imposed, final,
                  stages.configs.get(f"impose-{name}"))  # fmt: skip
     result = Fit(final, report, plan, chosen, imposed, val_mse, test_mse,
-                 test_metrics, stages.history, spec)  # fmt: skip
+                 test_metrics, stages.history, spec, held_chosen)  # fmt: skip
     if out is not None:
         write_text_atomic(
             out / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n"
@@ -444,6 +440,106 @@ class _Stages:
             "hidden_strength": trainer.config.hidden_strength,
         })  # fmt: skip
         return trainer
+
+
+def _train_soft(
+    stages: _Stages,
+    variants: tuple[bool, ...],
+    hidden: bool | str,
+    label: str,
+    penalty: str,
+    start: int,
+    initial: nn.Module | None,
+    readings: dict[str, float],
+    common: dict[str, Any],
+) -> tuple[dict[str, nn.Module], dict[str, dict[str, float]]]:
+    """The soft stage, once per hidden-prior variant, from the same initial
+    weights: the candidates by key, and each variant's final strengths by tag."""
+    rows = 1.0 / (3 * len(stages.task.groups) * 4)  # a step costs < 1.5 plain ones
+    models, tuned = {}, {}
+    for on in variants:
+        config = TrainConfig(model=label, tuner="breaking",
+                             strength=TOP_STRENGTH[penalty], adjust_at=start,
+                             select_after=0, orbit_penalty=True, orbit_rows=rows,
+                             hidden_strength=_held(on), **common)  # fmt: skip
+        trainer = stages.train("soft" + _folder(hidden, on), config,
+                               copy.deepcopy(initial), readings)  # fmt: skip
+        models["soft" + _tag(hidden, on)] = trainer.model
+        tuned[_tag(hidden, on)] = dict(trainer.tuner.strengths)
+    return models, tuned
+
+
+def _train_imposed(
+    stages: _Stages,
+    to_impose: Sequence[str],
+    variants: tuple[bool, ...],
+    hidden: bool | str,
+    kind: str,
+    label: str,
+    evidence: nn.Module,
+    seed: int,
+    common: dict[str, Any],
+) -> tuple[dict[str, nn.Module], dict[str, str]]:
+    """The imposed stages: per group, hard EMLP layers (``kind="emlp"``) or,
+    once per hidden-prior variant, augmentation of the evidence model and its
+    group average. Returns the candidates by key and how each group is imposed."""
+    rep_in, rep_out = stages.task.reps()
+    models: dict[str, nn.Module] = {}
+    how: dict[str, str] = {}
+    for name in to_impose:
+        G = get(name)
+        if kind == "emlp":
+            config = TrainConfig(model="emlp", group=name, **common)
+            models[f"impose {name}"] = stages.train(f"impose-{name}", config).model
+            how[name] = f"hard EMLP layers for {name}"
+            continue
+        how[name] = f"augmentation by {name}"
+        for on in variants:
+            gen = torch.Generator().manual_seed(seed + 3)
+            # the sampler's own scale, as the mlp-aug baseline (which meets
+            # EMLP's published Lorentz numbers with it)
+            wrapped = GroupAugmentation(copy.deepcopy(evidence), G, rep_in, rep_out,
+                                        generator=gen)  # fmt: skip
+            config = TrainConfig(model=label, tuner="constant", strength=0.0,
+                                 select_after=0, hidden_strength=_held(on),
+                                 **common)  # fmt: skip
+            stage = f"impose-{name}" + _folder(hidden, on)
+            inner = stages.train(stage, config, wrapped).model.model
+            models[f"impose {name}" + _tag(hidden, on)] = inner
+            gen = torch.Generator().manual_seed(seed + 4)
+            models[f"impose+average {name}" + _tag(hidden, on)] = GroupAveraged(
+                inner, G, rep_in, rep_out, n_samples=AVERAGE_ELEMENTS,
+                scale=G.sample_scale, generator=gen,
+            )  # fmt: skip
+    return models, how
+
+
+def _hidden_variants(hidden: object) -> tuple[bool, ...]:
+    """The hidden-prior settings the soft and imposed stages are trained with:
+    one for True or False, both (without first) for ``"choose"``."""
+    if hidden is True or hidden is False:
+        return (hidden,)
+    if hidden == HIDDEN_CHOOSE:
+        return (False, True)
+    raise ValueError(
+        f"fit: hidden must be True, False or {HIDDEN_CHOOSE!r}, got {hidden!r}"
+    )
+
+
+def _held(on: bool) -> float:
+    """`TrainConfig.hidden_strength` of a stage with the prior `on` or off."""
+    return HIDDEN_STRENGTH if on else 0.0
+
+
+def _tag(hidden: bool | str, on: bool) -> str:
+    """A candidate's key suffix: `HIDDEN_TAG` for the prior's twin under
+    ``"choose"`` (with ``hidden=True`` every stage has it, and keys stay plain)."""
+    return HIDDEN_TAG if hidden == HIDDEN_CHOOSE and on else ""
+
+
+def _folder(hidden: bool | str, on: bool) -> str:
+    """A stage folder's suffix, as `_tag`."""
+    return "-hidden" if _tag(hidden, on) else ""
 
 
 def _check_model(model: object) -> str:

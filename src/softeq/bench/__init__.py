@@ -15,7 +15,8 @@ Example:
     >>> runs = suite_runs("per-inertia", seeds=1, tasks=["inertia:broken"])
     >>> [r.method for r in runs]  # doctest: +NORMALIZE_WHITESPACE
     ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-matched',
-     'per-evidence', 'per-prox', 'per-init', 'auto', 'auto-per', 'auto-per-hidden']
+     'per-evidence', 'per-prox', 'per-init', 'auto', 'auto-per', 'auto-per-hidden',
+     'auto-per-choose']
 """
 
 from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seconds

@@ -73,6 +73,10 @@ METHODS: dict[str, tuple[str, Rule]] = {
                         "largest group; candidates only)",
                         lambda t: {"model": "auto", "fit_model": "per",
                                    "fit_hidden": True}),
+    "auto-per-choose": ("softeq.fit (auto, PER's SoftEMLP, hidden-layer prior "
+                        "chosen on validation; candidates only)",
+                        lambda t: {"model": "auto", "fit_model": "per",
+                                   "fit_hidden": "choose"}),
     "auto-emlp": ("softeq.fit (auto, EMLP layers to impose; candidates only)",
                   lambda t: {"model": "auto", "fit_model": "emlp"}),
 }  # fmt: skip
@@ -86,7 +90,7 @@ REFERENCES = {
 
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
                 "per", "per-matched", "per-evidence", "per-prox", "per-init",
-                "auto", "auto-per", "auto-per-hidden")  # fmt: skip
+                "auto", "auto-per", "auto-per-hidden", "auto-per-choose")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",

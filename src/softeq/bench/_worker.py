@@ -36,7 +36,8 @@ def finished_result(
     (`softeq.train.config_change`); its stored config is updated to the new cap.
     A run stopped by the cap does not: it resumes from its checkpoint. A fit
     method (``auto*``) is checked the same way on the configs its stages' models
-    resolve to (`_stage_configs`), and never resumes. With `update` False
+    resolve to (`_stage_configs`) and on `softeq.fit`'s own settings
+    (`_fit_constants`), and never resumes. With `update` False
     nothing is written.
     """
     path = root / spec.run_id / RESULT_FILE
@@ -52,9 +53,12 @@ def finished_result(
     if _is_fit(spec):
         saved, current = config.get("stages") or {}, _stage_configs(spec)
         changes = [config_change(saved.get(m) or {}, c) for m, c in current.items()]
+        if config.get("constants", _FIT_CONSTANTS_BEFORE) != _fit_constants():
+            changes.append("different")
         change = max(changes or ["different"], key=_CHANGES.index)
         epochs = dict(spec.overrides).get("epochs") or _cap(spec)
-        updated = {**config, "stages": current, "epochs": epochs}
+        updated = {**config, "stages": current, "epochs": epochs,
+                   "constants": _fit_constants()}  # fmt: skip
     else:
         current = _resolved_config(spec)
         change = "different" if current is None else config_change(config, current)
@@ -76,6 +80,22 @@ _CHANGES = ("same", "raised cap", "different")
 
 def _is_fit(spec: RunSpec) -> bool:
     return dict(spec.overrides).get("model") == "auto"
+
+
+def _fit_constants() -> dict[str, Any]:
+    """`softeq.fit`'s own settings that a fit cell's result depends on beyond
+    its stages' presets (`softeq.auto.TOP_STRENGTH`, `HIDDEN_STRENGTH`,
+    `AVERAGE_ELEMENTS`): a fit cell stores them, and a change retrains it."""
+    from ..auto import AVERAGE_ELEMENTS, HIDDEN_STRENGTH, TOP_STRENGTH
+
+    return {"top_strength": dict(TOP_STRENGTH), "hidden_strength": HIDDEN_STRENGTH,
+            "average_elements": AVERAGE_ELEMENTS}  # fmt: skip
+
+
+#: `_fit_constants` of fit cells recorded before they were stored: the values
+#: `softeq.fit` has had since it was written (unchanged to 2026-12-06).
+_FIT_CONSTANTS_BEFORE = {"top_strength": {"orbit": 1.0, "projection": 100.0},
+                         "hidden_strength": 1e4, "average_elements": 16}  # fmt: skip
 
 
 def _stage_configs(spec: RunSpec) -> dict[str, dict[str, Any]]:
@@ -218,9 +238,10 @@ def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
 
 
 def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
-    """Methods ``auto``, ``auto-per``, ``auto-per-hidden`` and ``auto-emlp``:
-    `softeq.auto.fit_task` with the method's model (``fit_model``: an MLP unless
-    told otherwise; ``fit_hidden``: its `hidden` prior), told
+    """Methods ``auto``, ``auto-per``, ``auto-per-hidden``, ``auto-per-choose``
+    and ``auto-emlp``: `softeq.auto.fit_task` with the method's model
+    (``fit_model``: an MLP unless told otherwise; ``fit_hidden``: its `hidden`
+    prior, True or ``"choose"``), told
     only the candidates; its stages' run folders go under `out` (not
     resumable: a killed fit starts over)."""
     from ..auto import fit_task
@@ -233,7 +254,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     task = get_task(spec.task, seed=spec.seed)
     epochs = dict(spec.overrides).get("epochs")
     kind = dict(spec.overrides).get("fit_model", "mlp")
-    hidden = bool(dict(spec.overrides).get("fit_hidden", False))
+    hidden = dict(spec.overrides).get("fit_hidden", False)
     start = time.perf_counter()
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
                       seed=spec.seed, out=out, hidden=hidden)  # fmt: skip
@@ -262,7 +283,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
         "stop_reason": "converged" if converged else
         "; ".join(f"{k}: {v}" for k, v in reasons.items()),
         "strengths": {c.name: c.strength for c in result.plan if c.strength},
-        "chosen": result.chosen, "imposed": result.imposed,
+        "chosen": result.chosen, "imposed": result.imposed, "hidden": result.hidden,
         "plan": [c.to_dict() for c in result.plan], "candidates": result.val_mse,
         "history": history, "groups": groups,
     }  # fmt: skip
@@ -271,7 +292,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     record = {
         "spec": spec.to_dict(), "status": "ok", "summary": summary,
         "config": {"epochs": epochs or _cap(spec), "fit": first,
-                   "stages": _stage_configs(spec)},
+                   "stages": _stage_configs(spec), "constants": _fit_constants()},
         "resumed": False, "steps": steps, "wall_s": time.perf_counter() - start,
         "ms_per_step": 1000 * sum(h["train_seconds"] for h in history) / steps,
     }  # fmt: skip

@@ -11,6 +11,9 @@ from ..data import from_file
 from ..metrics import render_markdown
 from ._discover import add_data_arguments
 
+#: `--hidden`'s choices -> `fit`'s `hidden`.
+_HIDDEN = {"on": True, "off": False, "choose": "choose"}
+
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
@@ -33,9 +36,12 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
         "group can be imposed",
     )  # fmt: skip
     parser.add_argument(
-        "--hidden", action="store_true",
+        "--hidden", nargs="?", const="on", default="off",
+        choices=["on", "off", "choose"],
         help="with per: hold the hidden layers on the largest candidate's maps in "
-        "the soft and imposed stages (the symmetry broken in the output map only)",
+        "the soft and imposed stages (the symmetry broken in the output map "
+        "only); --hidden choose trains those stages both ways and lets "
+        "validation choose",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -57,7 +63,7 @@ def run_fit(args: argparse.Namespace) -> int:
     result = fit_task(task, model=args.model, preset=args.preset, epochs=args.epochs,
                       seed=args.seed, device=args.device, progress=not args.json,
                       out=args.out, soft=args.soft,
-                      hidden=args.hidden)  # fmt: skip
+                      hidden=_HIDDEN[args.hidden])  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
@@ -65,7 +71,8 @@ def run_fit(args: argparse.Namespace) -> int:
         render_markdown(result.report, f"Evidence (validation split): {args.data.name}")
     )
     print()
-    print(f"Plan (chosen model: {result.chosen}):")
+    held = ", hidden layers held on the largest group" if result.hidden else ""
+    print(f"Plan (chosen model: {result.chosen}{held}):")
     for choice in result.plan:
         what = choice.action
         if choice.strength is not None:
