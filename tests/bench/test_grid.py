@@ -29,7 +29,7 @@ from softeq.bench import (
     typical_run_seconds,
     write_report,
 )
-from softeq.bench._aggregate import compare
+from softeq.bench._aggregate import choice_table, compare, fit_choice
 from softeq.bench._grid_report import protocol_note
 from softeq.cli import main
 from softeq.data import get_task
@@ -413,6 +413,29 @@ def test_method_auto_runs_softeq_fit_and_writes_a_result(tmp_path):
     run = tmp_path / spec.run_id
     assert (run / "none" / "summary.json").is_file() and (run / "fit.json").is_file()
     assert execute(spec, tmp_path)["status"] == "skipped"
+    report = write_report(tmp_path).read_text()
+    assert "What each `softeq.fit` run chose" in report
+    assert f"| inertia:o2z | {fit_choice(summary)} 1/1 |" in report
+
+
+def test_what_a_fit_chose_is_read_from_old_and_new_records():
+    new = {"chosen": "impose", "imposed": "O2y", "hidden": True}
+    assert fit_choice(new) == "impose O2y (hidden)"
+    assert fit_choice({**new, "hidden": False}, True) == "impose O2y"
+    old = {"chosen": "impose", "imposed": "O2y"}  # before Fit.hidden
+    assert fit_choice(old, True) == "impose O2y (hidden)"
+    assert fit_choice(old) == "impose O2y"
+    assert fit_choice({"chosen": "none", "imposed": None}, True) == "none"
+    assert fit_choice({"test_mse": 1.0}) is None  # not a fit
+    rows = [
+        {"task": "inertia:o2y", "method": "auto-per-choose", "choice": c}
+        for c in ("impose O2y (hidden)", "soft", "impose O2y (hidden)")
+    ]
+    rows.append({"task": "inertia:o2y", "method": "per", "choice": None})
+    table = choice_table(rows)
+    assert (
+        table.splitlines()[2] == "| inertia:o2y | impose O2y (hidden) 2/3, soft 1/3 |"
+    )
 
 
 @pytest.mark.parametrize(("suite", "task", "method", "model"), [

@@ -132,8 +132,26 @@ def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         verdicts={
             g: v["verdict"] for g, v in summary["groups"].items() if v.get("verdict")
         },
+        choice=fit_choice(summary, spec["overrides"].get("fit_hidden", False)),
     )
     return row
+
+
+def fit_choice(summary: dict[str, Any], fit_hidden: object = False) -> str | None:
+    """The candidate a `softeq.fit` run chose, as its `Fit.val_mse` key with
+    `softeq.auto.HIDDEN_TAG` when that model was trained with the hidden-layer
+    prior (e.g. ``"impose+average O2y (hidden)"``); None for other methods.
+    `fit_hidden` is the method's `hidden` (its spec's ``fit_hidden``): a record
+    from before `Fit.hidden` was stored had the prior on every stage but the
+    evidence when it was True (``"choose"`` came with `Fit.hidden`)."""
+    chosen = summary.get("chosen")
+    if chosen is None:
+        return None
+    key = chosen if summary.get("imposed") is None else f"{chosen} {summary['imposed']}"
+    hidden = summary.get("hidden")
+    if hidden is None:
+        hidden = chosen != "none" and fit_hidden is True
+    return f"{key} (hidden)" if hidden else key
 
 
 def _late_gain(result: dict[str, Any], run_dir: Path) -> float | None:
@@ -348,6 +366,24 @@ def verdict_table(rows: list[dict[str, Any]]) -> str:
         return f"{top} {said.count(top)}/{len(said)}"
 
     return _per_group_table([r for r in rows if r.get("verdicts")], label, cell)
+
+
+def choice_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per task, what each `softeq.fit` method chose (`fit_choice`),
+    with its share of seeds (e.g. ``impose O2z (hidden) 2/3``), most common first."""
+    fits = [r for r in rows if r.get("choice")]
+    methods = _ordered(list({r["method"] for r in fits}), list(METHODS))
+    lines = ["| task | " + " | ".join(label(m) for m in methods) + " |",
+             "|---|" + "---|" * len(methods)]  # fmt: skip
+    for task in dict.fromkeys(r["task"] for r in fits):
+        cells = []
+        for m in methods:
+            said = [r["choice"] for r in fits if r["task"] == task and r["method"] == m]
+            counts = sorted(set(said), key=lambda c: (-said.count(c), c))
+            cells.append(", ".join(f"{c} {said.count(c)}/{len(said)}" for c in counts)
+                         or "–")  # fmt: skip
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def verdict_score_table(rows: list[dict[str, Any]]) -> str:

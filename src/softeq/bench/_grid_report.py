@@ -9,6 +9,7 @@ from .._atomic import write_text_atomic
 from ._aggregate import (
     RUNS_FILE,
     aggregate,
+    choice_table,
     cost_table,
     discovery_table,
     load_results,
@@ -68,6 +69,10 @@ def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
     if any(c.method.startswith("per") for c in cells):
         out += ["PER against each baseline (Welch |t| < 2 is a tie):", "",
                 wins_table(cells, metric), ""]  # fmt: skip
+    if any(r.get("choice") for r in rows):
+        out += ["What each `softeq.fit` run chose (the candidate with the best "
+                "validation MSE; \"(hidden)\": trained with the hidden-layer "
+                "prior; share of seeds):", "", choice_table(rows), ""]  # fmt: skip
     if any(r["strengths"] for r in rows):
         out += [
             "Discovered strengths (mean log10 λ over seeds; the largest "
