@@ -62,8 +62,8 @@ def main() -> None:
     held = "with" if result.hidden else "without"
     print(f"chosen: {result.candidate} ({held} the hidden-layer prior)")
     largest = task.groups[0]
-    penalties = [layer[largest] for layer in ProjectionPenalty(result.model).per_layer()]
-    cells = ", ".join(f"{r:.2g}" for r in penalties)
+    layers = ProjectionPenalty(result.model).per_layer()
+    cells = ", ".join(f"{layer[largest]:.2g}" for layer in layers)
     print(f"{largest} penalty per soft layer (output last): {cells}")
     print(f"test MSE {result.test_mse:.4g}")
 
