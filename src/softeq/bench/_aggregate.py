@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_text_atomic
+from ..auto import HIDDEN_TAG
 from ..metrics import pooled_score_cells, ranked_entries, score_verdicts
 from ._suites import METHODS, REFERENCES
 from ._worker import RESULT_FILE, late_gain
@@ -151,7 +152,7 @@ def fit_choice(summary: dict[str, Any], fit_hidden: object = False) -> str | Non
     hidden = summary.get("hidden")
     if hidden is None:
         hidden = chosen != "none" and fit_hidden is True
-    return f"{key} (hidden)" if hidden else key
+    return key + HIDDEN_TAG if hidden else key
 
 
 def _late_gain(result: dict[str, Any], run_dir: Path) -> float | None:
