@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -93,6 +95,32 @@ def test_cossim_models_for_the_scaling_union(generator):
     emlp = EMLP(rep_in, rep_out, Gs[0], ch=24, num_layers=2).double()
     assert_equivariant(emlp, rep_in, rep_out, check="model", scale=0.3,
                        generator=generator)  # fmt: skip
+
+
+def test_cossim_models_on_the_rotations_map_vectors_to_a_constant(generator):
+    """Why the check above holds, and why PER cannot win on cossim: a SoftEMLP's
+    bilinear layers and gates are built for SO3xScale3, whose only invariants of
+    vectors are constants (no product of vectors is invariant to $x \\mapsto sx$),
+    so on SO3's maps, or the union's, it gives one output for every input; it
+    cannot represent cosine similarity. EMLP(SO3xScale3) is constant too, while
+    EMLP(SO3), whose bilinear layers form dot products, is not (docs/models.md)."""
+    Gs = [get(n) for n in ["SO3xScale3", "SO3", "Scale3"]]
+    rep_in, rep_out = parse("3*V", Gs[0]), parse("V0", Gs[0])
+    x = torch.randn(64, 9, dtype=torch.float64, generator=generator)
+
+    def spread(model):
+        with torch.no_grad():
+            y = model(x)
+        return float(y.std() / y.abs().mean())
+
+    soft = SoftEMLP(rep_in, rep_out, Gs, ch=128, num_layers=2, gate="plain",
+                    generator=generator).double()  # fmt: skip
+    assert spread(soft) > 1e-3
+    assert spread(copy.deepcopy(soft).project_("SO3")) < 1e-6
+    assert spread(soft.project_("SO3xScale3")) < 1e-6
+    assert spread(EMLP(rep_in, rep_out, Gs[0], ch=24, num_layers=2).double()) < 1e-6
+    so3 = parse("3*V", Gs[1]), parse("V0", Gs[1])
+    assert spread(EMLP(*so3, Gs[1], ch=24, num_layers=2).double()) > 1e-3
 
 
 def test_rpp_models(generator):
