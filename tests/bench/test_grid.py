@@ -29,7 +29,7 @@ from softeq.bench import (
     typical_run_seconds,
     write_report,
 )
-from softeq.bench._aggregate import choice_table, compare, fit_choice
+from softeq.bench._aggregate import choice_table, compare, fit_choice, spread_table
 from softeq.bench._grid_report import protocol_note
 from softeq.cli import main
 from softeq.data import get_task
@@ -159,9 +159,30 @@ def test_local_grid_runs_and_reports(local_grid):
         groups = {"SO3", "Scale3", "SO3xScale3"}
         assert set(row["breaking"]) == set(row["verdicts"]) == groups
         assert all(isinstance(b, float) for b in row["breaking"].values())
+    # how each test MSE spreads over the test points: recorded, aggregated, shown
+    for row in rows:
+        assert row["test_trimmed_mse"] <= row["test_mse"]
+        assert 0.01 <= row["test_worst_share"] <= 1 and row["test_median_se"] > 0
+    assert all("test_trimmed_mse" in c.mean for c in cells)
+    assert "Test MSE without each run's worst 1 % of test points" in report
+    assert "test_trimmed_mse_mean" in csv[0]
     # a fast-protocol table says it is not converged; where runs stopped, and why
     assert "*Not converged: the fast preset" in report
     assert "| 2 (2–2) | epoch cap 1 |" in report
+
+
+def test_spread_table_marks_cells_whose_runs_predate_the_measurement():
+    rows = [dict(suite="s", protocol="converged", task="t", method=m, seed=k,
+                 test_mse=1.0 + k, params=1, ms_per_step=1.0, epochs=10,
+                 epochs_run=5, group=None)
+            for m in ("mlp", "per") for k in (0, 1)]  # fmt: skip
+    for k, row in enumerate(rows[:2]):  # the MLP's two seeds have the spread
+        row.update(test_trimmed_mse=0.5 + k, test_median_se=0.1,
+                   test_worst_share=0.25 + 0.5 * k)  # fmt: skip
+    rows[2].update(test_trimmed_mse=0.5, test_median_se=0.1, test_worst_share=0.3)
+    lines = spread_table(aggregate(rows)).splitlines()
+    assert lines[2] == "| MLP | 1 ± 0.71 (50%) |"
+    assert lines[3] == "| PER (PER tuner) | – |"  # one of its two seeds lacks it
 
 
 def test_reports_say_what_each_protocol_means():

@@ -8,6 +8,7 @@ import torch
 
 from softeq.cli._train import print_summary
 from softeq.data import motion_task
+from softeq.metrics import SPREAD_FIELDS
 from softeq.train import TrainConfig, Trainer
 from softeq.train._config import resolve_config
 
@@ -28,13 +29,16 @@ def test_summary_and_printout_carry_test_ade_and_fde(capsys):
     summary = Trainer(config, None, task=task).evaluate()
     assert summary["test_ade"] > 0 and summary["test_fde"] > 0
     print_summary(summary, None)
-    assert "test_ade" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "test_ade" in out and "test_trimmed_mse" not in out  # said in words
+    assert "test MSE without the worst 1 % of test points" in out
 
 
 def test_tasks_without_metrics_add_nothing():
     config = TrainConfig(task="inertia:o2z", model="mlp", fast_dev_run=True, ch=16)
     summary = Trainer(config, None).evaluate()
-    assert not [k for k in summary if k.startswith("test_") and k != "test_mse"]
+    spread = {f"test_{f}" for f in SPREAD_FIELDS}  # every task has these
+    assert {k for k in summary if k.startswith("test_")} == {"test_mse", *spread}
 
 
 @pytest.mark.parametrize(

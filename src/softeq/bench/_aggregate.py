@@ -17,12 +17,16 @@ from typing import Any
 
 from .._atomic import write_text_atomic
 from ..auto import HIDDEN_TAG
-from ..metrics import pooled_score_cells, ranked_entries, score_verdicts
+from ..metrics import SPREAD_FIELDS, pooled_score_cells, ranked_entries, score_verdicts
 from ._suites import METHODS, REFERENCES
 from ._worker import RESULT_FILE, late_gain
 
 #: Metrics a run may report, in order of preference for the main table.
 METRICS = ("test_ade", "test_fde", "test_mse")
+#: How the test MSE spreads over test points (`softeq.metrics.spread_fields`):
+#: the MSE without the worst 1 % of points, the median point's squared error and
+#: that 1 %'s share of the MSE. Absent from runs made before they were measured.
+SPREAD_METRICS = tuple(f"test_{field}" for field in SPREAD_FIELDS)
 
 
 def label(method: str) -> str:
@@ -118,7 +122,11 @@ def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     spec, summary = result["spec"], result["summary"]
     row = {k: spec[k] for k in ("suite", "task", "method", "seed", "protocol")}
     row.update(
-        {m: float(summary[m]) for m in METRICS if summary.get(m) is not None},
+        {
+            m: float(summary[m])
+            for m in METRICS + SPREAD_METRICS
+            if summary.get(m) is not None
+        },
         params=int(summary["num_parameters"]),
         ms_per_step=float(result["ms_per_step"]),
         epochs=int(result["config"]["epochs"]),
@@ -199,7 +207,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[Cell]:
         groups[key].append(row)
     cells = []
     for (suite, protocol, task, method), rs in groups.items():
-        metrics = [m for m in METRICS if all(m in r for r in rs)]
+        metrics = [m for m in METRICS + SPREAD_METRICS if all(m in r for r in rs)]
         cells.append(Cell(
             suite, protocol, task, method, len(rs),
             mean={m: statistics.fmean(r[m] for r in rs) for m in metrics},
@@ -249,6 +257,29 @@ def results_table(cells: list[Cell], metric: str) -> str:
             text = f"{c.mean[metric]:.3g} ± {c.std[metric]:.2g}"
             cells_m.append(f"**{text}**" if c.mean[metric] == best[t] else text)
         lines.append(f"| {label(m)} | " + " | ".join(cells_m) + " |")
+    return "\n".join(lines)
+
+
+def spread_table(cells: list[Cell]) -> str:
+    """Markdown: methods x tasks, the test MSE without each run's worst 1 % of
+    test points (mean ± std over seeds) and, in brackets, the mean share of the
+    MSE those points carried; "–" for cells whose runs predate the measurement."""
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    methods = _ordered(list({c.method for c in cells}), list(METHODS))
+    index = {(c.task, c.method): c for c in cells}
+    trimmed, share = SPREAD_METRICS[0], SPREAD_METRICS[2]
+    lines = ["| method | " + " | ".join(tasks) + " |",
+             "|---|" + "---|" * len(tasks)]  # fmt: skip
+    for m in methods:
+        row = []
+        for t in tasks:
+            c = index.get((t, m))
+            if c is None or trimmed not in c.mean or share not in c.mean:
+                row.append("–")
+                continue
+            row.append(f"{c.mean[trimmed]:.3g} ± {c.std[trimmed]:.2g} "
+                       f"({c.mean[share]:.0%})")  # fmt: skip
+        lines.append(f"| {label(m)} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
@@ -416,11 +447,12 @@ def write_csv(cells: list[Cell], path: Path) -> None:
     with io.StringIO(newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["suite", "protocol", "task", "method", "label", "group", "seeds",
-                    *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")],
+                    *[f"{m}_{s}" for m in METRICS + SPREAD_METRICS
+                      for s in ("mean", "std")],
                     "parameters", "ms_per_step", "epochs"])  # fmt: skip
         for c in cells:
             values = []
-            for m in METRICS:
+            for m in METRICS + SPREAD_METRICS:
                 values += [c.mean.get(m, ""), c.std.get(m, "")]
             name = label(c.method)
             ms = f"{c.ms_per_step:.3f}"

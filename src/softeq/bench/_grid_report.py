@@ -8,6 +8,7 @@ from pathlib import Path
 from .._atomic import write_text_atomic
 from ._aggregate import (
     RUNS_FILE,
+    SPREAD_METRICS,
     aggregate,
     choice_table,
     cost_table,
@@ -15,6 +16,7 @@ from ._aggregate import (
     load_results,
     main_metric,
     results_table,
+    spread_table,
     verdict_score_table,
     verdict_table,
     wins_table,
@@ -54,6 +56,13 @@ def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
     out += [f"{metric.replace('_', ' ')}, mean ± sample std over "
             f"{'/'.join(map(str, seeds))} seeds; best per column in bold.", "",
             results_table(cells, metric), ""]  # fmt: skip
+    if any(SPREAD_METRICS[0] in c.mean for c in cells):
+        out += ["Test MSE without each run's worst 1 % of test points, and in "
+                "brackets the share of the test MSE those points carried (a "
+                "mean far above this is a few outliers, such as inputs outside "
+                "the training range; \"–\": runs that predate the measurement, "
+                "`python benchmarks/bench_point_errors.py --runs DIR --write` "
+                "measures kept runs):", "", spread_table(cells), ""]  # fmt: skip
     anchors = anchor_table(cells)
     if anchors:
         out += ["Beside the published numbers (EMLP's own results file, "

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ..metrics import BREAKING_THRESHOLDS
+from ..metrics import BREAKING_THRESHOLDS, SPREAD_FIELDS
 from ..train import (
     TrainConfig,
     Trainer,
@@ -102,11 +102,20 @@ def print_summary(summary: dict[str, Any], out: Path | None) -> None:
           f"test MSE {summary['test_mse']:.5g}, val MSE {summary['val_mse']:.5g}, "
           f"{summary['num_parameters']:,} parameters, "
           f"best epoch {summary['best_epoch']} of {summary['epochs_run']}")  # fmt: skip
+    if summary.get("test_trimmed_mse") is not None:  # `softeq.metrics.spread_fields`
+        print(f"  test MSE without the worst 1 % of test points "
+              f"{summary['test_trimmed_mse']:.5g} (they carry "
+              f"{summary['test_worst_share']:.0%} of it), median point's squared "
+              f"error {summary['test_median_se']:.3g}")  # fmt: skip
     # the task's own metrics (`Task.metrics`), e.g. test_ade, test_fde in metres
+    spread = {f"test_{f}" for f in SPREAD_FIELDS}
     extra = [
         f"{k} {v:.5g}"
         for k, v in summary.items()
-        if k.startswith("test_") and k != "test_mse" and isinstance(v, float)
+        if k.startswith("test_")
+        and k != "test_mse"
+        and k not in spread
+        and isinstance(v, float)
     ]
     if extra:
         print("  " + ", ".join(extra))

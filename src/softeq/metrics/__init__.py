@@ -1,11 +1,18 @@
 """Measured quantities: function-space relative equivariance error per group, the
 symmetry cost and breaking of held-out predictions, weight-space residuals of soft
-layers, and the verdicts of the symmetry report."""
+layers, the verdicts of the symmetry report, and per-point held-out errors."""
 
 from ._constraints import constraint_on, model_constraints
 from ._cost import SymmetryCost, symmetry_cost
 from ._equivariance import equivariance_error, gaussian_inputs
 from ._orbit_errors import orbit_errors, orbit_parameters
+from ._point_errors import (
+    SPREAD_FIELDS,
+    TRIM_SHARE,
+    error_spread,
+    point_errors,
+    spread_fields,
+)
 from ._symmetry_report import (
     render_markdown,
     summary_line,
@@ -32,21 +39,26 @@ __all__ = [
     "BREAKING_THRESHOLDS",
     "CONSTRAINED_ERROR",
     "TRUTH_ORDER",
+    "TRIM_SHARE",
     "VERDICT_THRESHOLDS",
     "Z_95",
+    "SPREAD_FIELDS",
     "SymmetryCost",
     "constraint_on",
     "interval_verdict",
     "model_constraints",
     "true_breaking",
     "equivariance_error",
+    "error_spread",
     "gaussian_inputs",
     "orbit_errors",
     "orbit_parameters",
+    "point_errors",
     "pooled_score_cells",
     "ranked_entries",
     "render_markdown",
     "score_verdicts",
+    "spread_fields",
     "symmetry_cost",
     "summary_line",
     "symmetry_report",
