@@ -59,6 +59,14 @@ def test_fit_returns_model_report_plan_and_history(o2z):
     assert prediction.shape == (200, 9)
     mse = float((prediction - o2z["y_test"]).square().mean())
     assert result.test_mse == pytest.approx(mse, rel=1e-5)
+    # and how it spreads over the test points (softeq.metrics.spread_fields)
+    errors = (prediction - o2z["y_test"]).square().mean(dim=1)
+    spread = result.test_metrics
+    ordered = errors.sort().values  # 200 points: the median is between 99 and 100
+    assert spread["median_se"] == pytest.approx(float(ordered[99:101].mean()), 1e-4)
+    top = ordered[-2:]  # the worst 1 % of 200 points
+    assert spread["worst_share"] == pytest.approx(float(top.sum() / errors.sum()), 1e-4)
+    assert spread["trimmed_mse"] == pytest.approx(float(ordered[:-2].mean()), 1e-4)
 
 
 def test_the_test_split_decides_nothing(o2z):

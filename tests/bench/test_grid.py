@@ -431,6 +431,7 @@ def test_method_auto_runs_softeq_fit_and_writes_a_result(tmp_path):
     assert summary["chosen"] in ("none", "soft", "impose", "impose+average")
     assert [c["name"] for c in summary["plan"]] == ["O3", "O2x", "O2y", "O2z"]
     assert set(summary["groups"]["O2z"]) >= {"truth", "equivariance_error", "verdict"}
+    assert summary["test_trimmed_mse"] <= summary["test_mse"]  # from Fit.test_metrics
     run = tmp_path / spec.run_id
     assert (run / "none" / "summary.json").is_file() and (run / "fit.json").is_file()
     assert execute(spec, tmp_path)["status"] == "skipped"

@@ -307,6 +307,7 @@ def test_fit_prints_the_plan(o2x_npz, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "Plan (chosen model:" in out and "  O2x: " in out and "Test MSE" in out
+    assert "without the worst 1 % of test points" in out
 
 
 def test_fit_hidden_choose_trains_each_stage_both_ways(o2x_npz, tmp_path, capsys):

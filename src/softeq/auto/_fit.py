@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from .._atomic import write_text_atomic
 from ..data import Task, from_arrays
 from ..groups import get
-from ..metrics import BREAKING_THRESHOLDS, render_markdown
+from ..metrics import BREAKING_THRESHOLDS, render_markdown, spread_fields
 from ..nn import Standardize, soft_layers
 from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
@@ -124,7 +124,11 @@ class Fit:
             ``none``, ``soft``, ``impose G`` and ``impose+average G``
             (`candidate` is the chosen one's key).
         test_mse: The chosen model's test MSE (None without a test split).
-        test_metrics: The task's own test metrics (e.g. ADE), if it has any.
+        test_metrics: How the test MSE spreads over the test points
+            (``trimmed_mse``, without the worst 1 % of them; ``median_se``;
+            ``worst_share``, that 1 %'s share of the MSE:
+            `softeq.metrics.spread_fields`) and the task's own test metrics
+            (e.g. ADE), if it has any; empty without a test split.
         history: One record per training stage: its validation MSE, epochs,
             why it stopped, seconds and final strengths.
         spec: What `load` needs to rebuild the model.
@@ -553,14 +557,16 @@ def _check_model(model: object) -> str:
 
 
 def _test(model: nn.Module, task: Task, device: str) -> tuple[float, dict[str, float]]:
-    """The one use of the test split: MSE and the task's own metrics."""
+    """The one use of the test split: MSE, how it spreads over the test points
+    (`softeq.metrics.spread_fields`, unprefixed) and the task's own metrics."""
     x, y = task.x_test.to(device), task.y_test.to(device)
     test_mse = held_out_mse(model, x, y)
+    spread = {k.removeprefix("test_"): v for k, v in spread_fields(model, x, y).items()}
     if task.metrics is None:
-        return test_mse, {}
+        return test_mse, spread
     with torch.inference_mode():
         prediction = torch.cat([model(xb) for xb in x.split(1000)])
-    return test_mse, dict(task.metrics(prediction, y))
+    return test_mse, {**spread, **task.metrics(prediction, y)}
 
 
 def _spec(

@@ -247,7 +247,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     from ..auto import fit_task
     from ..data import get_task
     from ..groups import get
-    from ..metrics import equivariance_error, spread_fields
+    from ..metrics import equivariance_error
 
     for stale in (ERROR_FILE, RESULT_FILE):
         (out / stale).unlink(missing_ok=True)
@@ -278,7 +278,6 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
         "task": task.name, "model": "auto", "fit_model": kind, "seed": spec.seed,
         "test_mse": result.test_mse, "val_mse": result.val_mse[result.candidate],
         **{f"test_{k}": v for k, v in result.test_metrics.items()},
-        **spread_fields(result.model, task.x_test, task.y_test),
         "num_parameters": sum(p.numel() for p in result.model.parameters()),
         "epochs_run": sum(h["epochs_run"] for h in history),
         "stop_reason": "converged" if converged else

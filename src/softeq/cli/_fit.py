@@ -83,4 +83,9 @@ def run_fit(args: argparse.Namespace) -> int:
     mses = ", ".join(f"{k} {v:.4g}" for k, v in result.val_mse.items())
     print(f"Validation MSE of each candidate: {mses}")
     print(f"Test MSE: {result.test_mse:.5g}")
+    spread = result.test_metrics
+    if "trimmed_mse" in spread:
+        print(f"  without the worst 1 % of test points: {spread['trimmed_mse']:.5g} "
+              f"(they carry {spread['worst_share']:.0%} of it); median point's "
+              f"squared error {spread['median_se']:.3g}")  # fmt: skip
     return 0
