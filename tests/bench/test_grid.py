@@ -31,6 +31,7 @@ from softeq.bench import (
 )
 from softeq.bench._aggregate import choice_table, compare, fit_choice, spread_table
 from softeq.bench._grid_report import protocol_note
+from softeq.bench._suites import _settings
 from softeq.cli import main
 from softeq.data import get_task
 from softeq.nn.models import build
@@ -89,6 +90,14 @@ def test_per_matched_has_about_the_mlps_parameter_count(spec):
     reference = _parameters("per", spec, 128) / mlp
     assert 1 / 1.35 <= ratio <= 1.35, ratio
     assert abs(math.log(ratio)) < abs(math.log(reference))
+
+
+def test_per_orth_builds_its_nonlinearities_for_the_largest_orthogonal_candidate():
+    runs = suite_runs("per-cossim", seeds=1, methods=["per-orth"])
+    assert [r.task for r in runs] == _settings("cossim")
+    assert all(dict(r.overrides)["nonlinear_group"] == "SO3" for r in runs)
+    # on inertia the largest candidate, O3, is orthogonal: that is PER itself
+    assert suite_runs("per-inertia", seeds=1, methods=["per-orth"]) == []
 
 
 def test_true_subgroup_is_the_exact_axis():

@@ -123,6 +123,36 @@ def test_cossim_models_on_the_rotations_map_vectors_to_a_constant(generator):
     assert spread(EMLP(*so3, Gs[1], ch=24, num_layers=2).double()) > 1e-3
 
 
+def test_soft_emlp_with_nonlinearities_for_so3_represents_rotation_invariants(
+    generator,
+):
+    """The fix of the test above: built for SO3 (`nonlinear_group`), the
+    bilinear layers form dot products, so on SO3's maps the network is
+    SO3-invariant for random rotations and yet not constant; it is no longer
+    invariant to scalings, the guarantee that only candidates inside the
+    nonlinear group keep."""
+    Gs = [get(n) for n in ["SO3xScale3", "SO3", "Scale3"]]
+    rep_in, rep_out = parse("3*V", Gs[0]), parse("V0", Gs[0])
+    model = SoftEMLP(rep_in, rep_out, Gs, ch=128, num_layers=2, gate="plain",
+                     nonlinear_group="SO3", generator=generator)  # fmt: skip
+    model = model.double().project_("SO3")
+    assert model.nonlinear_group.name == "SO3" and model.groups == tuple(Gs)
+    x = torch.randn(64, 9, dtype=torch.float64, generator=generator)
+    with torch.no_grad():
+        y = model(x)
+        assert float(y.std() / y.abs().mean()) > 1e-3  # not a constant
+        for R in Gs[1].sample(4, generator=generator).double():
+            rotated = (x.view(64, 3, 3) @ R.T).reshape(64, 9)
+            assert torch.allclose(model(rotated), y, atol=1e-9, rtol=1e-7)
+        assert not torch.allclose(model(2 * x), y, atol=1e-3)
+    default = SoftEMLP(rep_in, rep_out, Gs, ch=128, num_layers=2, gate="plain",
+                       generator=generator)  # fmt: skip
+    assert default.nonlinear_group.name == "SO3xScale3"
+    assert model.num_parameters() > default.num_parameters()  # the dot products
+    with pytest.raises(ValueError, match="acts on"):
+        SoftEMLP(rep_in, rep_out, Gs, ch=24, nonlinear_group="O5")
+
+
 def test_rpp_models(generator):
     G = get("O3")
     rep_in, rep_out = inertia_reps(G)

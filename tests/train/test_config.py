@@ -51,6 +51,7 @@ def test_epoch_override_scales_the_selection_epoch():
         ({"lr_schedule": "step"}, "lr_schedule must be one of"),
         ({"min_improvement": 1.0}, "min_improvement must be < 1"),
         ({"smoothing": -1}, "smoothing must be an integer >= 0"),
+        ({"nonlinear_group": 3}, "nonlinear_group must be a string"),
         ({"cuda_graphs": True}, "cuda_graphs needs device 'cuda', got 'cpu'"),
         (
             {"cuda_graphs": True, "device": "cuda", "model": "mlp-aug"},
@@ -218,3 +219,27 @@ def test_config_change_tells_a_raised_cap_from_another_protocol():
     # a field the saved config predates reads as its default
     old = {k: v for k, v in base.items() if k != "penalty_mode"}
     assert config_change(old, {**base, "epochs": higher}) == "raised cap"
+
+
+def test_nonlinear_group_builds_per_and_emlp_and_nothing_else(tmp_path):
+    from softeq.train import Trainer
+
+    def model(**kw):
+        config = TrainConfig(task="cossim:so3", ch=16, num_layers=1,
+                             fast_dev_run=True, **kw)  # fmt: skip
+        return Trainer(config, None).model
+
+    assert model(model="per").nonlinear_group.name == "SO3xScale3"
+    assert model(model="per", nonlinear_group="SO3").nonlinear_group.name == "SO3"
+    hard = model(model="emlp", group="SO3", nonlinear_group="SO3")
+    assert (hard.group.name, hard.nonlinear_group.name) == ("SO3", "SO3")
+    with pytest.raises(ValueError, match="applies to the models 'per' and 'emlp'"):
+        model(model="mlp", nonlinear_group="SO3")
+    with pytest.raises(ValueError, match="not inside nonlinear_group"):
+        model(model="emlp", group="SO3xScale3", nonlinear_group="SO3")
+    # in a TOML config and back
+    cfg = resolve_config(TrainConfig(task="cossim:so3", model="per",
+                                     nonlinear_group="SO3"))  # fmt: skip
+    path = tmp_path / "run.toml"
+    path.write_text(cfg.to_toml())
+    assert load_config(path).nonlinear_group == "SO3"

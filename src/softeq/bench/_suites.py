@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..data import Task, get_task, task_names
+from ..groups import get
 
 #: The protocols: the `TrainConfig` presets.
 PROTOCOLS = ("converged", "fast", "paper")
@@ -33,6 +34,23 @@ def true_subgroup(task: Task) -> str:
 def _oracle(task: Task) -> dict[str, Any] | None:
     exact = [g for g in _exact(task) if g != task.groups[0]]
     return {"model": "rpp-oracle", "oracle": exact[0]} if exact else None
+
+
+def largest_orthogonal(task: Task) -> str | None:
+    """The first (largest) orthogonal candidate of `task`, or None. Orthogonal
+    groups have dot products among their invariants, so bilinear layers built
+    for one can form non-constant invariants of vectors (SoftEMLP's
+    `nonlinear_group`)."""
+    return next((g for g in task.groups if get(g).is_orthogonal()), None)
+
+
+def _orthogonal_nonlinearities(task: Task) -> dict[str, Any] | None:
+    """`per-orth`: PER with its nonlinearities built for the largest orthogonal
+    candidate; declined where that is the largest candidate (then it is PER)."""
+    group = largest_orthogonal(task)
+    if group is None or group == task.groups[0]:
+        return None
+    return {"model": "per", "tuner": "per", "nonlinear_group": group}
 
 
 Rule = Callable[[Task], "dict[str, Any] | None"]
@@ -65,6 +83,8 @@ METHODS: dict[str, tuple[str, Rule]] = {
                             "penalty_mode": "proximal"}),
     "per-init": ("PER, started on the largest group's maps (PER tuner)",
                  lambda t: {"model": "per", "tuner": "per", "init": "equivariant"}),
+    "per-orth": ("PER, nonlinearities for the largest orthogonal candidate "
+                 "(PER tuner)", _orthogonal_nonlinearities),
     # softeq.fit with an MLP, told only the candidates (docs/fit.md)
     "auto": ("softeq.fit (auto, MLP; candidates only)", lambda t: {"model": "auto"}),
     "auto-per": ("softeq.fit (auto, PER's SoftEMLP; candidates only)",
@@ -90,7 +110,8 @@ REFERENCES = {
 
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
                 "per", "per-matched", "per-evidence", "per-prox", "per-init",
-                "auto", "auto-per", "auto-per-hidden", "auto-per-choose")  # fmt: skip
+                "per-orth", "auto", "auto-per", "auto-per-hidden",
+                "auto-per-choose")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",

@@ -77,6 +77,10 @@ class TrainConfig:
         group: Group of `emlp` / `mlp-aug` (default: the task's exact subgroup,
             else its first candidate).
         oracle: Free-path group of `rpp-oracle` (default: the task's exact subgroup).
+        nonlinear_group: Group the hidden layers, bilinear layers and gates of
+            `per` and `emlp` are built for (default: the largest candidate for
+            `per`, the imposed group for `emlp`); `SoftEMLP`, docs/models.md,
+            "The nonlinearities' group".
         eval_inputs: Inputs used for equivariance errors.
         eval_transforms: Group elements per input for equivariance errors.
         checkpoint_every: Epochs between checkpoints (0: about 100 per run).
@@ -151,6 +155,7 @@ class TrainConfig:
     equiv_wd: float = 1e-5
     group: str | None = None
     oracle: str | None = None
+    nonlinear_group: str | None = None
     eval_inputs: int = 16
     eval_transforms: int = 16
     checkpoint_every: int = 0
@@ -376,10 +381,10 @@ def validate(config: TrainConfig, *, partial: bool = False) -> None:
     """
     given = {k for k, v in config.to_dict().items() if not (partial and v is None)}
     names = ("task", "model", "preset", "device", "group", "oracle", "penalty_mode",
-             "init")  # fmt: skip
+             "init", "nonlinear_group")  # fmt: skip
     for name in names:
         value = getattr(config, name)
-        optional = name in ("group", "oracle")
+        optional = name in ("group", "oracle", "nonlinear_group")
         if not isinstance(value, str) and not (optional and value is None):
             raise ValueError(f"{name} must be a string, got {value!r}")
     ints = {1: ["epochs", "batch_size", "ch", "num_layers", "eval_inputs",

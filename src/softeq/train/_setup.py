@@ -60,6 +60,11 @@ def _bare_model(
             "be built from a config"
         )
     rep_in, rep_out = task.reps()
+    if config.nonlinear_group is not None and config.model not in ("per", "emlp"):
+        raise ValueError(
+            f"nonlinear_group applies to the models 'per' and 'emlp', not "
+            f"{config.model!r}"
+        )
     common = dict(ch=config.ch, num_layers=config.num_layers, generator=generator)
     if config.model in ("mlp", "mlp-aug", "mlp-orbit"):
         mlp = MLP(rep_in, rep_out, **common)
@@ -68,6 +73,8 @@ def _bare_model(
         group = get(config.group or exact_subgroup(task) or task.groups[0])
         return GroupAugmentation(mlp, group, rep_in, rep_out, generator=generator)
     common.update(allocation=config.allocation, gate=config.gate)
+    if config.nonlinear_group is not None:
+        common["nonlinear_group"] = get(config.nonlinear_group)
     if config.model == "emlp":
         group = config.group or exact_subgroup(task) or task.groups[0]
         return build("emlp", rep_in, rep_out, task.groups, group=group, **common)

@@ -303,6 +303,19 @@ class SoftEMLP(_EMLPFamily):
     The bilinear layers and gates are built for $G_0$ = `groups[0]`, which must
     contain the other candidates, so only the dense $W, b$ can break a symmetry;
     each `SoftLinear` measures its distance to every candidate's equivariant maps.
+    Then a network whose linear maps are $G$-equivariant is $G$-equivariant, for
+    every candidate $G$.
+
+    With `nonlinear_group` $N$ (a group on the same $R^d$, usually a smaller
+    candidate) the hidden layers, bilinear layers and gates are built for $N$
+    instead. That guarantee then holds only for candidates inside $N$; for the
+    others the penalties constrain the linear maps alone, and only the
+    function-space measures (the symmetry report) say how symmetric the network
+    is. It is what a largest group without non-constant invariants needs: for
+    SO3xScale3 (rotations and scalings) no product of vectors is invariant, so
+    the bilinear layers built for it never form one, and a network with linear
+    maps near SO3's maps is near a constant; built for SO3, they form dot
+    products (docs/models.md, "The nonlinearities' group").
 
     Args:
         rep_in: Input layout.
@@ -312,6 +325,8 @@ class SoftEMLP(_EMLPFamily):
         num_layers: Number of blocks (reference: 3).
         allocation: ``"per"`` (default, reference) or ``"uniform"``.
         gate: ``"rpp"`` (default, reference) or ``"plain"``.
+        nonlinear_group: Group (or name) the hidden layers and nonlinearities are
+            built for (default: `groups[0]`, the reference).
         generator: Randomness for the initialisation.
 
     Shape:
@@ -336,18 +351,22 @@ class SoftEMLP(_EMLPFamily):
         num_layers: int = 3,
         allocation: str = "per",
         gate: str = "rpp",
+        nonlinear_group: Group | str | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         groups = check_candidate_groups(groups)
+        outer = groups[0] if nonlinear_group is None else as_group(nonlinear_group)
 
         def make(a: Rep, b: Rep) -> nn.Module:
             return SoftLinear(a, b, groups, generator=generator)
 
         super().__init__(
-            rep_in, rep_out, groups[0], make, ch=ch, num_layers=num_layers,
+            rep_in, rep_out, outer, make, ch=ch, num_layers=num_layers,
             allocation=allocation, gate=gate, generator=generator,
         )  # fmt: skip
         self.groups = tuple(groups)
+        #: The group the hidden layers, bilinear layers and gates are built for.
+        self.nonlinear_group = outer
 
     def soft_layers(self) -> list[SoftLinear]:
         """Every `SoftLinear`, in forward order."""
