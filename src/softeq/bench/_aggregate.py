@@ -235,52 +235,49 @@ def _ordered(values: list[str], order: list[str]) -> list[str]:
     return known + sorted(v for v in values if v not in order)
 
 
-def results_table(cells: list[Cell], metric: str) -> str:
-    """Markdown: methods x tasks, ``mean ± std`` of `metric`, best per column bold."""
+def _method_task_table(cells: list[Cell], text: Callable[[Cell], str | None]) -> str:
+    """Markdown: one row per method (in `METHODS` order), one column per task;
+    `text(cell)` fills a cell, "–" where there is no cell or it gives None."""
     tasks = list(dict.fromkeys(c.task for c in cells))
     methods = _ordered(list({c.method for c in cells}), list(METHODS))
     index = {(c.task, c.method): c for c in cells}
-    best = {}
-    for t in tasks:
-        means = [index[t, m].mean[metric] for m in methods
-                 if (t, m) in index and metric in index[t, m].mean]  # fmt: skip
-        best[t] = min(means) if means else None
     lines = ["| method | " + " | ".join(tasks) + " |",
              "|---|" + "---|" * len(tasks)]  # fmt: skip
     for m in methods:
-        cells_m = []
-        for t in tasks:
-            c = index.get((t, m))
-            if c is None or metric not in c.mean:
-                cells_m.append("–")
-                continue
-            text = f"{c.mean[metric]:.3g} ± {c.std[metric]:.2g}"
-            cells_m.append(f"**{text}**" if c.mean[metric] == best[t] else text)
-        lines.append(f"| {label(m)} | " + " | ".join(cells_m) + " |")
+        row = [text(index[t, m]) if (t, m) in index else None for t in tasks]
+        lines.append(f"| {label(m)} | " + " | ".join(r or "–" for r in row) + " |")
     return "\n".join(lines)
+
+
+def results_table(cells: list[Cell], metric: str) -> str:
+    """Markdown: methods x tasks, ``mean ± std`` of `metric`, best per column bold."""
+    best: dict[str, float] = {}
+    for c in cells:
+        if metric in c.mean:
+            best[c.task] = min(best.get(c.task, math.inf), c.mean[metric])
+
+    def text(c: Cell) -> str | None:
+        if metric not in c.mean:
+            return None
+        value = f"{c.mean[metric]:.3g} ± {c.std[metric]:.2g}"
+        return f"**{value}**" if c.mean[metric] == best[c.task] else value
+
+    return _method_task_table(cells, text)
 
 
 def spread_table(cells: list[Cell]) -> str:
     """Markdown: methods x tasks, the test MSE without each run's worst 1 % of
     test points (mean ± std over seeds) and, in brackets, the mean share of the
     MSE those points carried; "–" for cells whose runs predate the measurement."""
-    tasks = list(dict.fromkeys(c.task for c in cells))
-    methods = _ordered(list({c.method for c in cells}), list(METHODS))
-    index = {(c.task, c.method): c for c in cells}
     trimmed, share = SPREAD_METRICS[0], SPREAD_METRICS[2]
-    lines = ["| method | " + " | ".join(tasks) + " |",
-             "|---|" + "---|" * len(tasks)]  # fmt: skip
-    for m in methods:
-        row = []
-        for t in tasks:
-            c = index.get((t, m))
-            if c is None or trimmed not in c.mean or share not in c.mean:
-                row.append("–")
-                continue
-            row.append(f"{c.mean[trimmed]:.3g} ± {c.std[trimmed]:.2g} "
-                       f"({c.mean[share]:.0%})")  # fmt: skip
-        lines.append(f"| {label(m)} | " + " | ".join(row) + " |")
-    return "\n".join(lines)
+
+    def text(c: Cell) -> str | None:
+        if trimmed not in c.mean or share not in c.mean:
+            return None
+        return (f"{c.mean[trimmed]:.3g} ± {c.std[trimmed]:.2g} "
+                f"({c.mean[share]:.0%})")  # fmt: skip
+
+    return _method_task_table(cells, text)
 
 
 def cost_table(cells: list[Cell]) -> str:
