@@ -311,3 +311,67 @@ def test_a_chosen_twin_says_so_in_the_plan(held):
 def test_hidden_takes_true_false_or_choose(o2z, hidden):
     with pytest.raises(ValueError, match="hidden must be True, False or 'choose'"):
         run(o2z, model="per", hidden=hidden)
+
+
+@pytest.fixture(scope="module")
+def so3_fit(tmp_path_factory):
+    """A SoftEMLP fit of cossim:so3 with its nonlinearities built for SO3 (not
+    the largest candidate, SO3xScale3) and the hidden prior on."""
+    t = get_task("cossim:so3")
+    out = tmp_path_factory.mktemp("so3-fit")
+    result = fit(x=t.x_train[:300], y=t.y_train[:300], x_val=t.x_val[:150],
+                 y_val=t.y_val[:150], x_test=t.x_test[:150], y_test=t.y_test[:150],
+                 rep_in=t.rep_in, rep_out=t.rep_out, groups=list(t.groups),
+                 model="per", hidden=True, nonlinear_group="SO3", soft=True,
+                 out=out, **SHORT)  # fmt: skip
+    return result, out, t
+
+
+def test_nonlinear_group_builds_every_stage_for_it_and_holds_hidden_layers_on_it(
+    so3_fit,
+):
+    """Every stage trains a SoftEMLP whose nonlinearities are SO3's; the stages
+    after the evidence hold the hidden layers on SO3's maps (not SO3xScale3's)."""
+    result, out, t = so3_fit
+    stages = [h["stage"] for h in result.history]
+    assert "soft" in stages and any(s.startswith("impose") for s in stages)
+    residual = {}
+    for stage in stages:
+        config = load_config(out / stage / "config.toml")
+        assert config.nonlinear_group == "SO3"
+        state = load_checkpoint(out / stage / "checkpoint.pt")
+        weights = {k.removeprefix("model."): v for k, v in state["model"].items()}
+        model = build("per", *t.reps(), list(t.groups), ch=config.ch,
+                      num_layers=config.num_layers,
+                      nonlinear_group="SO3")  # fmt: skip
+        model.load_state_dict(weights)
+        layers = ProjectionPenalty(model).per_layer()
+        residual[stage] = max(d["SO3"] for d in layers[:-1])
+    for stage in stages[1:]:
+        assert residual[stage] < 1e-4 * residual["none"], stage
+    inner = result.model.model if hasattr(result.model, "model") else result.model
+    assert inner.nonlinear_group.name == "SO3"
+    for choice in result.plan:
+        if choice.action == "impose":
+            assert "hidden layers held on SO3" in choice.via
+
+
+def test_a_fit_with_its_own_nonlinearities_reloads(so3_fit, tmp_path):
+    result, _, t = so3_fit
+    result.save(tmp_path / "fit.pt")
+    loaded = Fit.load(tmp_path / "fit.pt")
+    assert loaded.spec["nonlinear_group"] == "SO3"
+    x = t.x_test[:64]
+    assert torch.equal(loaded.predict(x), result.predict(x))
+
+
+@pytest.mark.parametrize(
+    ("model", "group", "message"),
+    [("mlp", "O2z", "nonlinear_group applies to model='per'"),
+     ("emlp", "O2z", "nonlinear_group applies to model='per'"),
+     ("per", "SO3", "must be one of the candidates"),
+     ("per", "O2q", "must be one of the candidates")],
+)  # fmt: skip
+def test_nonlinear_group_is_a_candidate_of_a_soft_emlp(o2z, model, group, message):
+    with pytest.raises(ValueError, match=message):
+        run(o2z, model=model, nonlinear_group=group)

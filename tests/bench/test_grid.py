@@ -100,6 +100,16 @@ def test_per_orth_builds_its_nonlinearities_for_the_largest_orthogonal_candidate
     assert suite_runs("per-inertia", seeds=1, methods=["per-orth"]) == []
 
 
+def test_auto_per_orth_fits_a_soft_emlp_with_the_largest_orthogonal_nonlinearities():
+    runs = suite_runs("per-cossim", seeds=1, methods=["auto-per-orth"])
+    assert [r.task for r in runs] == _settings("cossim")
+    for r in runs:
+        overrides = dict(r.overrides)
+        assert overrides["fit_model"] == "per"
+        assert overrides["fit_nonlinear_group"] == "SO3"
+    assert suite_runs("per-inertia", seeds=1, methods=["auto-per-orth"]) == []
+
+
 def test_true_subgroup_is_the_exact_axis():
     assert true_subgroup(get_task("inertia:o2y")) == "O2y"
     assert true_subgroup(get_task("inertia:o3")) == "O2x"
@@ -471,6 +481,7 @@ def test_what_a_fit_chose_is_read_from_old_and_new_records():
 
 @pytest.mark.parametrize(("suite", "task", "method", "model"), [
     ("per-inertia", "inertia:o2z", "auto-per", "per"),
+    ("per-cossim", "cossim:so3", "auto-per-orth", "per"),
     ("emlp-synthetic", "o5-synthetic:1000", "auto-emlp", "emlp"),
 ])  # fmt: skip
 def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model):
@@ -490,6 +501,9 @@ def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model)
         imposed = [s for s in stages if s.startswith("impose-")]
         config = (run / imposed[0] / "config.toml").read_text()
         assert 'model = "emlp"' in config
+    nonlinear = dict(spec.overrides).get("fit_nonlinear_group")
+    config = (run / "none" / "config.toml").read_text()
+    assert (f'nonlinear_group = "{nonlinear}"' in config) == (nonlinear is not None)
 
 
 def test_a_raised_preset_cap_resumes_capped_runs_and_keeps_finished_ones(

@@ -337,11 +337,27 @@ def test_fit_hidden_without_a_value_means_on(o2x_npz, capsys):
     assert {h["hidden_strength"] for h in printed["history"][1:]} == {1e4}
 
 
+def test_fit_nonlinear_group_builds_the_soft_emlp_for_it(o2x_npz, tmp_path, capsys):
+    out = tmp_path / "fit"
+    argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--groups", "O3,O2x", "--model", "per", "--nonlinear-group", "O2x",
+            "--hidden", "--preset", "fast", "--epochs", "2",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert ("hidden layers held on O2x" in printed) == ("none)" not in printed)
+    fitted = json.loads((out / "fit.json").read_text())
+    assert fitted["spec"]["nonlinear_group"] == "O2x"
+    assert 'nonlinear_group = "O2x"' in (out / "none" / "config.toml").read_text()
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [(["--rep-in", "4*V", "--rep-out", "V2"], "features"),
      (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--groups", "O3,Q7"], "Q7"),
-     (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--epochs", "0"], "epochs")],
+     (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--epochs", "0"], "epochs"),
+     (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--model", "per",
+       "--nonlinear-group", "SO3"], "candidates")],
 )  # fmt: skip
 def test_fit_bad_input_exits_2(o2x_npz, extra, message, capsys):
     assert main(["fit", str(o2x_npz), *extra, "--preset", "fast"]) == 2

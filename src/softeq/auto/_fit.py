@@ -23,7 +23,8 @@ The procedure (docs/fit.md):
    least broken one), or, for ``model="emlp"``, a hard EMLP for it;
    and try that model averaged over the group at prediction.
    With `hidden`, the soft and imposed stages hold a SoftEMLP's hidden layers
-   on the largest candidate's maps (`TrainConfig.hidden_strength`); with
+   on the largest candidate's maps (`TrainConfig.hidden_strength`; on
+   `nonlinear_group`'s when given); with
    ``hidden="choose"`` each of those stages is trained both ways.
 4. **Choose** among the unpenalised, soft, imposed and imposed-and-averaged
    models (and their hidden-prior twins) by validation MSE; the test split is
@@ -163,13 +164,14 @@ class Fit:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary: test MSE, plan, the report's group entries, the
-        candidates' validation MSEs and the stages' history."""
+        candidates' validation MSEs, the stages' history and the chosen
+        model's structure (`spec`)."""
         return {
             "test_mse": self.test_mse, "test_metrics": self.test_metrics,
             "chosen": self.chosen, "imposed": self.imposed, "hidden": self.hidden,
             "plan": [c.to_dict() for c in self.plan],
             "groups": self.report["groups"], "val_mse": self.val_mse,
-            "history": self.history,
+            "history": self.history, "spec": self.spec,
         }  # fmt: skip
 
     def save(self, path: str | Path) -> None:
@@ -242,6 +244,7 @@ def fit(
     out: str | Path | None = None,
     soft: bool | None = None,
     hidden: bool | str = False,
+    nonlinear_group: str | None = None,
 ) -> Fit:
     """Find which candidate symmetries the data respect, and use them.
 
@@ -286,6 +289,14 @@ def fit(
             validation choose (their twins' keys end in `HIDDEN_TAG`; about
             twice the soft and imposed stages' time). Needs `SoftLinear`
             layers.
+        nonlinear_group: With ``model="per"``: the candidate the SoftEMLP's
+            hidden layers, bilinear layers and gates are built for (and the
+            hidden-layer prior holds them on), instead of the largest
+            candidate (the reference's choice). A group with no non-constant
+            invariants of vectors (``SO3xScale3``) builds a network that is
+            constant on its maps; an orthogonal candidate (``SO3``, from
+            `softeq.bench.largest_orthogonal`) gives the bilinear layers dot
+            products (docs/models.md, "The nonlinearities' group").
 
     Returns:
         The `Fit`.
@@ -312,7 +323,8 @@ def fit(
     )  # fmt: skip
     return fit_task(task, model=model, preset=preset, epochs=epochs, seed=seed,
                     device=device, progress=progress, out=out,
-                    soft=soft, hidden=hidden)  # fmt: skip
+                    soft=soft, hidden=hidden,
+                    nonlinear_group=nonlinear_group)  # fmt: skip
 
 
 def fit_task(
@@ -327,6 +339,7 @@ def fit_task(
     out: str | Path | None = None,
     soft: bool | None = None,
     hidden: bool | str = False,
+    nonlinear_group: str | None = None,
 ) -> Fit:
     """`fit` on a ready `softeq.data.Task` (its test split used once, at the end).
 
@@ -343,6 +356,8 @@ def fit_task(
     held_out = replace(task, x_test=task.x_val, y_test=task.y_val, true_breaking=None)
     common = dict(task=task.name, preset=preset, epochs=epochs, seed=seed,
                   device=device)  # fmt: skip
+    if _check_nonlinear_group(nonlinear_group, kind, task) is not None:
+        common["nonlinear_group"] = nonlinear_group
     stages = _Stages(held_out, out, progress)
     label = {"mlp": "mlp", "emlp": "mlp", "per": "per"}.get(kind, "custom")
     # the soft and imposed stages' hidden-layer prior (`TrainConfig.hidden_strength`)
@@ -387,14 +402,14 @@ def fit_task(
     if chosen == "impose+average":
         via = f"{via}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
     if held_chosen and via is not None:
-        via = f"{via}; hidden layers held on {task.groups[0]}"
+        via = f"{via}; hidden layers held on {nonlinear_group or task.groups[0]}"
     plan = make_plan(report, task.groups, "impose" if imposed else chosen,
                      imposed=imposed, via=via,
                      strengths=tuned.get(_tag(hidden, held_chosen), {}))  # fmt: skip
     final = candidates[best].eval()
     test_mse, test_metrics = _test(final, task, device)
     spec = _spec(kind, task, evidence.config, chosen, imposed, final,
-                 stages.configs.get(f"impose-{name}"))  # fmt: skip
+                 stages.configs.get(f"impose-{name}"), nonlinear_group)  # fmt: skip
     result = Fit(final, report, plan, chosen, imposed, val_mse, test_mse,
                  test_metrics, stages.history, spec, held_chosen)  # fmt: skip
     if out is not None:
@@ -556,6 +571,24 @@ def _check_model(model: object) -> str:
     return str(model)
 
 
+def _check_nonlinear_group(group: object, kind: str, task: Task) -> str | None:
+    """`fit`'s `nonlinear_group`, checked: None, or a candidate of `task` with
+    ``model="per"``."""
+    if group is None:
+        return None
+    if kind != "per":
+        raise ValueError(
+            f"fit: nonlinear_group applies to model='per' (a SoftEMLP) only, not "
+            f"{kind!r}"
+        )
+    if group not in task.groups:
+        raise ValueError(
+            f"fit: nonlinear_group must be one of the candidates {list(task.groups)}, "
+            f"got {group!r}"
+        )
+    return str(group)
+
+
 def _test(model: nn.Module, task: Task, device: str) -> tuple[float, dict[str, float]]:
     """The one use of the test split: MSE, how it spreads over the test points
     (`softeq.metrics.spread_fields`, unprefixed) and the task's own metrics."""
@@ -577,6 +610,7 @@ def _spec(
     imposed: str | None,
     final: nn.Module,
     impose_config: TrainConfig | None,
+    nonlinear_group: str | None = None,
 ) -> dict[str, Any]:
     """What `_rebuild` needs: the architecture, wrappers and reps."""
     hard = kind == "emlp" and "impose" in chosen
@@ -587,6 +621,7 @@ def _spec(
         "architecture": "emlp" if hard else ("per" if kind == "per" else "mlp"),
         "ch": arch.ch, "num_layers": arch.num_layers,
         "allocation": arch.allocation, "gate": arch.gate,
+        "nonlinear_group": None if hard else nonlinear_group,
         "standardized": _is_standardized(final),
     }  # fmt: skip
 
@@ -615,6 +650,10 @@ def _rebuild(spec: dict[str, Any], model: nn.Module | None) -> nn.Module:
                     allocation=spec["allocation"], gate=spec["gate"])  # fmt: skip
         if spec["architecture"] == "emlp":
             arch["group"] = spec["imposed"]
+        elif (
+            spec.get("nonlinear_group") is not None
+        ):  # absent from fits saved before it
+            arch["nonlinear_group"] = get(spec["nonlinear_group"])
         base = build(spec["architecture"], rep_in, rep_out, groups, **arch)
     if spec["standardized"]:
         base = Standardize(base, torch.ones(rep_in.dim), torch.zeros(rep_out.dim),

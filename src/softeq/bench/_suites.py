@@ -53,6 +53,16 @@ def _orthogonal_nonlinearities(task: Task) -> dict[str, Any] | None:
     return {"model": "per", "tuner": "per", "nonlinear_group": group}
 
 
+def _fit_orthogonal_nonlinearities(task: Task) -> dict[str, Any] | None:
+    """`auto-per-orth`: `softeq.fit` with PER's SoftEMLP whose nonlinearities
+    are built for the largest orthogonal candidate; declined where that is the
+    largest candidate (then it is `auto-per`)."""
+    group = largest_orthogonal(task)
+    if group is None or group == task.groups[0]:
+        return None
+    return {"model": "auto", "fit_model": "per", "fit_nonlinear_group": group}
+
+
 Rule = Callable[[Task], "dict[str, Any] | None"]
 
 #: PER's width in the `per-matched` method. The reference allocation grows in blocks
@@ -97,6 +107,9 @@ METHODS: dict[str, tuple[str, Rule]] = {
                         "chosen on validation; candidates only)",
                         lambda t: {"model": "auto", "fit_model": "per",
                                    "fit_hidden": "choose"}),
+    "auto-per-orth": ("softeq.fit (auto, PER's SoftEMLP with nonlinearities for "
+                      "the largest orthogonal candidate; candidates only)",
+                      _fit_orthogonal_nonlinearities),
     "auto-emlp": ("softeq.fit (auto, EMLP layers to impose; candidates only)",
                   lambda t: {"model": "auto", "fit_model": "emlp"}),
 }  # fmt: skip
@@ -111,7 +124,7 @@ REFERENCES = {
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
                 "per", "per-matched", "per-evidence", "per-prox", "per-init",
                 "per-orth", "auto", "auto-per", "auto-per-hidden",
-                "auto-per-choose")  # fmt: skip
+                "auto-per-choose", "auto-per-orth")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",

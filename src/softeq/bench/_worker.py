@@ -106,9 +106,11 @@ def _stage_configs(spec: RunSpec) -> dict[str, dict[str, Any]]:
     overrides = dict(spec.overrides)
     models = sorted({"mlp", overrides.get("fit_model", "mlp")})
     epochs = overrides.get("epochs")
+    nonlinear = overrides.get("fit_nonlinear_group")
     try:
-        return {m: resolve_config(TrainConfig(task=spec.task, model=m, epochs=epochs,
-                                              preset=spec.protocol)).to_dict()
+        return {m: resolve_config(TrainConfig(
+                    task=spec.task, model=m, epochs=epochs, preset=spec.protocol,
+                    nonlinear_group=nonlinear if m == "per" else None)).to_dict()
                 for m in models}  # fmt: skip
     except (TypeError, ValueError):
         return {}
@@ -241,7 +243,8 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     """Methods ``auto``, ``auto-per``, ``auto-per-hidden``, ``auto-per-choose``
     and ``auto-emlp``: `softeq.auto.fit_task` with the method's model
     (``fit_model``: an MLP unless told otherwise; ``fit_hidden``: its `hidden`
-    prior, True or ``"choose"``), told
+    prior, True or ``"choose"``; ``fit_nonlinear_group``: its SoftEMLP's
+    `nonlinear_group`), told
     only the candidates; its stages' run folders go under `out` (not
     resumable: a killed fit starts over)."""
     from ..auto import fit_task
@@ -255,9 +258,11 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     epochs = dict(spec.overrides).get("epochs")
     kind = dict(spec.overrides).get("fit_model", "mlp")
     hidden = dict(spec.overrides).get("fit_hidden", False)
+    nonlinear = dict(spec.overrides).get("fit_nonlinear_group")
     start = time.perf_counter()
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
-                      seed=spec.seed, out=out, hidden=hidden)  # fmt: skip
+                      seed=spec.seed, out=out, hidden=hidden,
+                      nonlinear_group=nonlinear)  # fmt: skip
     history = result.history
     rep_in, rep_out = task.reps()
     x = task.x_val[:256]

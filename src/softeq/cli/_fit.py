@@ -43,6 +43,12 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
         "only); --hidden choose trains those stages both ways and lets "
         "validation choose",
     )  # fmt: skip
+    parser.add_argument(
+        "--nonlinear-group", default=None, metavar="GROUP",
+        help="with per: the candidate the hidden layers, bilinear layers and gates "
+        "are built for (default: the largest candidate, as the reference); an "
+        "orthogonal one such as SO3 gives the bilinear layers dot products",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", type=Path, default=None,
@@ -62,8 +68,8 @@ def run_fit(args: argparse.Namespace) -> int:
                      groups=groups, seed=args.seed)  # fmt: skip
     result = fit_task(task, model=args.model, preset=args.preset, epochs=args.epochs,
                       seed=args.seed, device=args.device, progress=not args.json,
-                      out=args.out, soft=args.soft,
-                      hidden=_HIDDEN[args.hidden])  # fmt: skip
+                      out=args.out, soft=args.soft, hidden=_HIDDEN[args.hidden],
+                      nonlinear_group=args.nonlinear_group)  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
@@ -71,7 +77,8 @@ def run_fit(args: argparse.Namespace) -> int:
         render_markdown(result.report, f"Evidence (validation split): {args.data.name}")
     )
     print()
-    held = ", hidden layers held on the largest group" if result.hidden else ""
+    on = result.spec.get("nonlinear_group") or groups[0]
+    held = f", hidden layers held on {on}" if result.hidden else ""
     print(f"Plan (chosen model: {result.chosen}{held}):")
     for choice in result.plan:
         what = choice.action

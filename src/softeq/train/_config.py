@@ -103,15 +103,17 @@ class TrainConfig:
             docs/models.md, "Soft on O(3)'s own task"). Needs SoftLinear layers.
         hidden_strength: Strength of one more projection penalty, on every
             soft layer but the last, towards the largest candidate's (the
-            task's first group's) maps (0: none). It acts as a proximal step
-            after every optimiser step whatever `penalty_mode` (decoupled: it
-            never enters the optimiser's moments, so a stiff one holds the
-            hidden layers on the group's maps without slowing the data term's
-            steps). The prior that the data break the symmetry in the output
-            map only: the tuner's strengths, set from what the data say about
-            the *output*, then no longer decide how symmetric the hidden layers
-            are (docs/training.md, "Hidden layers on the largest group").
-            Needs at least two SoftLinear layers.
+            task's first group's) maps, or `nonlinear_group`'s when given: the
+            group the hidden layers' nonlinearities are built for (0: none).
+            It acts as a proximal step after every optimiser step whatever
+            `penalty_mode` (decoupled: it never enters the optimiser's
+            moments, so a stiff one holds the hidden layers on the group's
+            maps without slowing the data term's steps). The prior that the
+            data break the symmetry in the output map only: the tuner's
+            strengths, set from what the data say about the *output*, then no
+            longer decide how symmetric the hidden layers are
+            (docs/training.md, "Hidden layers on the largest group"). Needs at
+            least two SoftLinear layers.
         orbit_penalty: Train with the sample-based `OrbitPenalty` (4 elements
             per group and input) when the model has no soft layers (implied by
             ``mlp-orbit``).

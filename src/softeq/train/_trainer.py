@@ -129,8 +129,9 @@ class Trainer:
                     f"(e.g. 'per'); {self.config.model!r} has none"
                 )
             self.penalty.project(self.task.groups[0])
-        #: The largest candidate, when the hidden soft layers are held on its
-        #: maps (`TrainConfig.hidden_strength`), else None.
+        #: The group the hidden soft layers are held on (`TrainConfig.hidden_strength`):
+        #: the one their nonlinearities are built for (`TrainConfig.nonlinear_group`,
+        #: by default the largest candidate); None without the prior.
         self.hidden_group: str | None = None
         if self.config.hidden_strength > 0:
             if self.penalty is None:
@@ -138,7 +139,7 @@ class Trainer:
                     f"hidden_strength needs a model with SoftLinear layers "
                     f"(e.g. 'per'); {self.config.model!r} has none"
                 )
-            self.hidden_group = self.task.groups[0]
+            self.hidden_group = self.config.nonlinear_group or self.task.groups[0]
             self.penalty.hidden(self.hidden_group)  # one soft layer: fails here
         self.orbit = make_orbit_penalty(self.config, self.task, self.model)
         self.orbit_samples = torch.Generator().manual_seed(self.config.seed + 2)
