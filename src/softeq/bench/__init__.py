@@ -23,7 +23,15 @@ from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seco
 from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from ._grid import GridResult, run_grid
 from ._grid_report import write_report
-from ._suites import METHODS, PROTOCOLS, SUITES, RunSpec, suite_runs, true_subgroup
+from ._suites import (
+    METHODS,
+    PROTOCOLS,
+    SUITES,
+    RunSpec,
+    largest_orthogonal,
+    suite_runs,
+    true_subgroup,
+)
 from ._worker import execute, planned_action
 
 __all__ = [
@@ -37,6 +45,7 @@ __all__ = [
     "RunSpec",
     "aggregate",
     "execute",
+    "largest_orthogonal",
     "load_results",
     "recorded_runs",
     "make_executor",
