@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
 import softeq
-from softeq.auto import CANDIDATES, HIDDEN_TAG, Fit, fit, fit_task, soft_stage
+from softeq.auto import (
+    CANDIDATES,
+    HIDDEN_TAG,
+    Fit,
+    fit,
+    fit_task,
+    soft_stage,
+)
 from softeq.data import get_task
 from softeq.nn.models import build
 from softeq.regularizers import ProjectionPenalty
@@ -375,3 +384,51 @@ def test_a_fit_with_its_own_nonlinearities_reloads(so3_fit, tmp_path):
 def test_nonlinear_group_is_a_candidate_of_a_soft_emlp(o2z, model, group, message):
     with pytest.raises(ValueError, match=message):
         run(o2z, model=model, nonlinear_group=group)
+
+
+@pytest.fixture(scope="module")
+def tuners_fit():
+    """inertia:broken (no exact group: the soft stage runs) fitted with both soft
+    tuners, and its task."""
+    task = get_task("inertia:broken")
+    result = fit_task(task, model="per", preset="fast", epochs=6, soft_tuner="choose")
+    return result, task
+
+
+def test_soft_tuner_choose_trains_both_soft_stages_and_validation_picks(tuners_fit):
+    result, _ = tuners_fit
+    stages = [h["stage"] for h in result.history]
+    assert stages[:3] == ["none", "soft", "soft-per"]
+    assert {"soft", "soft-per"} <= set(result.val_mse)
+    assert result.val_mse[result.candidate] == min(result.val_mse.values())
+    breaking, per = (next(h for h in result.history if h["stage"] == s)
+                     for s in ("soft", "soft-per"))  # fmt: skip
+    # PER's tuner: every candidate but the largest penalised, broken or not
+    assert per["strengths"]["O3"] == 0.0
+    assert all(per["strengths"][g] > 0 for g in GROUPS[1:])
+    assert breaking["strengths"] != per["strengths"]
+    assert set(CANDIDATES) >= {k.split(" ")[0] for k in result.val_mse}
+
+
+def test_the_soft_stage_with_pers_tuner_is_the_per_baseline(tuners_fit):
+    """The ``soft-per`` candidate trains exactly as `softeq train --model per
+    --tuner per` does with the same seed: the fit holds PER's own model."""
+    result, task = tuners_fit
+    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
+                       true_breaking=None)  # fmt: skip
+    config = TrainConfig(task=task.name, model="per", tuner="per", preset="fast",
+                         epochs=6, seed=0)  # fmt: skip
+    summary = Trainer(config, None, task=held_out).fit()
+    stage = next(h for h in result.history if h["stage"] == "soft-per")
+    assert stage["val_mse"] == summary["val_mse"]
+
+
+@pytest.mark.parametrize(
+    ("model", "tuner", "message"),
+    [("per", "reference", "soft_tuner must be one of"),
+     ("mlp", "per", "needs a model with SoftLinear layers"),
+     ("emlp", "choose", "needs a model with SoftLinear layers")],
+)  # fmt: skip
+def test_soft_tuner_is_checked(o2z, model, tuner, message):
+    with pytest.raises(ValueError, match=message):
+        run(o2z, model=model, soft_tuner=tuner)

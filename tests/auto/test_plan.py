@@ -112,6 +112,21 @@ def test_soft_plan_lists_strengths_and_drops_zero_ones():
     assert "dropped" in plan[0].reason
 
 
+def test_a_soft_plan_with_pers_tuner_says_so_and_leaves_the_largest_free():
+    """PER's tuner penalises every candidate but the largest, broken or not."""
+    strengths = {"O3": 0.0, "O2x": 40.0, "O2y": 62.0, "O2z": 100.0}
+    plan = make_plan(O2Z_EXACT, GROUPS, "soft-per", strengths=strengths)
+    assert [(c.action, c.strength) for c in plan] == [
+        ("ignore", None),
+        ("soft", 40.0),
+        ("soft", 62.0),
+        ("soft", 100.0),
+    ]
+    assert "PER's tuner leaves the largest" in plan[0].reason
+    assert all("(PER's tuner)" in c.reason for c in plan[1:])
+    assert "dropped" not in plan[0].reason
+
+
 def test_the_unpenalised_model_ignores_every_group():
     plan = make_plan(O2Z_EXACT, GROUPS, "none")
     assert all(c.action == "ignore" for c in plan)

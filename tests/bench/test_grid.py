@@ -61,10 +61,10 @@ def test_suites_list_the_papers_grid():
     # the oracle needs an exact subgroup: not on the mixed and broken settings
     per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
     assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
-    assert len(per_task["inertia:o2z"]) == 15 and "auto" in per_task["inertia:mixed"]
-    assert {"auto-per", "auto-per-hidden", "auto-per-choose", "per-matched",
-            "per-init"} <= per_task["inertia:mixed"]  # fmt: skip
-    assert len(runs) == 3 * (7 * 15 - 2)
+    assert len(per_task["inertia:o2z"]) == 16 and "auto" in per_task["inertia:mixed"]
+    assert {"auto-per", "auto-per-hidden", "auto-per-choose", "auto-per-tuners",
+            "per-matched", "per-init"} <= per_task["inertia:mixed"]  # fmt: skip
+    assert len(runs) == 3 * (7 * 16 - 2)
     assert len({r.run_id for r in runs}) == len(runs)
 
 
@@ -482,6 +482,7 @@ def test_what_a_fit_chose_is_read_from_old_and_new_records():
 @pytest.mark.parametrize(("suite", "task", "method", "model"), [
     ("per-inertia", "inertia:o2z", "auto-per", "per"),
     ("per-cossim", "cossim:so3", "auto-per-orth", "per"),
+    ("per-inertia", "inertia:broken", "auto-per-tuners", "per"),
     ("emlp-synthetic", "o5-synthetic:1000", "auto-emlp", "emlp"),
 ])  # fmt: skip
 def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model):
@@ -501,6 +502,8 @@ def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model)
         imposed = [s for s in stages if s.startswith("impose-")]
         config = (run / imposed[0] / "config.toml").read_text()
         assert 'model = "emlp"' in config
+    if dict(spec.overrides).get("fit_soft_tuner") == "choose":  # no exact group
+        assert {"soft", "soft-per"} <= stages
     nonlinear = dict(spec.overrides).get("fit_nonlinear_group")
     config = (run / "none" / "config.toml").read_text()
     assert (f'nonlinear_group = "{nonlinear}"' in config) == (nonlinear is not None)

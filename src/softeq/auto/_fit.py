@@ -16,7 +16,11 @@ The procedure (docs/fit.md):
    otherwise) whose strengths follow each group's held-out breaking
    (`softeq.train.BreakingTuner`, primed with the evidence's readings and
    only lowered by its own): full for a group the data respect, falling as
-   1/breaking, 0 for a broken one.
+   1/breaking, 0 for a broken one. With ``soft_tuner="per"`` (or
+   ``"choose"``: both) the stage is trained with PER's own tuner instead
+   (`softeq.regularizers.PERTuner`: every candidate but the largest penalised,
+   strengths rescaled once by their penalties' ratios), the reference's model,
+   which keeps a pull towards groups the data break only in part.
 3. **Impose.** Train from the evidence weights with augmentation by the group
    the evidence best allows (`groups_to_impose`: the largest one that could be
    exact and the largest one called exact, both when they differ; else the
@@ -69,8 +73,11 @@ TOP_STRENGTH = {"orbit": 1.0, "projection": 100.0}
 HIDDEN_STRENGTH = 1e4
 #: Group elements the imposed-and-averaged candidate averages over.
 AVERAGE_ELEMENTS = 16
-#: The candidate models `fit` chooses among, in the order they are trained.
-CANDIDATES = ("none", "soft", "impose", "impose+average")
+#: The candidate models `fit` chooses among, in the order they are trained
+#: (``soft-per``: the soft stage with PER's tuner, `fit`'s `soft_tuner`).
+CANDIDATES = ("none", "soft", "soft-per", "impose", "impose+average")
+#: What `fit`'s `soft_tuner` accepts: the soft stage's tuner.
+SOFT_TUNERS = ("breaking", "per", "choose")
 #: What `fit`'s `hidden` accepts besides True and False.
 HIDDEN_CHOOSE = "choose"
 #: Suffix of a candidate's `Fit.val_mse` key (and ``-hidden`` of its stage
@@ -245,6 +252,7 @@ def fit(
     soft: bool | None = None,
     hidden: bool | str = False,
     nonlinear_group: str | None = None,
+    soft_tuner: str = "breaking",
 ) -> Fit:
     """Find which candidate symmetries the data respect, and use them.
 
@@ -297,6 +305,14 @@ def fit(
             constant on its maps; an orthogonal candidate (``SO3``, from
             `softeq.bench.largest_orthogonal`) gives the bilinear layers dot
             products (docs/models.md, "The nonlinearities' group").
+        soft_tuner: The soft stage's tuner, for models with `SoftLinear` layers:
+            ``"breaking"`` (the default: strengths from the evidence's
+            breaking, broken groups dropped), ``"per"`` (PER's tuner, as the
+            `per` baseline trains: candidate ``soft-per``) or ``"choose"``
+            (both, validation choosing). PER's tuner ignores the evidence, so
+            its stage also runs when every candidate reads broken; like the
+            other it is skipped when a group to impose is called exact, and
+            with ``soft=False``.
 
     Returns:
         The `Fit`.
@@ -323,8 +339,8 @@ def fit(
     )  # fmt: skip
     return fit_task(task, model=model, preset=preset, epochs=epochs, seed=seed,
                     device=device, progress=progress, out=out,
-                    soft=soft, hidden=hidden,
-                    nonlinear_group=nonlinear_group)  # fmt: skip
+                    soft=soft, hidden=hidden, nonlinear_group=nonlinear_group,
+                    soft_tuner=soft_tuner)  # fmt: skip
 
 
 def fit_task(
@@ -340,6 +356,7 @@ def fit_task(
     soft: bool | None = None,
     hidden: bool | str = False,
     nonlinear_group: str | None = None,
+    soft_tuner: str = "breaking",
 ) -> Fit:
     """`fit` on a ready `softeq.data.Task` (its test split used once, at the end).
 
@@ -370,6 +387,7 @@ def fit_task(
             f"fit: hidden needs a model with SoftLinear layers ('per' or your own); "
             f"{kind if given is None else type(given).__name__!r} has none"
         )
+    tuners = _soft_tuners(soft_tuner, kind in ("mlp", "emlp") or no_soft)
 
     evidence = stages.train(
         "none", TrainConfig(model=label, tuner="constant", strength=0.0, **common),
@@ -379,14 +397,20 @@ def fit_task(
     candidates = {"none": evidence.model}
     to_impose = groups_to_impose(report, task.groups)
     exact = {e["name"] for e in report["groups"] if e["verdict"] == "exact"}
-    tuned: dict[str, dict[str, float]] = {}  # the soft stages' strengths, by tag
+    tuned: dict[str, dict[str, float]] = {}  # the soft stages' strengths, by key
     penalty = "projection" if label == "per" else "orbit"
     readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
     any_strength = any(b <= BREAKING_THRESHOLDS["broken"] for b in readings.values())
-    if soft_stage(soft, penalty, bool(exact & set(to_impose)), any_strength):
+    exact_to_impose = bool(exact & set(to_impose))
+    # PER's tuner ignores the evidence: its stage does not need a strength left
+    trained = [t for t in tuners
+               if soft_stage(soft, penalty, exact_to_impose,
+                             any_strength or t == "per")]  # fmt: skip
+    if trained:
         start = max(1, int(stages.history[-1]["best_epoch"] or 0))
         models, tuned = _train_soft(stages, variants, hidden, label, penalty,
-                                    start, initial, readings, common)  # fmt: skip
+                                    start, initial, readings, common,
+                                    trained)  # fmt: skip
         candidates.update(models)
     imposed_models, how = _train_imposed(stages, to_impose, variants, hidden, kind,
                                          label, evidence.model, seed,
@@ -403,9 +427,9 @@ def fit_task(
         via = f"{via}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
     if held_chosen and via is not None:
         via = f"{via}; hidden layers held on {nonlinear_group or task.groups[0]}"
+    strengths = tuned.get(chosen + _tag(hidden, held_chosen), {})
     plan = make_plan(report, task.groups, "impose" if imposed else chosen,
-                     imposed=imposed, via=via,
-                     strengths=tuned.get(_tag(hidden, held_chosen), {}))  # fmt: skip
+                     imposed=imposed, via=via, strengths=strengths)  # fmt: skip
     final = candidates[best].eval()
     test_mse, test_metrics = _test(final, task, device)
     spec = _spec(kind, task, evidence.config, chosen, imposed, final,
@@ -471,21 +495,47 @@ def _train_soft(
     initial: nn.Module | None,
     readings: dict[str, float],
     common: dict[str, Any],
+    tuners: Sequence[str] = ("breaking",),
 ) -> tuple[dict[str, nn.Module], dict[str, dict[str, float]]]:
-    """The soft stage, once per hidden-prior variant, from the same initial
-    weights: the candidates by key, and each variant's final strengths by tag."""
+    """The soft stage, once per tuner and hidden-prior variant, from the same
+    initial weights: the candidates by key (``soft``, ``soft-per``, each with
+    its `_tag`), and each one's final strengths by the same key."""
     rows = 1.0 / (3 * len(stages.task.groups) * 4)  # a step costs < 1.5 plain ones
     models, tuned = {}, {}
-    for on in variants:
-        config = TrainConfig(model=label, tuner="breaking",
-                             strength=TOP_STRENGTH[penalty], adjust_at=start,
-                             select_after=0, orbit_penalty=True, orbit_rows=rows,
-                             hidden_strength=_held(on), **common)  # fmt: skip
-        trainer = stages.train("soft" + _folder(hidden, on), config,
-                               copy.deepcopy(initial), readings)  # fmt: skip
-        models["soft" + _tag(hidden, on)] = trainer.model
-        tuned[_tag(hidden, on)] = dict(trainer.tuner.strengths)
+    for tuner in tuners:
+        name = "soft" if tuner == "breaking" else "soft-per"
+        for on in variants:
+            if tuner == "breaking":
+                config = TrainConfig(model=label, tuner="breaking",
+                                     strength=TOP_STRENGTH[penalty], adjust_at=start,
+                                     select_after=0, orbit_penalty=True,
+                                     orbit_rows=rows, hidden_strength=_held(on),
+                                     **common)  # fmt: skip
+                primed = readings
+            else:  # as the `per` baseline trains, with its preset's schedule
+                config = TrainConfig(model=label, tuner="per",
+                                     hidden_strength=_held(on), **common)  # fmt: skip
+                primed = None
+            trainer = stages.train(name + _folder(hidden, on), config,
+                                   copy.deepcopy(initial), primed)  # fmt: skip
+            models[name + _tag(hidden, on)] = trainer.model
+            tuned[name + _tag(hidden, on)] = dict(trainer.tuner.strengths)
     return models, tuned
+
+
+def _soft_tuners(soft_tuner: object, orbit: bool) -> tuple[str, ...]:
+    """The soft stage's tuners for `fit`'s `soft_tuner` (`orbit`: the model has
+    no `SoftLinear` layers, so only the breaking tuner applies)."""
+    if soft_tuner not in SOFT_TUNERS:
+        raise ValueError(
+            f"fit: soft_tuner must be one of {SOFT_TUNERS}, got {soft_tuner!r}"
+        )
+    if soft_tuner != "breaking" and orbit:
+        raise ValueError(
+            f"fit: soft_tuner {soft_tuner!r} needs a model with SoftLinear layers "
+            "('per' or your own): PER's tuner reads projection penalties"
+        )
+    return ("breaking", "per") if soft_tuner == "choose" else (str(soft_tuner),)
 
 
 def _train_imposed(

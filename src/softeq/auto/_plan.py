@@ -136,11 +136,13 @@ def make_plan(
     Args:
         report: The evidence report (`softeq.metrics.symmetry_report`).
         groups: The candidates, in the user's order.
-        chosen: ``"impose"``, ``"soft"`` or ``"none"``: the candidate model the
-            validation loss chose.
+        chosen: ``"impose"``, ``"soft"``, ``"soft-per"`` (the soft stage with
+            PER's tuner) or ``"none"``: the candidate model the validation loss
+            chose.
         imposed: The imposed group (for ``"impose"``).
         via: How it is imposed.
-        strengths: The soft model's strengths (for ``"soft"``).
+        strengths: The soft model's strengths (for ``"soft"`` and
+            ``"soft-per"``).
     """
     entries = {e["name"]: e for e in report["groups"]}
     plan = []
@@ -174,10 +176,16 @@ def make_plan(
                     )
             else:
                 why = f"{reading}; not a subgroup of the imposed {imposed}"
-        elif chosen == "soft" and strengths is not None:
+        elif chosen in ("soft", "soft-per") and strengths is not None:
             strength = float(strengths.get(name, 0.0))
+            tuner = " (PER's tuner)" if chosen == "soft-per" else ""
             if strength > 0:
-                action, why = "soft", f"{reading}; penalty strength {strength:.3g}"
+                action = "soft"
+                why = f"{reading}; penalty strength {strength:.3g}{tuner}"
+            elif chosen == "soft-per":
+                strength = None
+                why = f"{reading}; unpenalised: PER's tuner leaves the largest "
+                why += "candidate free (the reference's rule)"
             else:
                 strength, why = None, f"{reading}; dropped: the data break it"
         else:

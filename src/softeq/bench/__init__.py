@@ -16,7 +16,7 @@ Example:
     >>> [r.method for r in runs]  # doctest: +NORMALIZE_WHITESPACE
     ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-matched',
      'per-evidence', 'per-prox', 'per-init', 'auto', 'auto-per', 'auto-per-hidden',
-     'auto-per-choose']
+     'auto-per-choose', 'auto-per-tuners']
 """
 
 from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seconds

@@ -107,6 +107,11 @@ METHODS: dict[str, tuple[str, Rule]] = {
                         "chosen on validation; candidates only)",
                         lambda t: {"model": "auto", "fit_model": "per",
                                    "fit_hidden": "choose"}),
+    "auto-per-tuners": ("softeq.fit (auto, PER's SoftEMLP, soft stage with the "
+                        "breaking and PER's tuners chosen on validation; "
+                        "candidates only)",
+                        lambda t: {"model": "auto", "fit_model": "per",
+                                   "fit_soft_tuner": "choose"}),
     "auto-per-orth": ("softeq.fit (auto, PER's SoftEMLP with nonlinearities for "
                       "the largest orthogonal candidate; candidates only)",
                       _fit_orthogonal_nonlinearities),
@@ -124,7 +129,7 @@ REFERENCES = {
 _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
                 "per", "per-matched", "per-evidence", "per-prox", "per-init",
                 "per-orth", "auto", "auto-per", "auto-per-hidden",
-                "auto-per-choose", "auto-per-orth")  # fmt: skip
+                "auto-per-choose", "auto-per-tuners", "auto-per-orth")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",

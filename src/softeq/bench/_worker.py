@@ -244,7 +244,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     and ``auto-emlp``: `softeq.auto.fit_task` with the method's model
     (``fit_model``: an MLP unless told otherwise; ``fit_hidden``: its `hidden`
     prior, True or ``"choose"``; ``fit_nonlinear_group``: its SoftEMLP's
-    `nonlinear_group`), told
+    `nonlinear_group`; ``fit_soft_tuner``: its `soft_tuner`), told
     only the candidates; its stages' run folders go under `out` (not
     resumable: a killed fit starts over)."""
     from ..auto import fit_task
@@ -259,10 +259,11 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     kind = dict(spec.overrides).get("fit_model", "mlp")
     hidden = dict(spec.overrides).get("fit_hidden", False)
     nonlinear = dict(spec.overrides).get("fit_nonlinear_group")
+    tuner = dict(spec.overrides).get("fit_soft_tuner", "breaking")
     start = time.perf_counter()
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
                       seed=spec.seed, out=out, hidden=hidden,
-                      nonlinear_group=nonlinear)  # fmt: skip
+                      nonlinear_group=nonlinear, soft_tuner=tuner)  # fmt: skip
     history = result.history
     rep_in, rep_out = task.reps()
     x = task.x_val[:256]

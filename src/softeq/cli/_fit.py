@@ -49,6 +49,12 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
         "are built for (default: the largest candidate, as the reference); an "
         "orthogonal one such as SO3 gives the bilinear layers dot products",
     )  # fmt: skip
+    parser.add_argument(
+        "--soft-tuner", default="breaking", choices=["breaking", "per", "choose"],
+        help="the soft stage's tuner (models with soft layers): breaking (default; "
+        "strengths from the evidence, broken groups dropped), per (PER's own "
+        "tuner, as the per baseline) or choose (both, validation choosing)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", type=Path, default=None,
@@ -69,7 +75,8 @@ def run_fit(args: argparse.Namespace) -> int:
     result = fit_task(task, model=args.model, preset=args.preset, epochs=args.epochs,
                       seed=args.seed, device=args.device, progress=not args.json,
                       out=args.out, soft=args.soft, hidden=_HIDDEN[args.hidden],
-                      nonlinear_group=args.nonlinear_group)  # fmt: skip
+                      nonlinear_group=args.nonlinear_group,
+                      soft_tuner=args.soft_tuner)  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
