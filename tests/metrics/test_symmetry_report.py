@@ -119,6 +119,32 @@ def test_with_targets_verdicts_and_ranks_come_from_the_breaking(generator):
     assert "Verdicts from the breaking" in md
 
 
+@pytest.mark.parametrize(
+    ("scale", "noise", "noted"), [(0.01, 0.005, False), (0.03, 0.5, True)]
+)
+def test_an_exact_verdict_of_a_model_that_leaves_much_unexplained_says_so(
+    generator, scale, noise, noted
+):
+    """`unexplained` is the model's MSE over Var(y); where it is above the exact
+    threshold while a group reads exact, the Markdown says what "exact" can mean
+    then (a breaking in what the model does not fit cannot show)."""
+    f, model = perturbed_o2z(generator, scale)
+    rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
+    x = torch.randn(1000, 4, dtype=torch.float64, generator=generator)
+    y = f(x) + noise * torch.randn(1000, 3, dtype=torch.float64, generator=generator)
+    report = symmetry_report(model, rep_in, rep_out, NAMES, x, y=y)
+    variance = float((y - y.mean(0)).square().mean())
+    assert report["unexplained"] == pytest.approx(report["mse"] / variance)
+    assert (report["unexplained"] > BREAKING_THRESHOLDS["exact"]) == noted
+    o2z = next(e for e in report["groups"] if e["name"] == "O2z")
+    assert o2z["verdict"] == "exact"
+    md = render_markdown(report)
+    assert ("**Resolution**" in md) == noted
+    if noted:
+        line = next(x for x in md.splitlines() if "**Resolution**" in x)
+        assert "O2z read exact" in line and f"{report['unexplained']:.1%}" in line
+
+
 def test_too_little_evidence_is_undetermined_and_says_what_would_decide(generator):
     # the model is the truth (O2z exact) but the targets are mostly noise and few:
     # the interval of O2z's breaking straddles the exact threshold whatever the
