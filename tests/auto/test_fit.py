@@ -242,6 +242,16 @@ def test_the_soft_stage_changes_no_other_candidate(mixed):
     assert "soft" in with_soft.val_mse and "soft" not in without.val_mse
     rest = {k: v for k, v in with_soft.val_mse.items() if k != "soft"}
     assert rest == without.val_mse == default.val_mse
+    # an MLP's soft stage has orbit penalties: the breaking tuner only
+    assert "soft-per" not in with_soft.val_mse
+
+
+def test_a_soft_emlps_fit_tries_both_soft_tuners_by_default(held):
+    """`soft_tuner=None` means ``"choose"`` for ``model="per"``: the soft stage
+    is trained with the breaking tuner and with PER's."""
+    stages = [h["stage"] for h in held[False].history]
+    assert stages[:3] == ["none", "soft", "soft-per"]
+    assert {"soft", "soft-per"} <= set(held[False].val_mse)
 
 
 @pytest.fixture(scope="module")

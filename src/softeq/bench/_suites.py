@@ -97,7 +97,8 @@ METHODS: dict[str, tuple[str, Rule]] = {
                  "(PER tuner)", _orthogonal_nonlinearities),
     # softeq.fit with an MLP, told only the candidates (docs/fit.md)
     "auto": ("softeq.fit (auto, MLP; candidates only)", lambda t: {"model": "auto"}),
-    "auto-per": ("softeq.fit (auto, PER's SoftEMLP; candidates only)",
+    "auto-per": ("softeq.fit (auto, PER's SoftEMLP, breaking tuner only; "
+                 "candidates only)",
                  lambda t: {"model": "auto", "fit_model": "per"}),
     "auto-per-hidden": ("softeq.fit (auto, PER's SoftEMLP, hidden layers on the "
                         "largest group; candidates only)",

@@ -50,10 +50,11 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
         "orthogonal one such as SO3 gives the bilinear layers dot products",
     )  # fmt: skip
     parser.add_argument(
-        "--soft-tuner", default="breaking", choices=["breaking", "per", "choose"],
-        help="the soft stage's tuner (models with soft layers): breaking (default; "
-        "strengths from the evidence, broken groups dropped), per (PER's own "
-        "tuner, as the per baseline) or choose (both, validation choosing)",
+        "--soft-tuner", default=None, choices=["breaking", "per", "choose"],
+        help="the soft stage's tuner: breaking (strengths from the evidence, broken "
+        "groups dropped), per (PER's own tuner, as the per baseline) or choose "
+        "(both, validation choosing); default: choose with --model per, else "
+        "breaking",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
