@@ -707,9 +707,8 @@ def _rebuild(spec: dict[str, Any], model: nn.Module | None) -> nn.Module:
                     allocation=spec["allocation"], gate=spec["gate"])  # fmt: skip
         if spec["architecture"] == "emlp":
             arch["group"] = spec["imposed"]
-        elif (
-            spec.get("nonlinear_group") is not None
-        ):  # absent from fits saved before it
+        # fits saved before `nonlinear_group` existed have no such key
+        elif spec.get("nonlinear_group") is not None:
             arch["nonlinear_group"] = get(spec["nonlinear_group"])
         base = build(spec["architecture"], rep_in, rep_out, groups, **arch)
     if spec["standardized"]:
