@@ -194,7 +194,17 @@ def test_load_refuses_what_is_not_a_saved_fit(tmp_path):
     [({"model": "transformer"}, "model must be one of"),
      ({"preset": "paper"}, "preset"),
      ({"groups": ["O3", "nope"]}, "nope"),
-     ({"rep_in": "4*V"}, "features")],
+     ({"rep_in": "4*V"}, "features"),
+     ({"model": "mlp", "nonlinear_group": "O2z"},
+      "nonlinear_group applies to model='per'"),
+     ({"model": "emlp", "nonlinear_group": "O2z"},
+      "nonlinear_group applies to model='per'"),
+     ({"model": "per", "nonlinear_group": "SO3"}, "must be one of the candidates"),
+     ({"model": "per", "nonlinear_group": "O2q"}, "must be one of the candidates"),
+     ({"model": "per", "soft_tuner": "reference"}, "soft_tuner must be one of"),
+     ({"model": "mlp", "soft_tuner": "per"}, "needs a model with SoftLinear layers"),
+     ({"model": "emlp", "soft_tuner": "choose"},
+      "needs a model with SoftLinear layers")],
 )  # fmt: skip
 def test_bad_arguments_raise_one_clear_error(o2z, kw, message):
     args = dict(rep_in="5*V0+5*V", rep_out="V2", groups=GROUPS, **SHORT)
@@ -384,18 +394,6 @@ def test_a_fit_with_its_own_nonlinearities_reloads(so3_fit, tmp_path):
     assert torch.equal(loaded.predict(x), result.predict(x))
 
 
-@pytest.mark.parametrize(
-    ("model", "group", "message"),
-    [("mlp", "O2z", "nonlinear_group applies to model='per'"),
-     ("emlp", "O2z", "nonlinear_group applies to model='per'"),
-     ("per", "SO3", "must be one of the candidates"),
-     ("per", "O2q", "must be one of the candidates")],
-)  # fmt: skip
-def test_nonlinear_group_is_a_candidate_of_a_soft_emlp(o2z, model, group, message):
-    with pytest.raises(ValueError, match=message):
-        run(o2z, model=model, nonlinear_group=group)
-
-
 @pytest.fixture(scope="module")
 def tuners_fit():
     """inertia:broken (no exact group: the soft stage runs) fitted with both soft
@@ -431,14 +429,3 @@ def test_the_soft_stage_with_pers_tuner_is_the_per_baseline(tuners_fit):
     summary = Trainer(config, None, task=held_out).fit()
     stage = next(h for h in result.history if h["stage"] == "soft-per")
     assert stage["val_mse"] == summary["val_mse"]
-
-
-@pytest.mark.parametrize(
-    ("model", "tuner", "message"),
-    [("per", "reference", "soft_tuner must be one of"),
-     ("mlp", "per", "needs a model with SoftLinear layers"),
-     ("emlp", "choose", "needs a model with SoftLinear layers")],
-)  # fmt: skip
-def test_soft_tuner_is_checked(o2z, model, tuner, message):
-    with pytest.raises(ValueError, match=message):
-        run(o2z, model=model, soft_tuner=tuner)

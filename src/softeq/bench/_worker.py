@@ -255,15 +255,17 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     for stale in (ERROR_FILE, RESULT_FILE):
         (out / stale).unlink(missing_ok=True)
     task = get_task(spec.task, seed=spec.seed)
-    epochs = dict(spec.overrides).get("epochs")
-    kind = dict(spec.overrides).get("fit_model", "mlp")
-    hidden = dict(spec.overrides).get("fit_hidden", False)
-    nonlinear = dict(spec.overrides).get("fit_nonlinear_group")
-    tuner = dict(spec.overrides).get("fit_soft_tuner", "breaking")
+    overrides = dict(spec.overrides)
+    epochs = overrides.get("epochs")
+    kind = overrides.get("fit_model", "mlp")
     start = time.perf_counter()
+    # a spec without `fit_soft_tuner` is a method recorded with the breaking tuner
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
-                      seed=spec.seed, out=out, hidden=hidden,
-                      nonlinear_group=nonlinear, soft_tuner=tuner)  # fmt: skip
+                      seed=spec.seed, out=out,
+                      hidden=overrides.get("fit_hidden", False),
+                      nonlinear_group=overrides.get("fit_nonlinear_group"),
+                      soft_tuner=overrides.get("fit_soft_tuner",
+                                               "breaking"))  # fmt: skip
     history = result.history
     rep_in, rep_out = task.reps()
     x = task.x_val[:256]
