@@ -20,10 +20,14 @@ and O2z and none on O3; test MSE 0.206, the `per` baseline's own seed 0.
 
 The example fits a built-in task with `softeq.auto.fit_task`, so every stage
 uses the task's own training preset: for inertia PER's reference strength 100
-and weight decay 2e-4. `softeq.fit` on plain arrays cannot know the data's
-family and uses the defaults of EMLP's tasks (strength 1, weight decay 2e-5);
-on the same `inertia:broken` arrays its `soft-per` candidate reaches test MSE
-4.4 rather than 0.21 (seed 0, converged). PER needs thousands of epochs, so
+and weight decay 2e-4. With ``--arrays`` it passes the same splits to
+`softeq.fit` as plain arrays, as a user with their own data would: arrays have
+no task family, so the stages use the defaults of EMLP's tasks (weight decay
+2e-5) and PER's tuner starts once from each of the reference's strengths
+(`softeq.auto.PER_STRENGTHS`: 0.01, 1, 100), validation choosing (`fit`'s
+`per_strengths`; docs/fit.md). From strength 1 alone, the earlier default, the
+arrays' `soft-per` candidate reached test MSE 4.4 rather than 0.21 (seed 0,
+converged). PER needs thousands of epochs, so
 every stage trains to convergence by default; at the `fast` preset (300 epochs
 per stage) no penalised SoftEMLP has fitted yet (seed 0: the unpenalised model
 wins with validation 6.4, PER's tuner 6.6, the breaking tuner 8.7).
@@ -31,6 +35,7 @@ wins with validation 6.4, PER's tuner 6.6, the breaking tuner 8.7).
     python examples/fit_with_pers_tuner.py [--task inertia:broken]
                                            [--preset converged|fast] [--epochs N]
                                            [--soft-tuner choose|per|breaking]
+                                           [--arrays] [--per-strengths S,S,...]
                                            [--fast-dev-run]
 """
 
@@ -40,6 +45,7 @@ import argparse
 
 import torch
 
+from softeq import fit
 from softeq.auto import fit_task
 from softeq.data import get_task
 
@@ -54,17 +60,38 @@ def main() -> None:
     parser.add_argument(
         "--soft-tuner", default="choose", choices=["choose", "per", "breaking"]
     )
+    parser.add_argument(
+        "--arrays", action="store_true",
+        help="fit the task's splits as plain arrays (softeq.fit), as user data",
+    )  # fmt: skip
+    parser.add_argument(
+        "--per-strengths", default=None,
+        help="PER's tuner's starting strengths, comma-separated (default: the "
+        "task's family's; with --arrays 0.01,1,100)",
+    )  # fmt: skip
     parser.add_argument("--fast-dev-run", action="store_true", help="2 epochs")
     args = parser.parse_args()
     preset = "fast" if args.fast_dev_run else args.preset
     epochs = 2 if args.fast_dev_run else args.epochs
 
+    starts = None
+    if args.per_strengths is not None:
+        starts = [float(v) for v in args.per_strengths.split(",")]
     torch.manual_seed(0)
-    # the task's splits and training preset; fit_task reads its test split once,
-    # at the end, and never its known truth
-    result = fit_task(get_task(args.task), model="per", preset=preset,
-                      epochs=epochs, soft_tuner=args.soft_tuner,
-                      progress=not args.fast_dev_run)  # fmt: skip
+    task = get_task(args.task)
+    options = dict(model="per", preset=preset, epochs=epochs,
+                   soft_tuner=args.soft_tuner, per_strengths=starts,
+                   progress=not args.fast_dev_run)  # fmt: skip
+    if args.arrays:
+        # the same splits, as plain arrays: no task family, no known truth
+        result = fit(task.x_train, task.y_train, x_val=task.x_val, y_val=task.y_val,
+                     x_test=task.x_test, y_test=task.y_test, rep_in=task.rep_in,
+                     rep_out=task.rep_out, groups=list(task.groups),
+                     **options)  # fmt: skip
+    else:
+        # the task's splits and training preset; fit_task reads its test split
+        # once, at the end, and never its known truth
+        result = fit_task(task, **options)
     print("validation MSE per candidate:")
     for key, mse in sorted(result.val_mse.items(), key=lambda kv: kv[1]):
         mark = "  <- chosen" if key == result.candidate else ""
@@ -72,7 +99,8 @@ def main() -> None:
     print("plan:")
     for choice in result.plan:
         strength = "" if choice.strength is None else f" {choice.strength:.3g}"
-        print(f"  {choice.name:5s} {choice.action}{strength} -- {choice.reason}")
+        via = f" [{choice.via}]" if choice.via else ""
+        print(f"  {choice.name:5s} {choice.action}{strength}{via} -- {choice.reason}")
     print(f"test MSE {result.test_mse:.4g}")
 
 

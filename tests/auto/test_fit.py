@@ -12,6 +12,7 @@ import softeq
 from softeq.auto import (
     CANDIDATES,
     HIDDEN_TAG,
+    PER_STRENGTHS,
     Fit,
     fit,
     fit_task,
@@ -204,7 +205,17 @@ def test_load_refuses_what_is_not_a_saved_fit(tmp_path):
      ({"model": "per", "soft_tuner": "reference"}, "soft_tuner must be one of"),
      ({"model": "mlp", "soft_tuner": "per"}, "needs a model with SoftLinear layers"),
      ({"model": "emlp", "soft_tuner": "choose"},
-      "needs a model with SoftLinear layers")],
+      "needs a model with SoftLinear layers"),
+     ({"model": "mlp", "per_strengths": 1.0}, "soft_tuner 'breaking' does not"),
+     ({"model": "per", "soft_tuner": "breaking", "per_strengths": [1.0]},
+      "soft_tuner 'breaking' does not"),
+     ({"model": "per", "per_strengths": 0.0}, "per_strengths must be"),
+     ({"model": "per", "per_strengths": [1.0, -2.0]}, "per_strengths must be"),
+     ({"model": "per", "per_strengths": []}, "per_strengths must be"),
+     ({"model": "per", "per_strengths": "100"}, "per_strengths must be"),
+     ({"model": "per", "per_strengths": [float("inf")]}, "per_strengths must be"),
+     ({"model": "per", "per_strengths": [True]}, "per_strengths must be"),
+     ({"model": "per", "per_strengths": [1.0, 1]}, "per_strengths has repeats")],
 )  # fmt: skip
 def test_bad_arguments_raise_one_clear_error(o2z, kw, message):
     args = dict(rep_in="5*V0+5*V", rep_out="V2", groups=GROUPS, **SHORT)
@@ -258,10 +269,53 @@ def test_the_soft_stage_changes_no_other_candidate(mixed):
 
 def test_a_soft_emlps_fit_tries_both_soft_tuners_by_default(held):
     """`soft_tuner=None` means ``"choose"`` for ``model="per"``: the soft stage
-    is trained with the breaking tuner and with PER's."""
+    is trained with the breaking tuner and with PER's (on arrays, from each of
+    `PER_STRENGTHS`)."""
     stages = [h["stage"] for h in held[False].history]
-    assert stages[:3] == ["none", "soft", "soft-per"]
-    assert {"soft", "soft-per"} <= set(held[False].val_mse)
+    per = [f"soft-per@{s:g}" for s in PER_STRENGTHS]
+    assert stages[:5] == ["none", "soft", *per]
+    assert {"soft", *per} <= set(held[False].val_mse)
+
+
+def test_a_fit_on_arrays_starts_pers_tuner_from_each_reference_strength(held):
+    """Arrays have no task family, so PER's tuner starts once from each of the
+    reference's three strengths; validation chooses among every candidate, and
+    a chosen ``soft-per`` model says which start it had."""
+    result, folder = held[False], held["folders"][False]
+    for s in PER_STRENGTHS:
+        config = load_config(folder / f"soft-per@{s:g}" / "config.toml")
+        assert (config.tuner, config.strength) == ("per", s)
+    assert result.val_mse[result.candidate] == min(result.val_mse.values())
+    if result.chosen == "soft-per":
+        assert result.candidate == f"soft-per@{result.per_strength:g}"
+        assert all(f"from strength {result.per_strength:g}" in c.via
+                   for c in result.plan if c.action == "soft")  # fmt: skip
+    else:
+        assert result.per_strength is None
+
+
+def test_one_per_strength_gives_one_plain_soft_per_stage(mixed, tmp_path):
+    result = run(mixed, model="per", soft=True, soft_tuner="per", per_strengths=5.0,
+                 out=tmp_path)  # fmt: skip
+    stages = [h["stage"] for h in result.history]
+    assert stages[:2] == ["none", "soft-per"] and "soft" not in stages
+    assert load_config(tmp_path / "soft-per" / "config.toml").strength == 5.0
+    assert "soft-per" in result.val_mse
+    assert result.per_strength == (5.0 if result.chosen == "soft-per" else None)
+
+
+def test_a_chosen_soft_per_models_key_carries_its_start(tmp_path):
+    """`Fit.candidate` finds the ``soft-per@<strength>`` key (and its hidden
+    twin's) from `Fit.per_strength`; saving and loading keep it."""
+    val = {"none": 2.0, "soft-per@1": 1.5, "soft-per@100": 0.5,
+           "soft-per@100" + HIDDEN_TAG: 0.7}  # fmt: skip
+    result = Fit(nn.Linear(20, 9), {"groups": []}, [], "soft-per", None, val, None,
+                 {}, [], {}, False, 100.0)  # fmt: skip
+    assert result.candidate == "soft-per@100"
+    twin = replace(result, hidden=True)
+    assert twin.candidate == "soft-per@100" + HIDDEN_TAG
+    assert replace(result, per_strength=None).candidate == "soft-per"
+    assert result.to_dict()["per_strength"] == 100.0
 
 
 @pytest.fixture(scope="module")

@@ -125,6 +125,10 @@ def test_a_soft_plan_with_pers_tuner_says_so_and_leaves_the_largest_free():
     assert "PER's tuner leaves the largest" in plan[0].reason
     assert all("(PER's tuner)" in c.reason for c in plan[1:])
     assert "dropped" not in plan[0].reason
+    # how PER's tuner started (`fit`'s per_strengths) goes with every soft group
+    via = "PER's tuner from strength 100"
+    started = make_plan(O2Z_EXACT, GROUPS, "soft-per", strengths=strengths, via=via)
+    assert [c.via for c in started] == [None, via, via, via]
 
 
 def test_the_unpenalised_model_ignores_every_group():

@@ -337,6 +337,19 @@ def test_fit_hidden_without_a_value_means_on(o2x_npz, capsys):
     assert {h["hidden_strength"] for h in printed["history"][1:]} == {1e4}
 
 
+def test_fit_per_strengths_trains_pers_tuner_from_each(o2x_npz, tmp_path, capsys):
+    out = tmp_path / "fit"
+    argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--groups", "O3,O2x", "--model", "per", "--soft", "--soft-tuner", "per",
+            "--per-strengths", "0.5,50", "--preset", "fast", "--epochs", "2",
+            "--json", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    stages = [h["stage"] for h in printed["history"]]
+    assert stages[1:3] == ["soft-per@0.5", "soft-per@50"]
+    assert "strength = 50.0" in (out / "soft-per@50" / "config.toml").read_text()
+
+
 def test_fit_nonlinear_group_builds_the_soft_emlp_for_it(o2x_npz, tmp_path, capsys):
     out = tmp_path / "fit"
     argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
@@ -357,7 +370,11 @@ def test_fit_nonlinear_group_builds_the_soft_emlp_for_it(o2x_npz, tmp_path, caps
      (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--groups", "O3,Q7"], "Q7"),
      (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--epochs", "0"], "epochs"),
      (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--model", "per",
-       "--nonlinear-group", "SO3"], "candidates")],
+       "--nonlinear-group", "SO3"], "candidates"),
+     (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--model", "per",
+       "--per-strengths", "1,x"], "--per-strengths must be numbers"),
+     (["--rep-in", "5*V0+5*V", "--rep-out", "V2", "--model", "per",
+       "--per-strengths", "0"], "per_strengths must be")],
 )  # fmt: skip
 def test_fit_bad_input_exits_2(o2x_npz, extra, message, capsys):
     assert main(["fit", str(o2x_npz), *extra, "--preset", "fast"]) == 2

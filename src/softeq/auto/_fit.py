@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -78,6 +79,14 @@ AVERAGE_ELEMENTS = 16
 CANDIDATES = ("none", "soft", "soft-per", "impose", "impose+average")
 #: What `fit`'s `soft_tuner` accepts: the soft stage's tuner.
 SOFT_TUNERS = ("breaking", "per", "choose")
+#: PER's starting strengths `fit` tries, validation choosing, for a task of no
+#: known family (from arrays or a file): the reference's on its three synthetic
+#: families (cossim 0.01, EMLP's tasks 1, inertia 100; `softeq.train` presets).
+#: A built-in task's fit starts from its own family's.
+PER_STRENGTHS = (0.01, 1.0, 100.0)
+#: Joins a ``soft-per`` key to its starting strength (``soft-per@100``) where
+#: several were tried.
+STRENGTH_MARK = "@"
 #: What `fit`'s `hidden` accepts besides True and False.
 HIDDEN_CHOOSE = "choose"
 #: Suffix of a candidate's `Fit.val_mse` key (and ``-hidden`` of its stage
@@ -143,6 +152,8 @@ class Fit:
         hidden: Whether the chosen model was trained with the hidden-layer
             prior (`fit`'s `hidden`; with ``"choose"`` its `val_mse` key ends
             in `HIDDEN_TAG`).
+        per_strength: For a chosen ``soft-per`` model, PER's tuner's starting
+            strength (`fit`'s `per_strengths`); None otherwise.
     """
 
     model: nn.Module
@@ -156,11 +167,16 @@ class Fit:
     history: list[dict[str, Any]]
     spec: dict[str, Any]
     hidden: bool = False
+    per_strength: float | None = None
 
     @property
     def candidate(self) -> str:
         """The chosen model's key in `val_mse`."""
         key = self.chosen if self.imposed is None else f"{self.chosen} {self.imposed}"
+        if self.per_strength is not None:  # several starting strengths tried
+            marked = f"{key}{STRENGTH_MARK}{self.per_strength:g}"
+            if marked in self.val_mse or marked + HIDDEN_TAG in self.val_mse:
+                key = marked
         tagged = key + HIDDEN_TAG
         return tagged if self.hidden and tagged in self.val_mse else key
 
@@ -176,6 +192,7 @@ class Fit:
         return {
             "test_mse": self.test_mse, "test_metrics": self.test_metrics,
             "chosen": self.chosen, "imposed": self.imposed, "hidden": self.hidden,
+            "per_strength": self.per_strength,
             "plan": [c.to_dict() for c in self.plan],
             "groups": self.report["groups"], "val_mse": self.val_mse,
             "history": self.history, "spec": self.spec,
@@ -227,8 +244,8 @@ class Fit:
         report = {"groups": summary["groups"]}
         return cls(built.eval(), report, plan, summary["chosen"], summary["imposed"],
                    summary["val_mse"], summary["test_mse"], summary["test_metrics"],
-                   summary["history"], spec,
-                   summary.get("hidden", False))  # fmt: skip
+                   summary["history"], spec, summary.get("hidden", False),
+                   summary.get("per_strength"))  # fmt: skip
 
 
 def fit(
@@ -253,6 +270,7 @@ def fit(
     hidden: bool | str = False,
     nonlinear_group: str | None = None,
     soft_tuner: str | None = None,
+    per_strengths: float | Sequence[float] | None = None,
 ) -> Fit:
     """Find which candidate symmetries the data respect, and use them.
 
@@ -314,6 +332,14 @@ def fit(
             evidence, so its stage also runs when every candidate reads broken;
             like the other it is skipped when a group to impose is called
             exact, and with ``soft=False``.
+        per_strengths: PER's tuner's starting strength, or several: one
+            ``soft-per`` model each (keys ``soft-per@<strength>``), validation
+            choosing. PER's tuner keeps the best-respected group at its
+            starting strength, so this sets the penalties' scale, which the
+            reference tuned per task family (100 on inertia, 0.01 on cossim).
+            None (the default): a built-in task's family's strength (the
+            training preset's); for data from arrays or a file, which have no
+            family, `PER_STRENGTHS` (three soft-per trainings).
 
     Returns:
         The `Fit`.
@@ -341,7 +367,7 @@ def fit(
     return fit_task(task, model=model, preset=preset, epochs=epochs, seed=seed,
                     device=device, progress=progress, out=out,
                     soft=soft, hidden=hidden, nonlinear_group=nonlinear_group,
-                    soft_tuner=soft_tuner)  # fmt: skip
+                    soft_tuner=soft_tuner, per_strengths=per_strengths)  # fmt: skip
 
 
 def fit_task(
@@ -358,6 +384,7 @@ def fit_task(
     hidden: bool | str = False,
     nonlinear_group: str | None = None,
     soft_tuner: str | None = None,
+    per_strengths: float | Sequence[float] | None = None,
 ) -> Fit:
     """`fit` on a ready `softeq.data.Task` (its test split used once, at the end).
 
@@ -389,6 +416,7 @@ def fit_task(
             f"{kind if given is None else type(given).__name__!r} has none"
         )
     tuners = _soft_tuners(soft_tuner, kind, kind in ("mlp", "emlp") or no_soft)
+    starts = _per_strengths(per_strengths, task, tuners)
 
     evidence = stages.train(
         "none", TrainConfig(model=label, tuner="constant", strength=0.0, **common),
@@ -399,6 +427,7 @@ def fit_task(
     to_impose = groups_to_impose(report, task.groups)
     exact = {e["name"] for e in report["groups"] if e["verdict"] == "exact"}
     tuned: dict[str, dict[str, float]] = {}  # the soft stages' strengths, by key
+    started: dict[str, float] = {}  # the soft-per models' starting strengths
     penalty = "projection" if label == "per" else "orbit"
     readings = {e["name"]: e["breaking_low"] or 0.0 for e in report["groups"]}
     any_strength = any(b <= BREAKING_THRESHOLDS["broken"] for b in readings.values())
@@ -409,9 +438,9 @@ def fit_task(
                              any_strength or t == "per")]  # fmt: skip
     if trained:
         start = max(1, int(stages.history[-1]["best_epoch"] or 0))
-        models, tuned = _train_soft(stages, variants, hidden, label, penalty,
-                                    start, initial, readings, common,
-                                    trained)  # fmt: skip
+        models, tuned, started = _train_soft(stages, variants, hidden, label,
+                                             penalty, start, initial, readings,
+                                             common, trained, starts)  # fmt: skip
         candidates.update(models)
     imposed_models, how = _train_imposed(stages, to_impose, variants, hidden, kind,
                                          label, evidence.model, seed,
@@ -421,14 +450,21 @@ def fit_task(
     val_mse = {k: held_out_mse(m, x_val, y_val) for k, m in candidates.items()}
     best = min(val_mse, key=val_mse.get)
     held_chosen = best != "none" and (hidden is True or best.endswith(HIDDEN_TAG))
-    chosen, _, name = best.removesuffix(HIDDEN_TAG).partition(" ")
+    head, _, name = best.removesuffix(HIDDEN_TAG).partition(" ")
+    chosen = head.partition(STRENGTH_MARK)[0]
     imposed = name or None
     via = how.get(name)
     if chosen == "impose+average":
         via = f"{via}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
+    per_strength = started.get(head + _tag(hidden, held_chosen))
+    if per_strength is not None:
+        via = f"PER's tuner from strength {per_strength:g}"
+        if len(starts) > 1:
+            tried = ", ".join(f"{s:g}" for s in starts)
+            via += f" (validation chose it among {tried})"
     if held_chosen and via is not None:
         via = f"{via}; hidden layers held on {nonlinear_group or task.groups[0]}"
-    strengths = tuned.get(chosen + _tag(hidden, held_chosen), {})
+    strengths = tuned.get(head + _tag(hidden, held_chosen), {})
     plan = make_plan(report, task.groups, "impose" if imposed else chosen,
                      imposed=imposed, via=via, strengths=strengths)  # fmt: skip
     final = candidates[best].eval()
@@ -436,7 +472,8 @@ def fit_task(
     spec = _spec(kind, task, evidence.config, chosen, imposed, final,
                  stages.configs.get(f"impose-{name}"), nonlinear_group)  # fmt: skip
     result = Fit(final, report, plan, chosen, imposed, val_mse, test_mse,
-                 test_metrics, stages.history, spec, held_chosen)  # fmt: skip
+                 test_metrics, stages.history, spec, held_chosen,
+                 per_strength)  # fmt: skip
     if out is not None:
         write_text_atomic(
             out / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n"
@@ -497,14 +534,24 @@ def _train_soft(
     readings: dict[str, float],
     common: dict[str, Any],
     tuners: Sequence[str] = ("breaking",),
-) -> tuple[dict[str, nn.Module], dict[str, dict[str, float]]]:
-    """The soft stage, once per tuner and hidden-prior variant, from the same
-    initial weights: the candidates by key (``soft``, ``soft-per``, each with
-    its `_tag`), and each one's final strengths by the same key."""
+    per_strengths: Sequence[float | None] = (None,),
+) -> tuple[dict[str, nn.Module], dict[str, dict[str, float]], dict[str, float]]:
+    """The soft stage, once per tuner (PER's: once per starting strength, None
+    for the preset's) and hidden-prior variant, from the same initial weights:
+    the candidates by key (``soft``, ``soft-per`` or ``soft-per@<strength>``,
+    each with its `_tag`), each one's final strengths by the same key, and the
+    soft-per ones' starting strengths."""
     rows = 1.0 / (3 * len(stages.task.groups) * 4)  # a step costs < 1.5 plain ones
-    models, tuned = {}, {}
-    for tuner in tuners:
-        name = "soft" if tuner == "breaking" else "soft-per"
+    models, tuned, started = {}, {}, {}
+    runs = [("breaking", None)] if "breaking" in tuners else []
+    if "per" in tuners:
+        runs += [("per", s) for s in per_strengths]
+    for tuner, per_strength in runs:
+        name = "soft"
+        if tuner == "per":
+            name = "soft-per"
+            if len(per_strengths) > 1:
+                name += f"{STRENGTH_MARK}{per_strength:g}"
         for on in variants:
             if tuner == "breaking":
                 config = TrainConfig(model=label, tuner="breaking",
@@ -514,14 +561,17 @@ def _train_soft(
                                      **common)  # fmt: skip
                 primed = readings
             else:  # as the `per` baseline trains, with its preset's schedule
-                config = TrainConfig(model=label, tuner="per",
+                config = TrainConfig(model=label, tuner="per", strength=per_strength,
                                      hidden_strength=_held(on), **common)  # fmt: skip
                 primed = None
             trainer = stages.train(name + _folder(hidden, on), config,
                                    copy.deepcopy(initial), primed)  # fmt: skip
-            models[name + _tag(hidden, on)] = trainer.model
-            tuned[name + _tag(hidden, on)] = dict(trainer.tuner.strengths)
-    return models, tuned
+            key = name + _tag(hidden, on)
+            models[key] = trainer.model
+            tuned[key] = dict(trainer.tuner.strengths)
+            if tuner == "per":
+                started[key] = float(trainer.config.strength)
+    return models, tuned, started
 
 
 def _soft_tuners(soft_tuner: object, kind: str, orbit: bool) -> tuple[str, ...]:
@@ -543,6 +593,42 @@ def _soft_tuners(soft_tuner: object, kind: str, orbit: bool) -> tuple[str, ...]:
             "('per' or your own): PER's tuner reads projection penalties"
         )
     return ("breaking", "per") if soft_tuner == "choose" else (str(soft_tuner),)
+
+
+def _per_strengths(
+    given: object, task: Task, tuners: Sequence[str]
+) -> tuple[float | None, ...]:
+    """PER's tuner's starting strengths for `fit`'s `per_strengths` (None in
+    the result: the training preset's, the task family's)."""
+    if given is None:
+        own = task.name.split(":", 1)[0] in ("arrays", "file")
+        return PER_STRENGTHS if own and "per" in tuners else (None,)
+    if "per" not in tuners:
+        raise ValueError(
+            "fit: per_strengths are PER's tuner's starting strengths; "
+            f"soft_tuner {tuners[0]!r} does not train with it"
+        )
+    values = [given] if isinstance(given, (int, float)) else given
+    try:
+        values = list(values)  # type: ignore[call-overload]
+    except TypeError:
+        values = None
+    ok = bool(values) and all(
+        isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+        and v > 0
+        for v in values  # fmt: skip
+    )
+    if not ok:
+        raise ValueError(
+            "fit: per_strengths must be a number > 0 or a non-empty sequence of "
+            f"them, got {given!r}"
+        )
+    strengths = tuple(float(v) for v in values)  # type: ignore[union-attr]
+    if len({f"{s:g}" for s in strengths}) < len(strengths):
+        raise ValueError(f"fit: per_strengths has repeats: {given!r}")
+    return strengths
 
 
 def _train_imposed(

@@ -140,7 +140,7 @@ def make_plan(
             PER's tuner) or ``"none"``: the candidate model the validation loss
             chose.
         imposed: The imposed group (for ``"impose"``).
-        via: How it is imposed.
+        via: How it is imposed (for ``"soft-per"``: how PER's tuner started).
         strengths: The soft model's strengths (for ``"soft"`` and
             ``"soft-per"``).
     """
@@ -180,7 +180,7 @@ def make_plan(
             strength = float(strengths.get(name, 0.0))
             tuner = " (PER's tuner)" if chosen == "soft-per" else ""
             if strength > 0:
-                action = "soft"
+                action, how = "soft", via if chosen == "soft-per" else None
                 why = f"{reading}; penalty strength {strength:.3g}{tuner}"
             elif chosen == "soft-per":
                 strength = None

@@ -56,6 +56,12 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
         "(both, validation choosing); default: choose with --model per, else "
         "breaking",
     )  # fmt: skip
+    parser.add_argument(
+        "--per-strengths", default=None, metavar="S[,S...]",
+        help="PER's tuner's starting strength, or several (comma-separated), "
+        "validation choosing; default: 0.01,1,100 (the reference's on its "
+        "three task families: a file has none)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", type=Path, default=None,
@@ -71,13 +77,23 @@ def run_fit(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    per_strengths = None
+    if args.per_strengths is not None:
+        try:
+            per_strengths = [float(v) for v in args.per_strengths.split(",")]
+        except ValueError:
+            raise ValueError(
+                "--per-strengths must be numbers separated by commas, got "
+                f"{args.per_strengths!r}"
+            ) from None
     task = from_file(args.data, rep_in=args.rep_in, rep_out=args.rep_out,
                      groups=groups, seed=args.seed)  # fmt: skip
     result = fit_task(task, model=args.model, preset=args.preset, epochs=args.epochs,
                       seed=args.seed, device=args.device, progress=not args.json,
                       out=args.out, soft=args.soft, hidden=_HIDDEN[args.hidden],
                       nonlinear_group=args.nonlinear_group,
-                      soft_tuner=args.soft_tuner)  # fmt: skip
+                      soft_tuner=args.soft_tuner,
+                      per_strengths=per_strengths)  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
