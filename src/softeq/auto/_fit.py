@@ -453,15 +453,8 @@ def fit_task(
     head, _, name = best.removesuffix(HIDDEN_TAG).partition(" ")
     chosen = head.partition(STRENGTH_MARK)[0]
     imposed = name or None
-    via = how.get(name)
-    if chosen == "impose+average":
-        via = f"{via}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
     per_strength = started.get(head + _tag(hidden, held_chosen))
-    if per_strength is not None:
-        via = f"PER's tuner from strength {per_strength:g}"
-        if len(starts) > 1:
-            tried = ", ".join(f"{s:g}" for s in starts)
-            via += f" (validation chose it among {tried})"
+    via = _via(chosen, how.get(name), per_strength, starts)
     if held_chosen and via is not None:
         via = f"{via}; hidden layers held on {nonlinear_group or task.groups[0]}"
     strengths = tuned.get(head + _tag(hidden, held_chosen), {})
@@ -593,6 +586,25 @@ def _soft_tuners(soft_tuner: object, kind: str, orbit: bool) -> tuple[str, ...]:
             "('per' or your own): PER's tuner reads projection penalties"
         )
     return ("breaking", "per") if soft_tuner == "choose" else (str(soft_tuner),)
+
+
+def _via(
+    chosen: str,
+    how: str | None,
+    per_strength: float | None,
+    starts: Sequence[float | None],
+) -> str | None:
+    """How the chosen model uses its groups (a plan's `via`): how its group is
+    imposed (and averaged), or where PER's tuner started."""
+    if chosen == "impose+average":
+        return f"{how}, averaged over {AVERAGE_ELEMENTS} elements at prediction"
+    if per_strength is None:
+        return how
+    via = f"PER's tuner from strength {per_strength:g}"
+    if len(starts) > 1:
+        tried = ", ".join(f"{s:g}" for s in starts if s is not None)
+        via += f" (validation chose it among {tried})"
+    return via
 
 
 def _per_strengths(
