@@ -40,6 +40,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -173,7 +174,7 @@ class Fit:
     def candidate(self) -> str:
         """The chosen model's key in `val_mse`."""
         key = self.chosen if self.imposed is None else f"{self.chosen} {self.imposed}"
-        if self.per_strength is not None:  # several starting strengths tried
+        if self.per_strength is not None:  # marked where several starts were tried
             marked = f"{key}{STRENGTH_MARK}{self.per_strength:g}"
             if marked in self.val_mse or marked + HIDDEN_TAG in self.val_mse:
                 key = marked
@@ -620,13 +621,13 @@ def _per_strengths(
             "fit: per_strengths are PER's tuner's starting strengths; "
             f"soft_tuner {tuners[0]!r} does not train with it"
         )
-    values = [given] if isinstance(given, (int, float)) else given
+    values = [given] if isinstance(given, numbers.Real) else given
     try:
         values = list(values)  # type: ignore[call-overload]
     except TypeError:
         values = None
     ok = bool(values) and all(
-        isinstance(v, (int, float))
+        isinstance(v, numbers.Real)
         and not isinstance(v, bool)
         and math.isfinite(v)
         and v > 0
