@@ -211,6 +211,28 @@ def test_orbit_penalty_model_tunes_and_resumes(tmp_path):
     assert Trainer(cfg, tmp_path / "cut").fit(resume=True) == expected
 
 
+def test_an_orbit_penalised_model_reports_its_penalties_as_constraints(tmp_path):
+    # an output penalty pulls the model toward its groups whatever the data say:
+    # the report withholds "exact" and "approximate" (as for augmentation) and
+    # shows the tuner's strengths
+    cfg = TrainConfig(**SMALL, model="mlp-orbit", adjust_at=3)
+    summary = Trainer(cfg, tmp_path).fit()
+    report = json.loads((tmp_path / "report.json").read_text())
+    entries = {e["name"]: e for e in report["groups"]}
+    for name in ("O2x", "O2y", "O2z"):  # penalised (strength > 0)
+        assert summary["strengths"][name] > 0
+        assert "orbit penalty toward " + name in entries[name]["constrained"]
+        assert entries[name]["strength"] == pytest.approx(summary["strengths"][name])
+    assert summary["strengths"]["O3"] == 0.0  # not penalised, but pulled all the same
+    assert "orbit penalty toward O2x" in entries["O3"]["constrained"]
+    assert {e["verdict"] for e in entries.values()} <= {"broken", "undetermined"}
+    # the unpenalised model of the same run declares nothing
+    plain = Trainer(TrainConfig(**SMALL, model="mlp"), tmp_path / "mlp").fit()
+    assert plain["strengths"] == {}
+    report = json.loads((tmp_path / "mlp" / "report.json").read_text())
+    assert all(e["constrained"] is None for e in report["groups"])
+
+
 def test_evidence_tuner_needs_soft_layers():
     with pytest.raises(ValueError, match="needs soft layers"):
         Trainer(TrainConfig(**SMALL, model="mlp-orbit", tuner="evidence"))

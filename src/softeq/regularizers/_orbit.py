@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -141,6 +141,34 @@ class OrbitPenalty(nn.Module):
     def groups(self) -> tuple[Group, ...]:
         """The candidate groups, in the order given."""
         return self._groups
+
+    def constraints(self, strengths: Mapping[str, float]) -> list[tuple[Group, str]]:
+        """The groups the penalty pulls the model toward, as symmetry-report
+        constraints (`softeq.metrics.symmetry_report`'s `constraints`): each group
+        whose strength in `strengths` (the tuner's, by group name) is above 0.
+
+        A penalty on the model's outputs makes the model nearly invariant whatever
+        the data say, so its breaking for a penalised group, and for any other
+        (penalties on O(2)_x and O(2)_y pull toward all of O(3)), is no evidence
+        about the data: on the human-motion task the orbit-penalised MLP read
+        every group exact where three are broken. The report withholds "exact"
+        and "approximate" for such a model, as for augmentation.
+
+        Example:
+            >>> from softeq.groups import get
+            >>> from softeq.reps import parse
+            >>> rep = parse("V", get("O3"))
+            >>> penalty = OrbitPenalty(lambda x: x, rep, rep, ["O2z", "O2x"])
+            >>> pulls = penalty.constraints({"O2z": 0.3, "O2x": 0.0})
+            >>> [(g.name, how) for g, how in pulls]
+            [('O2z', 'trained with an orbit penalty toward O2z (strength 0.3)')]
+        """
+        return [
+            (group, f"trained with an orbit penalty toward {group.name} "
+                    f"(strength {strengths[group.name]:.3g})")
+            for group in self._groups
+            if strengths.get(group.name, 0.0) > 0
+        ]  # fmt: skip
 
     def _sample_elements(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
         """This call's group elements, `(n_groups, n_samples, d, d)`, on `x`'s

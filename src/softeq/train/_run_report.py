@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from .._atomic import write_text_atomic
 from ..data import Task
-from ..groups import get
+from ..groups import Group, get
 from ..metrics import orbit_errors, orbit_parameters, render_markdown, symmetry_report
 
 #: Held-out samples the report measures on (the whole test split up to this).
@@ -37,6 +37,7 @@ def build_report(
     y_test: Tensor,
     strengths: Mapping[str, float] | None,
     n_samples: int,
+    constraints: Sequence[tuple[Group | str, str]] = (),
 ) -> dict[str, Any]:
     """The run's symmetry report (the `softeq discover --json` schema), measured on
     the test split: verdicts from the symmetry cost of its targets.
@@ -50,13 +51,16 @@ def build_report(
         y_test: Test targets `(n, rep_out.dim)`.
         strengths: The tuner's strengths, or None for a model without penalties.
         n_samples: Group elements per candidate (`TrainConfig.eval_transforms`).
+        constraints: ``(group, how)`` pulls of the training the model does not
+            declare itself (an orbit penalty's, `OrbitPenalty.constraints`): the
+            report withholds "exact" and "approximate" under them.
     """
     rep_in, rep_out = task.reps()
     x, y = report_split(x_test, y_test)
     report = symmetry_report(
         model.eval(), rep_in, rep_out, task.groups, x, y=y, strengths=strengths,
         true_fn=task.true_fn, truth=task.truth, true_breakings=task.true_breaking,
-        n_samples=n_samples,
+        n_samples=n_samples, constraints=constraints,
     )  # fmt: skip
     model.train()
     report.update({k: summary[k] for k in ("task", "model", "seed", "test_mse")})

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from .._atomic import write_text_atomic
 from .._progress import progress_bar
 from ..data import Task, get_task
-from ..groups import get
+from ..groups import Group, get
 from ..metrics import (
     equivariance_error,
     gaussian_inputs,
@@ -464,8 +464,13 @@ class Trainer:
         self.report = build_report(
             self.model, task, summary,
             x_test=self.data["x_test"], y_test=self.data["y_test"],
-            strengths=self.tuner.strengths if self.penalty is not None else None,
+            strengths=(
+                self.tuner.strengths
+                if self.penalty is not None or self.orbit is not None
+                else None
+            ),
             n_samples=cfg.eval_transforms,
+            constraints=self._orbit_constraints(),
         )  # fmt: skip
         summary["groups"] = self._group_summary(self.report)
         if self.out is not None:
@@ -475,6 +480,12 @@ class Trainer:
                          x_test=self.data["x_test"])  # fmt: skip
             self._plots()
         return summary
+
+    def _orbit_constraints(self) -> list[tuple[Group, str]]:
+        """The orbit penalty's pulls, for the report (`OrbitPenalty.constraints`)."""
+        if self.orbit is None:
+            return []
+        return self.orbit.constraints(self.tuner.strengths)
 
     def _task_metrics(self) -> dict[str, float]:
         """The task's own test metrics (e.g. ADE/FDE in metres), as ``test_<name>``."""
