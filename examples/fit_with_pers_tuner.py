@@ -24,14 +24,16 @@ and weight decay 2e-4. With ``--arrays`` it passes the same splits to
 `softeq.fit` as plain arrays, as a user with their own data would: arrays have
 no task family, so the stages use the defaults of EMLP's tasks (weight decay
 2e-5) and PER's tuner starts once from each of the reference's strengths
-(`softeq.auto.PER_STRENGTHS`: 0.01, 1, 100), validation choosing (`fit`'s
-`per_strengths`; docs/fit.md). On `inertia:broken` (seed 0, converged, 11 min)
-validation picks the start 100 (0.242, against 4.17 from 1 and 5.54 from 0.01)
-and the fit tests at 0.320; from strength 1 alone, the earlier default, it
-tested 4.4. PER needs thousands of epochs, so
-every stage trains to convergence by default; at the `fast` preset (300 epochs
-per stage) no penalised SoftEMLP has fitted yet (seed 0: the unpenalised model
-wins with validation 6.4, PER's tuner 6.6, the breaking tuner 8.7).
+(`softeq.auto.PER_STRENGTHS`: 0.01, 1, 100), each with the weight decay the
+reference paired with it (2e-4 at 100), validation choosing (`fit`'s
+`per_strengths`; docs/fit.md). On `inertia:broken` (seed 0, converged, ~8 min
+with ``--per-strengths 100``) validation picks the start 100 (0.146, against
+4.17 from 1 and 5.54 from 0.01) and the fit tests at 0.206, as the task's own;
+from strength 1 alone, the earlier default, it tested 4.4. PER needs thousands
+of epochs, so every stage trains to convergence by default; at the `fast`
+preset (300 epochs per stage) no penalised SoftEMLP has fitted yet (seed 0: the
+unpenalised model wins with validation 6.4, PER's tuner 6.6, the breaking tuner
+8.7).
 
     python examples/fit_with_pers_tuner.py [--task inertia:broken]
                                            [--preset converged|fast] [--epochs N]

@@ -13,6 +13,7 @@ from softeq.auto import (
     CANDIDATES,
     HIDDEN_TAG,
     PER_STRENGTHS,
+    PER_WEIGHT_DECAYS,
     Fit,
     fit,
     fit_task,
@@ -21,7 +22,13 @@ from softeq.auto import (
 from softeq.data import get_task
 from softeq.nn.models import build
 from softeq.regularizers import ProjectionPenalty
-from softeq.train import TrainConfig, Trainer, load_checkpoint, load_config
+from softeq.train import (
+    TrainConfig,
+    Trainer,
+    load_checkpoint,
+    load_config,
+    resolve_config,
+)
 
 GROUPS = ["O3", "O2x", "O2y", "O2z"]
 SHORT = dict(preset="fast", epochs=4)
@@ -285,6 +292,8 @@ def test_a_fit_on_arrays_starts_pers_tuner_from_each_reference_strength(held):
     for s in PER_STRENGTHS:
         config = load_config(folder / f"soft-per@{s:g}" / "config.toml")
         assert (config.tuner, config.strength) == ("per", s)
+        # with the weight decay the reference paired with that strength
+        assert config.weight_decay == PER_WEIGHT_DECAYS[s]
     assert result.val_mse[result.candidate] == min(result.val_mse.values())
     if result.chosen == "soft-per":
         assert result.candidate == f"soft-per@{result.per_strength:g}"
@@ -299,9 +308,25 @@ def test_one_per_strength_gives_one_plain_soft_per_stage(mixed, tmp_path):
                  out=tmp_path)  # fmt: skip
     stages = [h["stage"] for h in result.history]
     assert stages[:2] == ["none", "soft-per"] and "soft" not in stages
-    assert load_config(tmp_path / "soft-per" / "config.toml").strength == 5.0
+    config = load_config(tmp_path / "soft-per" / "config.toml")
+    # a start the reference never used trains with the preset's weight decay
+    assert config.strength == 5.0
+    assert (
+        config.weight_decay
+        == load_config(tmp_path / "none" / "config.toml").weight_decay
+    )
     assert "soft-per" in result.val_mse
     assert result.per_strength == (5.0 if result.chosen == "soft-per" else None)
+
+
+@pytest.mark.parametrize("task", ["cossim:none", "emlp-inertia:1000", "inertia:o2z"])
+def test_per_weight_decays_are_the_reference_protocols(task):
+    """Each reference start's weight decay is what the training presets give
+    PER on the family whose reference protocol starts there."""
+    config = resolve_config(TrainConfig(task=task, model="per", preset="paper"))
+    assert config.strength in PER_STRENGTHS
+    assert PER_WEIGHT_DECAYS[config.strength] == config.weight_decay
+    assert set(PER_WEIGHT_DECAYS) == set(PER_STRENGTHS)
 
 
 def test_a_chosen_soft_per_models_key_carries_its_start(tmp_path):

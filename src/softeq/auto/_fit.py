@@ -85,6 +85,11 @@ SOFT_TUNERS = ("breaking", "per", "choose")
 #: families (cossim 0.01, EMLP's tasks 1, inertia 100; `softeq.train` presets).
 #: A built-in task's fit starts from its own family's.
 PER_STRENGTHS = (0.01, 1.0, 100.0)
+#: The weight decay the reference trained PER with at each of `PER_STRENGTHS`
+#: (its cossim, EMLP and inertia protocols: the pairs it tuned together). A
+#: ``soft-per`` start at one of those strengths trains with its weight decay;
+#: any other start, with the training preset's.
+PER_WEIGHT_DECAYS = {0.01: 2e-5, 1.0: 2e-5, 100.0: 2e-4}
 #: Joins a ``soft-per`` key to its starting strength (``soft-per@100``) where
 #: several were tried.
 STRENGTH_MARK = "@"
@@ -337,10 +342,13 @@ def fit(
             ``soft-per`` model each (keys ``soft-per@<strength>``), validation
             choosing. PER's tuner keeps the best-respected group at its
             starting strength, so this sets the penalties' scale, which the
-            reference tuned per task family (100 on inertia, 0.01 on cossim).
-            None (the default): a built-in task's family's strength (the
-            training preset's); for data from arrays or a file, which have no
-            family, `PER_STRENGTHS` (three soft-per trainings).
+            reference tuned per task family (100 on inertia, 0.01 on cossim),
+            with its weight decay: a start at one of `PER_STRENGTHS` trains with
+            the reference's weight decay at that strength (`PER_WEIGHT_DECAYS`:
+            2e-4 at 100), any other with the preset's. None (the default): a
+            built-in task's family's strength (the training preset's); for data
+            from arrays or a file, which have no family, `PER_STRENGTHS` (three
+            soft-per trainings).
 
     Returns:
         The `Fit`.
@@ -555,8 +563,10 @@ def _train_soft(
                                      **common)  # fmt: skip
                 primed = readings
             else:  # as the `per` baseline trains, with its preset's schedule
+                decay = PER_WEIGHT_DECAYS.get(per_strength)  # type: ignore[arg-type]
                 config = TrainConfig(model=label, tuner="per", strength=per_strength,
-                                     hidden_strength=_held(on), **common)  # fmt: skip
+                                     weight_decay=decay, hidden_strength=_held(on),
+                                     **common)  # fmt: skip
                 primed = None
             trainer = stages.train(name + _folder(hidden, on), config,
                                    copy.deepcopy(initial), primed)  # fmt: skip
