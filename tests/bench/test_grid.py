@@ -484,6 +484,7 @@ def test_what_a_fit_chose_is_read_from_old_and_new_records():
     ("per-cossim", "cossim:so3", "auto-per-orth", "per"),
     ("per-inertia", "inertia:broken", "auto-per-tuners", "per"),
     ("emlp-synthetic", "o5-synthetic:1000", "auto-emlp", "emlp"),
+    ("motion-residual", "mocap:residual", "auto-soft", "mlp"),
 ])  # fmt: skip
 def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model):
     """`auto-per` fits PER's SoftEMLP and `auto-emlp` imposes with EMLP layers:
@@ -504,6 +505,8 @@ def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model)
         assert 'model = "emlp"' in config
     if dict(spec.overrides).get("fit_soft_tuner") == "choose":  # no exact group
         assert {"soft", "soft-per"} <= stages
+    if dict(spec.overrides).get("fit_soft"):  # an MLP's orbit-penalty stage
+        assert "soft" in stages
     nonlinear = dict(spec.overrides).get("fit_nonlinear_group")
     config = (run / "none" / "config.toml").read_text()
     assert (f'nonlinear_group = "{nonlinear}"' in config) == (nonlinear is not None)

@@ -97,6 +97,9 @@ METHODS: dict[str, tuple[str, Rule]] = {
                  "(PER tuner)", _orthogonal_nonlinearities),
     # softeq.fit with an MLP, told only the candidates (docs/fit.md)
     "auto": ("softeq.fit (auto, MLP; candidates only)", lambda t: {"model": "auto"}),
+    "auto-soft": ("softeq.fit (auto, MLP, with its orbit-penalty soft stage; "
+                  "candidates only)",
+                  lambda t: {"model": "auto", "fit_soft": True}),
     "auto-per": ("softeq.fit (auto, PER's SoftEMLP, breaking tuner only; "
                  "candidates only)",
                  lambda t: {"model": "auto", "fit_model": "per"}),
@@ -134,7 +137,7 @@ _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",
-                   "per", "per-evidence", "auto")  # fmt: skip
+                   "per", "per-evidence", "auto", "auto-soft")  # fmt: skip
 
 
 def _settings(prefix: str) -> list[str]:

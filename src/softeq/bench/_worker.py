@@ -244,7 +244,8 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     and ``auto-emlp``: `softeq.auto.fit_task` with the method's model
     (``fit_model``: an MLP unless told otherwise; ``fit_hidden``: its `hidden`
     prior, True or ``"choose"``; ``fit_nonlinear_group``: its SoftEMLP's
-    `nonlinear_group`; ``fit_soft_tuner``: its `soft_tuner`), told
+    `nonlinear_group`; ``fit_soft_tuner``: its `soft_tuner`; ``fit_soft``: its
+    `soft`), told
     only the candidates; its stages' run folders go under `out` (not
     resumable: a killed fit starts over)."""
     from ..auto import fit_task
@@ -263,6 +264,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
                       seed=spec.seed, out=out,
                       hidden=overrides.get("fit_hidden", False),
+                      soft=overrides.get("fit_soft"),
                       nonlinear_group=overrides.get("fit_nonlinear_group"),
                       soft_tuner=overrides.get("fit_soft_tuner",
                                                "breaking"))  # fmt: skip
