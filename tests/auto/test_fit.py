@@ -210,9 +210,6 @@ def test_load_refuses_what_is_not_a_saved_fit(tmp_path):
      ({"model": "per", "nonlinear_group": "SO3"}, "must be one of the candidates"),
      ({"model": "per", "nonlinear_group": "O2q"}, "must be one of the candidates"),
      ({"model": "per", "soft_tuner": "reference"}, "soft_tuner must be one of"),
-     ({"model": "mlp", "soft_tuner": "per"}, "needs a model with SoftLinear layers"),
-     ({"model": "emlp", "soft_tuner": "choose"},
-      "needs a model with SoftLinear layers"),
      ({"model": "mlp", "per_strengths": 1.0}, "soft_tuner 'breaking' does not"),
      ({"model": "per", "soft_tuner": "breaking", "per_strengths": [1.0]},
       "soft_tuner 'breaking' does not"),
@@ -508,3 +505,55 @@ def test_the_soft_stage_with_pers_tuner_is_the_per_baseline(tuners_fit):
     summary = Trainer(config, None, task=held_out).fit()
     stage = next(h for h in result.history if h["stage"] == "soft-per")
     assert stage["val_mse"] == summary["val_mse"]
+
+
+@pytest.fixture(scope="module")
+def orbit_tuners_fit():
+    """inertia:broken fitted with an MLP and both soft tuners (PER's on orbit
+    penalties), `soft` left to its default, and its task."""
+    task = get_task("inertia:broken")
+    result = fit_task(task, model="mlp", preset="fast", epochs=6, soft_tuner="choose")
+    return result, task
+
+
+def test_naming_pers_tuner_for_an_mlp_trains_its_orbit_soft_stage(orbit_tuners_fit):
+    result, _ = orbit_tuners_fit
+    stages = [h["stage"] for h in result.history]
+    assert "soft-per" in stages and "soft-per" in result.val_mse
+    per = next(h for h in result.history if h["stage"] == "soft-per")
+    # PER's rule on orbit penalties: every candidate but the largest penalised
+    assert per["strengths"]["O3"] == 0.0
+    assert all(per["strengths"][g] > 0 for g in GROUPS[1:])
+    assert result.val_mse[result.candidate] == min(result.val_mse.values())
+
+
+def test_the_orbit_soft_stage_with_pers_tuner_is_the_mlp_orbit_baseline(
+    orbit_tuners_fit,
+):
+    """The MLP's ``soft-per`` candidate trains exactly as `softeq train --model
+    mlp-orbit` does with the same seed: orbit penalties on every row, PER's
+    rule, selection from the tuner's epoch."""
+    result, task = orbit_tuners_fit
+    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
+                       true_breaking=None)  # fmt: skip
+    config = TrainConfig(task=task.name, model="mlp-orbit", tuner="per",
+                         preset="fast", epochs=6, seed=0)  # fmt: skip
+    summary = Trainer(config, None, task=held_out).fit()
+    stage = next(h for h in result.history if h["stage"] == "soft-per")
+    assert stage["val_mse"] == summary["val_mse"]
+    assert stage["best_epoch"] == summary["best_epoch"]
+
+
+@pytest.mark.parametrize(
+    "soft, soft_tuner, trained",
+    [(None, None, False), (None, "breaking", False), (None, "per", True),
+     (False, "per", False), (False, "choose", False)],
+)  # fmt: skip
+def test_an_mlps_orbit_soft_stage_runs_when_asked(soft, soft_tuner, trained):
+    """An MLP's soft stage is skipped by default (`soft_stage`); naming PER's
+    tuner asks for it unless ``soft=False`` says otherwise (inertia:broken: no
+    group to impose is called exact, which would skip the stage)."""
+    result = run(arrays("inertia:broken"), soft=soft, soft_tuner=soft_tuner)
+    assert not any(e["verdict"] == "exact" for e in result.report["groups"])
+    stages = {h["stage"] for h in result.history}
+    assert ("soft-per" in stages) == trained

@@ -485,6 +485,7 @@ def test_what_a_fit_chose_is_read_from_old_and_new_records():
     ("per-inertia", "inertia:broken", "auto-per-tuners", "per"),
     ("emlp-synthetic", "o5-synthetic:1000", "auto-emlp", "emlp"),
     ("motion-residual", "mocap:residual", "auto-soft", "mlp"),
+    ("motion-residual", "mocap:residual", "auto-soft-tuners", "mlp"),
 ])  # fmt: skip
 def test_auto_variants_fit_their_own_model(tmp_path, suite, task, method, model):
     """`auto-per` fits PER's SoftEMLP and `auto-emlp` imposes with EMLP layers:

@@ -20,7 +20,9 @@ The procedure (docs/fit.md):
    ``"choose"``: both) the stage is trained with PER's own tuner instead
    (`softeq.regularizers.PERTuner`: every candidate but the largest penalised,
    strengths rescaled once by their penalties' ratios), the reference's model,
-   which keeps a pull towards groups the data break only in part.
+   which keeps a pull towards groups the data break only in part; on a model
+   without `SoftLinear` layers that is the `mlp-orbit` baseline's recipe (PER's
+   rule on orbit penalties that read every row, `softeq.regularizers.OrbitTuner`).
 3. **Impose.** Train from the evidence weights with augmentation by the group
    the evidence best allows (`groups_to_impose`: the largest one that could be
    exact and the largest one called exact, both when they differ; else the
@@ -58,7 +60,7 @@ from ..nn import Standardize, soft_layers
 from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
 from ..reps import parse
-from ..train import TrainConfig, Trainer, held_out_mse, save_atomic
+from ..train import TrainConfig, Trainer, held_out_mse, resolve_config, save_atomic
 from ._plan import GroupChoice, groups_to_impose, make_plan
 
 #: Built-in models `fit` trains by name; any `nn.Module` works too.
@@ -331,13 +333,16 @@ def fit(
             products (docs/models.md, "The nonlinearities' group").
         soft_tuner: The soft stage's tuner: ``"breaking"`` (strengths from the
             evidence's breaking, broken groups dropped), ``"per"`` (PER's
-            tuner, as the `per` baseline trains: candidate ``soft-per``) or
-            ``"choose"`` (both, validation choosing); the last two need
-            `SoftLinear` layers. None (the default): ``"choose"`` for
-            ``model="per"``, ``"breaking"`` otherwise. PER's tuner ignores the
-            evidence, so its stage also runs when every candidate reads broken;
-            like the other it is skipped when a group to impose is called
-            exact, and with ``soft=False``.
+            tuner, as the `per` baseline trains: candidate ``soft-per``; on a
+            model without `SoftLinear` layers PER's rule on orbit penalties
+            over every row, as the `mlp-orbit` baseline trains) or
+            ``"choose"`` (both, validation choosing). None (the default):
+            ``"choose"`` for ``model="per"``, ``"breaking"`` otherwise. PER's
+            tuner ignores the evidence, so its stage also runs when every
+            candidate reads broken; like the other it is skipped when a group
+            to impose is called exact, and with ``soft=False``. Naming
+            ``"per"`` or ``"choose"`` for a model without `SoftLinear` layers
+            asks for its soft stage (`soft` None reads as True there).
         per_strengths: PER's tuner's starting strength, or several: one
             ``soft-per`` model each (keys ``soft-per@<strength>``), validation
             choosing. PER's tuner keeps the best-respected group at its
@@ -348,7 +353,8 @@ def fit(
             2e-4 at 100), any other with the preset's. None (the default): a
             built-in task's family's strength (the training preset's); for data
             from arrays or a file, which have no family, `PER_STRENGTHS` (three
-            soft-per trainings).
+            soft-per trainings; on orbit penalties, whose scale is the MSE's,
+            the preset's `mlp-orbit` strength).
 
     Returns:
         The `Fit`.
@@ -424,8 +430,11 @@ def fit_task(
             f"fit: hidden needs a model with SoftLinear layers ('per' or your own); "
             f"{kind if given is None else type(given).__name__!r} has none"
         )
-    tuners = _soft_tuners(soft_tuner, kind, kind in ("mlp", "emlp") or no_soft)
-    starts = _per_strengths(per_strengths, task, tuners)
+    orbit = kind in ("mlp", "emlp") or no_soft
+    tuners = _soft_tuners(soft_tuner, kind, orbit)
+    starts = _per_strengths(per_strengths, task, tuners, orbit)
+    if orbit and soft is None and "per" in tuners:
+        soft = True  # PER's tuner named for the orbit stage asks for that stage
 
     evidence = stages.train(
         "none", TrainConfig(model=label, tuner="constant", strength=0.0, **common),
@@ -562,6 +571,11 @@ def _train_soft(
                                      orbit_rows=rows, hidden_strength=_held(on),
                                      **common)  # fmt: skip
                 primed = readings
+            elif penalty == "orbit":  # as the `mlp-orbit` baseline trains
+                schedule = _orbit_schedule(per_strength, common)
+                config = TrainConfig(model=label, tuner="per", strength=per_strength,
+                                     orbit_penalty=True, **schedule)  # fmt: skip
+                primed = None
             else:  # as the `per` baseline trains, with its preset's schedule
                 decay = PER_WEIGHT_DECAYS.get(per_strength)  # type: ignore[arg-type]
                 config = TrainConfig(model=label, tuner="per", strength=per_strength,
@@ -578,23 +592,31 @@ def _train_soft(
     return models, tuned, started
 
 
+def _orbit_schedule(strength: float | None, common: dict[str, Any]) -> dict[str, Any]:
+    """The `mlp-orbit` baseline's schedule for a soft stage with PER's tuner on
+    orbit penalties: penalties on every row, and selection from the tuner's
+    epoch (`TrainConfig.select_after`, which the preset gives `mlp-orbit` and
+    not a custom model), so the model chosen is one the tuned strengths
+    trained."""
+    probe = TrainConfig(model="mlp-orbit", tuner="per", strength=strength, **common)
+    return dict(common, orbit_rows=1.0,
+                select_after=resolve_config(probe).select_after)  # fmt: skip
+
+
 def _soft_tuners(soft_tuner: object, kind: str, orbit: bool) -> tuple[str, ...]:
     """The soft stage's tuners for `fit`'s `soft_tuner` (`orbit`: the model has
-    no `SoftLinear` layers, so only the breaking tuner applies). The default,
-    None, tries both for PER's SoftEMLP: on `inertia:broken` PER's tuner won
-    validation in 3 of 3 converged fits (test 0.238 against 0.56-0.66), and on
-    the six other inertia settings the fits with both scored as those with the
-    breaking tuner or better (docs/fit.md)."""
+    no `SoftLinear` layers, so its soft stage is an orbit penalty's). The
+    default, None, tries both for PER's SoftEMLP: on `inertia:broken` PER's
+    tuner won validation in 3 of 3 converged fits (test 0.238 against
+    0.56-0.66), and on the six other inertia settings the fits with both scored
+    as those with the breaking tuner or better (docs/fit.md); orbit penalties
+    keep the breaking tuner, the cheaper stage (it reads a sampled share of the
+    rows)."""
     if soft_tuner is None:
-        soft_tuner = "choose" if kind == "per" else "breaking"
+        soft_tuner = "choose" if kind == "per" and not orbit else "breaking"
     if soft_tuner not in SOFT_TUNERS:
         raise ValueError(
             f"fit: soft_tuner must be one of {SOFT_TUNERS}, got {soft_tuner!r}"
-        )
-    if soft_tuner != "breaking" and orbit:
-        raise ValueError(
-            f"fit: soft_tuner {soft_tuner!r} needs a model with SoftLinear layers "
-            "('per' or your own): PER's tuner reads projection penalties"
         )
     return ("breaking", "per") if soft_tuner == "choose" else (str(soft_tuner),)
 
@@ -619,13 +641,14 @@ def _via(
 
 
 def _per_strengths(
-    given: object, task: Task, tuners: Sequence[str]
+    given: object, task: Task, tuners: Sequence[str], orbit: bool = False
 ) -> tuple[float | None, ...]:
     """PER's tuner's starting strengths for `fit`'s `per_strengths` (None in
-    the result: the training preset's, the task family's)."""
+    the result: the training preset's, the task family's; `orbit`: the
+    penalties are orbit penalties, to which `PER_STRENGTHS` do not apply)."""
     if given is None:
         own = task.name.split(":", 1)[0] in ("arrays", "file")
-        return PER_STRENGTHS if own and "per" in tuners else (None,)
+        return PER_STRENGTHS if own and "per" in tuners and not orbit else (None,)
     if "per" not in tuners:
         raise ValueError(
             "fit: per_strengths are PER's tuner's starting strengths; "

@@ -100,6 +100,10 @@ METHODS: dict[str, tuple[str, Rule]] = {
     "auto-soft": ("softeq.fit (auto, MLP, with its orbit-penalty soft stage; "
                   "candidates only)",
                   lambda t: {"model": "auto", "fit_soft": True}),
+    "auto-soft-tuners": ("softeq.fit (auto, MLP, orbit-penalty soft stage with the "
+                         "breaking and PER's tuners chosen on validation; "
+                         "candidates only)",
+                         lambda t: {"model": "auto", "fit_soft_tuner": "choose"}),
     "auto-per": ("softeq.fit (auto, PER's SoftEMLP, breaking tuner only; "
                  "candidates only)",
                  lambda t: {"model": "auto", "fit_model": "per"}),
@@ -137,7 +141,8 @@ _PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",
-                   "per", "per-evidence", "auto", "auto-soft")  # fmt: skip
+                   "per", "per-evidence", "auto", "auto-soft",
+                   "auto-soft-tuners")  # fmt: skip
 
 
 def _settings(prefix: str) -> list[str]:

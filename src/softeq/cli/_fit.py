@@ -52,9 +52,10 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--soft-tuner", default=None, choices=["breaking", "per", "choose"],
         help="the soft stage's tuner: breaking (strengths from the evidence, broken "
-        "groups dropped), per (PER's own tuner, as the per baseline) or choose "
-        "(both, validation choosing); default: choose with --model per, else "
-        "breaking",
+        "groups dropped), per (PER's own tuner, as the per baseline; for an MLP, "
+        "PER's rule on orbit penalties over every row, as mlp-orbit, and the "
+        "stage is trained) or choose (both, validation choosing); default: "
+        "choose with --model per, else breaking",
     )  # fmt: skip
     parser.add_argument(
         "--per-strengths", default=None, metavar="S[,S...]",
