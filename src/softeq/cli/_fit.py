@@ -61,7 +61,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
         "--per-strengths", default=None, metavar="S[,S...]",
         help="PER's tuner's starting strength, or several (comma-separated), "
         "validation choosing; default: 0.01,1,100 (the reference's on its "
-        "three task families, each with its weight decay: a file has none)",
+        "three task families, each with its weight decay: a file has none); "
+        "an MLP's orbit penalties start from the preset's strength",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
