@@ -474,9 +474,26 @@ def test_a_fit_with_its_own_nonlinearities_reloads(so3_fit, tmp_path):
 def tuners_fit():
     """inertia:broken (no exact group: the soft stage runs) fitted with both soft
     tuners, and its task."""
+    return _fit_with_both_tuners("per")
+
+
+def _fit_with_both_tuners(model: str):
+    """inertia:broken fitted with `model` and ``soft_tuner="choose"``, and the task."""
     task = get_task("inertia:broken")
-    result = fit_task(task, model="per", preset="fast", epochs=6, soft_tuner="choose")
+    result = fit_task(task, model=model, preset="fast", epochs=6, soft_tuner="choose")
     return result, task
+
+
+def _baseline_and_soft_per(result, task, model: str):
+    """The `model` baseline trained with PER's tuner on the fit's held-out task
+    (its validation split as test), and the fit's ``soft-per`` stage."""
+    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
+                       true_breaking=None)  # fmt: skip
+    config = TrainConfig(task=task.name, model=model, tuner="per", preset="fast",
+                         epochs=6, seed=0)  # fmt: skip
+    summary = Trainer(config, None, task=held_out).fit()
+    stage = next(h for h in result.history if h["stage"] == "soft-per")
+    return summary, stage
 
 
 def test_soft_tuner_choose_trains_both_soft_stages_and_validation_picks(tuners_fit):
@@ -497,13 +514,7 @@ def test_soft_tuner_choose_trains_both_soft_stages_and_validation_picks(tuners_f
 def test_the_soft_stage_with_pers_tuner_is_the_per_baseline(tuners_fit):
     """The ``soft-per`` candidate trains exactly as `softeq train --model per
     --tuner per` does with the same seed: the fit holds PER's own model."""
-    result, task = tuners_fit
-    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
-                       true_breaking=None)  # fmt: skip
-    config = TrainConfig(task=task.name, model="per", tuner="per", preset="fast",
-                         epochs=6, seed=0)  # fmt: skip
-    summary = Trainer(config, None, task=held_out).fit()
-    stage = next(h for h in result.history if h["stage"] == "soft-per")
+    summary, stage = _baseline_and_soft_per(*tuners_fit, "per")
     assert stage["val_mse"] == summary["val_mse"]
 
 
@@ -511,9 +522,7 @@ def test_the_soft_stage_with_pers_tuner_is_the_per_baseline(tuners_fit):
 def orbit_tuners_fit():
     """inertia:broken fitted with an MLP and both soft tuners (PER's on orbit
     penalties), `soft` left to its default, and its task."""
-    task = get_task("inertia:broken")
-    result = fit_task(task, model="mlp", preset="fast", epochs=6, soft_tuner="choose")
-    return result, task
+    return _fit_with_both_tuners("mlp")
 
 
 def test_naming_pers_tuner_for_an_mlp_trains_its_orbit_soft_stage(orbit_tuners_fit):
@@ -533,13 +542,7 @@ def test_the_orbit_soft_stage_with_pers_tuner_is_the_mlp_orbit_baseline(
     """The MLP's ``soft-per`` candidate trains exactly as `softeq train --model
     mlp-orbit` does with the same seed: orbit penalties on every row, PER's
     rule, selection from the tuner's epoch."""
-    result, task = orbit_tuners_fit
-    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
-                       true_breaking=None)  # fmt: skip
-    config = TrainConfig(task=task.name, model="mlp-orbit", tuner="per",
-                         preset="fast", epochs=6, seed=0)  # fmt: skip
-    summary = Trainer(config, None, task=held_out).fit()
-    stage = next(h for h in result.history if h["stage"] == "soft-per")
+    summary, stage = _baseline_and_soft_per(*orbit_tuners_fit, "mlp-orbit")
     assert stage["val_mse"] == summary["val_mse"]
     assert stage["best_epoch"] == summary["best_epoch"]
 

@@ -613,7 +613,7 @@ def _soft_tuners(soft_tuner: object, kind: str, orbit: bool) -> tuple[str, ...]:
     keep the breaking tuner, the cheaper stage (it reads a sampled share of the
     rows)."""
     if soft_tuner is None:
-        soft_tuner = "choose" if kind == "per" and not orbit else "breaking"
+        soft_tuner = "choose" if kind == "per" else "breaking"
     if soft_tuner not in SOFT_TUNERS:
         raise ValueError(
             f"fit: soft_tuner must be one of {SOFT_TUNERS}, got {soft_tuner!r}"
