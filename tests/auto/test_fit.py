@@ -170,8 +170,17 @@ def test_emlp_imposes_with_hard_layers(tmp_path):
     """`model="emlp"`: the evidence is an MLP's, the impose stage a hard EMLP for
     the exact group (no averaging: it is already equivariant); a fit whose
     chosen model is that EMLP reloads."""
-    result = fit_task(get_task("inertia:o2z"), model="emlp", preset="fast", epochs=60)
+    task = get_task("inertia:o2z")
+    result = fit_task(task, model="emlp", preset="fast", epochs=60)
     stage = next(h for h in result.history if h["stage"] == "impose-O2z")
+    # the impose stage trains exactly as `softeq train --model emlp --group O2z`
+    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
+                       true_breaking=None)  # fmt: skip
+    config = TrainConfig(task=task.name, model="emlp", group="O2z", preset="fast",
+                         epochs=60, seed=0)  # fmt: skip
+    baseline = Trainer(config, None, task=held_out).fit()
+    assert stage["val_mse"] == baseline["val_mse"]
+    assert stage["best_epoch"] == baseline["best_epoch"]
     assert stage["num_parameters"] != result.history[0]["num_parameters"]
     assert "impose O2z" in result.val_mse
     assert "impose+average O2z" not in result.val_mse
