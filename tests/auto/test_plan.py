@@ -41,17 +41,26 @@ def test_without_an_exact_group_the_least_broken_unbroken_one_is_tried():
     assert "only approximately" in plan[3].reason
 
 
-def test_when_every_group_reads_broken_the_least_broken_is_still_tried():
+def test_when_every_group_reads_broken_the_least_broken_and_the_largest_are_tried():
     """An evidence model that extrapolates badly to transformed inputs reads
-    exact symmetries as broken (an MLP on orbits:residual); validation decides
-    whether imposing the least broken one helps, and the plan says so."""
+    exact symmetries as broken (an MLP on the planets), the more so the further
+    a group moves the inputs; validation decides whether imposing the least
+    broken one or the largest helps, and the plan says so."""
     broken = report(
         entry("O3", "broken", 128.0, 87.0, 168.0),
         entry("O2x", "broken", 77.0, 51.0, 102.0),
         entry("O2y", "broken", 109.0, 54.0, 163.0),
         entry("O2z", "broken", 16.0, 7.2, 25.0),
     )  # fmt: skip
-    assert groups_to_impose(broken, GROUPS) == ["O2z"]
+    assert groups_to_impose(broken, GROUPS) == ["O2z", "O3"]
+    # the largest candidate least broken: one group to try
+    largest_least = report(
+        entry("O3", "broken", 1.0, 0.8, 1.2), entry("O2x", "broken", 2.0, 1.8, 2.2),
+        entry("O2y", "broken", 2.0, 1.8, 2.2), entry("O2z", "broken", 1.5, 1.3, 1.7),
+    )  # fmt: skip
+    assert groups_to_impose(largest_least, GROUPS) == ["O3"]
+    # without O3 the three O(2)'s are unrelated: the largest is the least broken
+    assert groups_to_impose(broken, GROUPS[1:]) == ["O2z"]
     plan = make_plan(broken, GROUPS, "impose", imposed="O2z", via="augmentation by O2z")
     assert plan[3].action == "impose" and "reads O2z as broken" in plan[3].reason
     unmeasured = report(*(entry(g, "broken", None, None, None) for g in GROUPS))
