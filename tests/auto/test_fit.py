@@ -165,6 +165,16 @@ def test_the_soft_stage_of_any_module_has_orbit_penalties_primed_by_evidence():
     assert row["reg/strength/O2z"] == 1.0 and row["reg/orbit/O2z"] > 0
 
 
+def _held_out_baseline(task, epochs: int, **config):
+    """`softeq train` (fast preset, seed 0) on the task a fit trains on: its
+    validation split stands in for the test split. Returns the run's summary."""
+    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
+                       true_breaking=None)  # fmt: skip
+    config = TrainConfig(task=task.name, preset="fast", epochs=epochs, seed=0,
+                         **config)  # fmt: skip
+    return Trainer(config, None, task=held_out).fit()
+
+
 @pytest.mark.slow
 def test_emlp_imposes_with_hard_layers(tmp_path):
     """`model="emlp"`: the evidence is an MLP's, the impose stage a hard EMLP for
@@ -174,11 +184,7 @@ def test_emlp_imposes_with_hard_layers(tmp_path):
     result = fit_task(task, model="emlp", preset="fast", epochs=60)
     stage = next(h for h in result.history if h["stage"] == "impose-O2z")
     # the impose stage trains exactly as `softeq train --model emlp --group O2z`
-    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
-                       true_breaking=None)  # fmt: skip
-    config = TrainConfig(task=task.name, model="emlp", group="O2z", preset="fast",
-                         epochs=60, seed=0)  # fmt: skip
-    baseline = Trainer(config, None, task=held_out).fit()
+    baseline = _held_out_baseline(task, 60, model="emlp", group="O2z")
     assert stage["val_mse"] == baseline["val_mse"]
     assert stage["best_epoch"] == baseline["best_epoch"]
     assert stage["num_parameters"] != result.history[0]["num_parameters"]
@@ -494,13 +500,9 @@ def _fit_with_both_tuners(model: str):
 
 
 def _baseline_and_soft_per(result, task, model: str):
-    """The `model` baseline trained with PER's tuner on the fit's held-out task
-    (its validation split as test), and the fit's ``soft-per`` stage."""
-    held_out = replace(task, x_test=task.x_val, y_test=task.y_val,
-                       true_breaking=None)  # fmt: skip
-    config = TrainConfig(task=task.name, model=model, tuner="per", preset="fast",
-                         epochs=6, seed=0)  # fmt: skip
-    summary = Trainer(config, None, task=held_out).fit()
+    """The `model` baseline trained with PER's tuner on the fit's held-out task,
+    and the fit's ``soft-per`` stage."""
+    summary = _held_out_baseline(task, 6, model=model, tuner="per")
     stage = next(h for h in result.history if h["stage"] == "soft-per")
     return summary, stage
 

@@ -85,9 +85,10 @@ def groups_to_impose(report: Mapping[str, Any], groups: Sequence[str]) -> list[s
        near one plane) reads every candidate broken, O2z least (breaking 1.2
        on `orbits`, 25 on `orbits:residual`) and O3 most, though gravity
        respects all of them exactly; validation then prefers augmentation by
-       O3 on `orbits` (1.5e-5 against O2z's 3-7e-5) and by O2z on
-       `orbits:residual` (1.0e-6 against 2.9e-6). An augmented training that
-       validation accepts or rejects is cheap next to keeping a bad model.
+       O3 on `orbits` (1.3-2.0e-5 against O2z's 3.2-6.5e-5) and by O2z on
+       `orbits:residual` (1.0-1.1e-6 against O3's 2.8-3.2e-6). An augmented
+       training that validation accepts or rejects is cheap next to keeping a
+       bad model.
 
     Empty only when no breaking was measured. Imposing a group imposes its
     subgroups too.
