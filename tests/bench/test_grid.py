@@ -590,6 +590,47 @@ def test_a_fit_methods_result_is_checked_against_todays_preset(tmp_path, monkeyp
     assert planned_action(spec, tmp_path) == "train"
 
 
+def test_a_fit_cell_is_retrained_when_todays_plan_rules_impose_other_groups(
+    tmp_path, monkeypatch
+):
+    """The plan rules are a function of the evidence the record keeps: a cell
+    whose stored readings lead today's `groups_to_impose` to other groups than
+    the ones it trained is retrained; one they lead to the same groups is kept."""
+    import softeq.auto
+
+    (spec,) = suite_runs("per-cossim", protocol="fast", seeds=1, epochs=2,
+                         tasks=["cossim:so3"], methods=["auto"])  # fmt: skip
+    assert execute(spec, tmp_path)["status"] == "ok"
+    stored = tmp_path / spec.run_id / "result.json"
+    record = json.loads(stored.read_text())
+    summary = record["summary"]
+    imposed = {k.partition(" ")[2] for k in summary["candidates"] if "impose" in k}
+    assert imposed and planned_action(spec, tmp_path) == "keep"
+    other = [c["name"] for c in summary["plan"] if c["name"] not in imposed]
+    monkeypatch.setattr(softeq.auto, "groups_to_impose", lambda report, groups: other)
+    assert planned_action(spec, tmp_path) == "train"
+    monkeypatch.setattr(softeq.auto, "groups_to_impose",
+                        lambda report, groups: sorted(imposed))  # fmt: skip
+    assert planned_action(spec, tmp_path) == "keep"
+    # every reading broken (SO3xScale3 ⊃ SO3, Scale3; Scale3 least): rule 4 tries
+    # the least broken and the largest, so a record of only the first retrains
+    monkeypatch.undo()
+    breaking = {"SO3xScale3": 3.0, "SO3": 2.0, "Scale3": 1.0}
+    broken = [{**c, "verdict": "broken", "breaking": breaking[c["name"]],
+               "breaking_low": breaking[c["name"]] - 0.1,
+               "breaking_high": breaking[c["name"]] + 0.1}
+              for c in summary["plan"]]  # fmt: skip
+
+    def stored_with(*groups):
+        tried = {"none": 1.0, **{f"impose {g}": 1.0 for g in groups}}
+        changed = {**summary, "plan": broken, "candidates": tried}
+        stored.write_text(json.dumps({**record, "summary": changed}))
+        return planned_action(spec, tmp_path)
+
+    assert stored_with("Scale3") == "train"
+    assert stored_with("Scale3", "SO3xScale3") == "keep"
+
+
 def test_the_recorded_command_names_the_folder_relative_to_the_working_directory(
     tmp_path, monkeypatch
 ):

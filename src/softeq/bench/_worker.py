@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ def finished_result(
     A run stopped by the cap does not: it resumes from its checkpoint. A fit
     method (``auto*``) is checked the same way on the configs its stages' models
     resolve to (`_stage_configs`) and on `softeq.fit`'s own settings
-    (`_fit_constants`), and never resumes. With `update` False
-    nothing is written.
+    (`_fit_constants`) and on the groups its stored evidence leads today's plan
+    rules to impose (`_imposes_as_today`), and never resumes. With `update`
+    False nothing is written.
     """
     path = root / spec.run_id / RESULT_FILE
     if not path.is_file():
@@ -54,6 +56,8 @@ def finished_result(
         saved, current = config.get("stages") or {}, _stage_configs(spec)
         changes = [config_change(saved.get(m) or {}, c) for m, c in current.items()]
         if config.get("constants", _FIT_CONSTANTS_BEFORE) != _fit_constants():
+            changes.append("different")
+        if not _imposes_as_today(result.get("summary") or {}):
             changes.append("different")
         change = max(changes or ["different"], key=_CHANGES.index)
         epochs = dict(spec.overrides).get("epochs") or _cap(spec)
@@ -90,6 +94,29 @@ def _fit_constants() -> dict[str, Any]:
 
     return {"top_strength": dict(TOP_STRENGTH), "hidden_strength": HIDDEN_STRENGTH,
             "average_elements": AVERAGE_ELEMENTS}  # fmt: skip
+
+
+def _imposes_as_today(summary: Mapping[str, Any]) -> bool:
+    """Whether a fit record's imposed stages are the ones today's plan rules
+    (`softeq.auto.groups_to_impose`) choose from its stored evidence.
+
+    The rules are a function of the evidence's per-group readings, which the
+    record's plan keeps (verdict, breaking and its interval), so a change of
+    rule retrains exactly the cells it would change (plan rule 4 changed only
+    fits whose evidence reads every candidate broken). True when the record
+    cannot say (no plan, or no breaking measured).
+    """
+    from ..auto import HIDDEN_TAG, groups_to_impose
+
+    plan, tried = summary.get("plan"), summary.get("candidates")
+    if not plan or tried is None:
+        return True
+    keys = ("name", "verdict", "breaking", "breaking_low", "breaking_high")
+    report = {"groups": [{k: c.get(k) for k in keys} for c in plan]}
+    groups = [c["name"] for c in plan]
+    imposed = {key.removesuffix(HIDDEN_TAG).partition(" ")[2]
+               for key in tried if key.startswith("impose")}  # fmt: skip
+    return imposed == set(groups_to_impose(report, groups))
 
 
 #: `_fit_constants` of fit cells recorded before they were stored: the values
