@@ -24,6 +24,7 @@ from softeq.bench import (
     make_executor,
     planned_action,
     run_grid,
+    stale_reason,
     suite_runs,
     true_subgroup,
     typical_run_seconds,
@@ -544,6 +545,9 @@ def test_a_raised_preset_cap_resumes_capped_runs_and_keeps_finished_ones(
     capped = grid(tmp_path / "grown", epochs=3)
     assert capped["summary"]["stop_reason"] == "epoch cap"
     assert planned(epochs=3) == "keep" and planned(epochs=40) == "resume"
+    assert stale_reason(spec, tmp_path / "grown") == (
+        "the epoch cap stopped it and the cap has been raised"
+    )
     grown = grid(tmp_path / "grown", epochs=40)
     assert grown["status"] == "ok" and grown["resumed"]
     assert grown["summary"] == straight["summary"]
@@ -574,11 +578,15 @@ def test_a_fit_methods_result_is_checked_against_todays_preset(tmp_path, monkeyp
     preset = dict(_config._PRESETS[key])
     monkeypatch.setitem(_config._PRESETS, key, {**preset, "lr": preset["lr"] / 2})
     assert planned_action(spec, tmp_path) == "train"
+    assert stale_reason(spec, tmp_path) == (
+        "a stage's preset resolves to another config today"
+    )
     monkeypatch.setitem(_config._PRESETS, key, preset)
     # softeq.fit's own settings count too; a record without them has the old ones
     assert planned_action(spec, tmp_path) == "keep"
     monkeypatch.setattr(softeq.auto, "HIDDEN_STRENGTH", 1e3)
     assert planned_action(spec, tmp_path) == "train"
+    assert stale_reason(spec, tmp_path) == "softeq.fit's settings changed"
     monkeypatch.undo()
     stored = tmp_path / spec.run_id / "result.json"
     record = json.loads(stored.read_text())
@@ -591,11 +599,12 @@ def test_a_fit_methods_result_is_checked_against_todays_preset(tmp_path, monkeyp
 
 
 def test_a_fit_cell_is_retrained_when_todays_plan_rules_impose_other_groups(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, capsys
 ):
     """The plan rules are a function of the evidence the record keeps: a cell
     whose stored readings lead today's `groups_to_impose` to other groups than
-    the ones it trained is retrained; one they lead to the same groups is kept."""
+    the ones it trained is retrained (and `--dry-run` says why); one they lead
+    to the same groups is kept."""
     import softeq.auto
 
     (spec,) = suite_runs("per-cossim", protocol="fast", seeds=1, epochs=2,
@@ -628,7 +637,18 @@ def test_a_fit_cell_is_retrained_when_todays_plan_rules_impose_other_groups(
         return planned_action(spec, tmp_path)
 
     assert stored_with("Scale3") == "train"
+    assert stale_reason(spec, tmp_path) == (
+        "today's plan rules impose SO3xScale3, Scale3 from its evidence; "
+        "it tried Scale3"
+    )
+    argv = ["bench", "per-cossim", "--protocol", "fast", "--seeds", "1", "--epochs",
+            "2", "--tasks", "cossim:so3", "--methods", "auto", "--dry-run",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"  train  {spec.run_id}  (~" in out and "; it tried Scale3]" in out
     assert stored_with("Scale3", "SO3xScale3") == "keep"
+    assert stale_reason(spec, tmp_path) is None
 
 
 def test_the_recorded_command_names_the_folder_relative_to_the_working_directory(

@@ -32,7 +32,7 @@ from ._suites import (
     suite_runs,
     true_subgroup,
 )
-from ._worker import execute, planned_action
+from ._worker import execute, planned_action, stale_reason
 
 __all__ = [
     "EXECUTORS",
@@ -50,6 +50,7 @@ __all__ = [
     "recorded_runs",
     "make_executor",
     "planned_action",
+    "stale_reason",
     "run_grid",
     "suite_runs",
     "true_subgroup",

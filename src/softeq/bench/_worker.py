@@ -39,9 +39,45 @@ def finished_result(
     method (``auto*``) is checked the same way on the configs its stages' models
     resolve to (`_stage_configs`) and on `softeq.fit`'s own settings
     (`_fit_constants`) and on the groups its stored evidence leads today's plan
-    rules to impose (`_imposes_as_today`), and never resumes. With `update`
+    rules to impose (`_imposed_sets`), and never resumes. With `update`
     False nothing is written.
     """
+    judged = _judge(spec, Path(root))
+    if judged is None:
+        return None
+    path, result, change, updated, _ = judged
+    if change == "same":
+        return result
+    if change == "raised cap" and not _capped(result):
+        result = {**result, "config": updated}
+        if update:
+            write_json_atomic(result, path)
+        return result
+    return None
+
+
+def stale_reason(spec: RunSpec, root: str | Path) -> str | None:
+    """Why the result stored for `spec` under `root` does not count (the run
+    is trained again or resumed), in words; None when none is stored or it
+    counts (`finished_result`)."""
+    judged = _judge(spec, Path(root))
+    if judged is None or finished_result(spec, root, update=False) is not None:
+        return None
+    _, result, change, _, reasons = judged
+    if reasons:
+        return "; ".join(reasons)
+    if change == "raised cap" and _capped(result):
+        return "the epoch cap stopped it and the cap has been raised"
+    return "its preset resolves to another config today"
+
+
+def _judge(
+    spec: RunSpec, root: Path
+) -> tuple[Path, dict[str, Any], str, dict[str, Any] | None, list[str]] | None:
+    """The result stored for `spec` under `root` against today's config: its
+    path, the record, the `config_change` answer, the config to store if it
+    stands, and the reasons beyond the preset that retrain it (for the fit
+    methods). None when no readable record of this spec is stored."""
     path = root / spec.run_id / RESULT_FILE
     if not path.is_file():
         return None
@@ -52,14 +88,22 @@ def finished_result(
     if result.get("spec") != spec.to_dict():
         return None
     config = result.get("config") or {}
+    reasons: list[str] = []
     if _is_fit(spec):
         saved, current = config.get("stages") or {}, _stage_configs(spec)
         changes = [config_change(saved.get(m) or {}, c) for m, c in current.items()]
+        if "different" in changes:
+            reasons.append("a stage's preset resolves to another config today")
         if config.get("constants", _FIT_CONSTANTS_BEFORE) != _fit_constants():
+            reasons.append("softeq.fit's settings changed")
+        sets = _imposed_sets(result.get("summary") or {})
+        if sets is not None and sets[0] != sets[1]:
+            tried, today = (", ".join(s) or "none" for s in sets)
+            reasons.append(f"today's plan rules impose {today} from its evidence; "
+                           f"it tried {tried}")  # fmt: skip
+        if reasons or not changes:
             changes.append("different")
-        if not _imposes_as_today(result.get("summary") or {}):
-            changes.append("different")
-        change = max(changes or ["different"], key=_CHANGES.index)
+        change = max(changes, key=_CHANGES.index)
         epochs = dict(spec.overrides).get("epochs") or _cap(spec)
         updated = {**config, "stages": current, "epochs": epochs,
                    "constants": _fit_constants()}  # fmt: skip
@@ -67,15 +111,12 @@ def finished_result(
         current = _resolved_config(spec)
         change = "different" if current is None else config_change(config, current)
         updated = current
-    if change == "same":
-        return result
-    capped = "epoch cap" in str((result.get("summary") or {}).get("stop_reason"))
-    if change == "raised cap" and not capped:
-        result = {**result, "config": updated}
-        if update:
-            write_json_atomic(result, path)
-        return result
-    return None
+    return path, result, change, updated, reasons
+
+
+def _capped(result: Mapping[str, Any]) -> bool:
+    """Whether a stored run was stopped by its epoch cap."""
+    return "epoch cap" in str((result.get("summary") or {}).get("stop_reason"))
 
 
 #: `config_change` answers, mildest first.
@@ -96,27 +137,30 @@ def _fit_constants() -> dict[str, Any]:
             "average_elements": AVERAGE_ELEMENTS}  # fmt: skip
 
 
-def _imposes_as_today(summary: Mapping[str, Any]) -> bool:
-    """Whether a fit record's imposed stages are the ones today's plan rules
-    (`softeq.auto.groups_to_impose`) choose from its stored evidence.
+def _imposed_sets(
+    summary: Mapping[str, Any],
+) -> tuple[list[str], list[str]] | None:
+    """The groups a fit record's imposed stages trained and those today's plan
+    rules (`softeq.auto.groups_to_impose`) choose from its stored evidence,
+    each sorted; a fit cell is retrained when they differ.
 
     The rules are a function of the evidence's per-group readings, which the
     record's plan keeps (verdict, breaking and its interval), so a change of
     rule retrains exactly the cells it would change (plan rule 4 changed only
-    fits whose evidence reads every candidate broken). True when the record
-    cannot say (no plan, or no breaking measured).
+    fits whose evidence reads every candidate broken). None when the record
+    cannot say (no plan stored).
     """
     from ..auto import HIDDEN_TAG, groups_to_impose
 
     plan, tried = summary.get("plan"), summary.get("candidates")
     if not plan or tried is None:
-        return True
+        return None
     keys = ("name", "verdict", "breaking", "breaking_low", "breaking_high")
     report = {"groups": [{k: c.get(k) for k in keys} for c in plan]}
     groups = [c["name"] for c in plan]
     imposed = {key.removesuffix(HIDDEN_TAG).partition(" ")[2]
                for key in tried if key.startswith("impose")}  # fmt: skip
-    return imposed == set(groups_to_impose(report, groups))
+    return sorted(imposed), sorted(groups_to_impose(report, groups))
 
 
 #: `_fit_constants` of fit cells recorded before they were stored: the values

@@ -15,6 +15,7 @@ from ..bench import (
     make_executor,
     planned_action,
     run_grid,
+    stale_reason,
     suite_runs,
     typical_run_seconds,
 )
@@ -107,7 +108,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def _dry_run(specs: list[RunSpec], out: Path, workers: int | None = None) -> int:
     """Print what `run_bench` would do with each run, per method, with the time
-    each run to train took its task and method in `out` so far; train nothing.
+    each run to train took its task and method in `out` so far and, for a run
+    whose stored result no longer counts, why (`stale_reason`); train nothing.
     `workers`: as `--workers` (None: one per core)."""
     n = default_workers() if workers is None else max(workers, 1)
     typical = typical_run_seconds(out) if out.is_dir() else {}
@@ -125,12 +127,15 @@ def _dry_run(specs: list[RunSpec], out: Path, workers: int | None = None) -> int
                 note = ""
                 if seconds is None:  # the method's runs on other tasks
                     seconds, note = typical.get(("*", spec.method)), ", other tasks"
+                why = stale_reason(spec, out)
+                why = "" if why is None else f"  [{why}]"
                 if seconds is None:
                     unknown += 1
-                    print(f"  {action:6} {spec.run_id}")
+                    print(f"  {action:6} {spec.run_id}{why}")
                 else:
                     known += seconds
-                    print(f"  {action:6} {spec.run_id}  (~{_duration(seconds)}{note})")
+                    took = f"  (~{_duration(seconds)}{note})"
+                    print(f"  {action:6} {spec.run_id}{took}{why}")
     totals = {a: sum(len(b.get(a, [])) for b in actions.values())
               for a in ("keep", "resume", "train")}  # fmt: skip
     print(f"{len(specs)} runs in {out}: {totals['keep']} kept, {totals['resume']} "
