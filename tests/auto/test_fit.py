@@ -112,6 +112,14 @@ def test_the_evidence_finds_o2z_and_imposing_it_wins():
         "O2y": "ignore",
         "O2z": "impose",
     }
+    # the held-out data's own reading of each group tried: O2z welcomed
+    validation = {c.name: c.validation for c in result.plan}
+    assert validation["O2z"] == pytest.approx(
+        min(result.val_mse["impose O2z"], result.val_mse["impose+average O2z"])
+        / result.val_mse["none"]
+    )
+    assert validation["O2z"] < 0.8
+    assert {g for g, v in validation.items() if v is not None} == {"O2z"}
 
 
 def test_save_and_load_give_the_same_predictions(o2z, tmp_path):

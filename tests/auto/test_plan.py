@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from softeq.auto import could_be_exact, groups_to_impose, make_plan
+import pytest
+
+from softeq.auto import (
+    GroupChoice,
+    could_be_exact,
+    groups_to_impose,
+    imposed_group,
+    imposed_validation,
+    make_plan,
+)
 
 GROUPS = ["O3", "O2x", "O2y", "O2z"]
 
@@ -157,3 +166,35 @@ def test_a_larger_group_that_could_be_exact_is_tried_beside_the_exact_one():
         entry("Scale3", "exact", 0.0032, -0.0009, 0.0074),
     )  # fmt: skip
     assert groups_to_impose(evidence, cossim) == ["SO3xScale3", "Scale3"]
+
+
+def test_the_plan_gives_each_tried_group_the_held_out_datas_own_reading():
+    """`GroupChoice.validation`: the best imposed model's validation MSE over the
+    unpenalised model's, whatever the evidence reads (the planets: every group
+    reads broken, and imposing O3 cuts the validation MSE 1 000-fold)."""
+    broken = report(
+        entry("O3", "broken", 2.4, 2.0, 2.8), entry("O2x", "broken", 2.0, 1.8, 2.2),
+        entry("O2y", "broken", 2.0, 1.8, 2.2), entry("O2z", "broken", 1.2, 1.0, 1.4),
+    )  # fmt: skip
+    val = {"none": 0.03, "impose O2z": 3.2e-5, "impose+average O2z": 4.1e-5,
+           "impose O3": 1.7e-5, "impose+average O3 (hidden)": 1.5e-5,
+           "soft": 0.5}  # fmt: skip
+    assert imposed_group("impose+average O3 (hidden)") == "O3"
+    assert imposed_group("impose O2z") == "O2z"
+    assert imposed_group("soft") is None and imposed_group("none") is None
+    ratios = imposed_validation(val)
+    assert set(ratios) == {"O2z", "O3"}
+    assert ratios["O3"] == pytest.approx(1.5e-5 / 0.03)  # the best of its four
+    assert ratios["O2z"] == pytest.approx(3.2e-5 / 0.03)
+    assert imposed_validation({"impose O3": 1.0}) == {}  # nothing to compare with
+    plan = make_plan(broken, GROUPS, "impose", imposed="O3", via="augmentation by O3",
+                     val_mse=val)  # fmt: skip
+    by_name = {c.name: c for c in plan}
+    assert by_name["O3"].validation == pytest.approx(5e-4)
+    assert "validation: imposing it scores 0.0005x" in by_name["O3"].reason
+    assert by_name["O2x"].validation is None  # not tried (a subgroup of O3)
+    costly = make_plan(broken, GROUPS, "none", val_mse={"none": 1.0, "impose O2z": 1.3})
+    assert costly[3].validation == pytest.approx(1.3) and costly[3].action == "ignore"
+    # a record made before the field: the field reads None
+    old = {k: v for k, v in by_name["O3"].to_dict().items() if k != "validation"}
+    assert GroupChoice(**old).validation is None

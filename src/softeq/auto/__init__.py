@@ -11,7 +11,6 @@ from ._fit import (
     CANDIDATES,
     HIDDEN_CHOOSE,
     HIDDEN_STRENGTH,
-    HIDDEN_TAG,
     KINDS,
     PER_STRENGTHS,
     PER_WEIGHT_DECAYS,
@@ -23,7 +22,16 @@ from ._fit import (
     fit_task,
     soft_stage,
 )
-from ._plan import ACTIONS, GroupChoice, could_be_exact, groups_to_impose, make_plan
+from ._plan import (
+    ACTIONS,
+    HIDDEN_TAG,
+    GroupChoice,
+    could_be_exact,
+    groups_to_impose,
+    imposed_group,
+    imposed_validation,
+    make_plan,
+)
 
 __all__ = [
     "ACTIONS",
@@ -44,6 +52,8 @@ __all__ = [
     "fit",
     "fit_task",
     "groups_to_impose",
+    "imposed_group",
+    "imposed_validation",
     "make_plan",
     "soft_stage",
 ]

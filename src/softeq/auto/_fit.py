@@ -61,7 +61,7 @@ from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
 from ..reps import parse
 from ..train import TrainConfig, Trainer, held_out_mse, resolve_config, save_atomic
-from ._plan import GroupChoice, groups_to_impose, make_plan
+from ._plan import HIDDEN_TAG, GroupChoice, groups_to_impose, make_plan
 
 #: Built-in models `fit` trains by name; any `nn.Module` works too.
 KINDS = ("mlp", "per", "emlp")
@@ -97,9 +97,6 @@ PER_WEIGHT_DECAYS = {0.01: 2e-5, 1.0: 2e-5, 100.0: 2e-4}
 STRENGTH_MARK = "@"
 #: What `fit`'s `hidden` accepts besides True and False.
 HIDDEN_CHOOSE = "choose"
-#: Suffix of a candidate's `Fit.val_mse` key (and ``-hidden`` of its stage
-#: folder) when ``hidden="choose"`` trained it with the hidden-layer prior.
-HIDDEN_TAG = " (hidden)"
 _FORMAT = "softeq-fit/1"
 
 
@@ -477,7 +474,8 @@ def fit_task(
         via = f"{via}; hidden layers held on {nonlinear_group or task.groups[0]}"
     strengths = tuned.get(head + _tag(hidden, held_chosen), {})
     plan = make_plan(report, task.groups, "impose" if imposed else chosen,
-                     imposed=imposed, via=via, strengths=strengths)  # fmt: skip
+                     imposed=imposed, via=via, strengths=strengths,
+                     val_mse=val_mse)  # fmt: skip
     final = candidates[best].eval()
     test_mse, test_metrics = _test(final, task, device)
     spec = _spec(kind, task, evidence.config, chosen, imposed, final,

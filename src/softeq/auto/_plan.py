@@ -12,6 +12,9 @@ from ..metrics import BREAKING_THRESHOLDS
 
 #: What a plan may do with a candidate group.
 ACTIONS = ("impose", "soft", "ignore")
+#: Suffix of a candidate's `Fit.val_mse` key (and ``-hidden`` of its stage
+#: folder) when ``hidden="choose"`` trained it with the hidden-layer prior.
+HIDDEN_TAG = " (hidden)"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,13 @@ class GroupChoice:
         breaking: The evidence model's held-out breaking, with its 95 %
             interval `breaking_low`, `breaking_high`.
         reason: One sentence: the evidence for the choice.
+        validation: For a group the fit tried imposing, the validation MSE of
+            the best model imposing it divided by the unpenalised model's
+            (`imposed_validation`): below 1 the held-out data welcome the
+            symmetry whatever the evidence reads (an evidence model can read a
+            symmetry of the data as broken because it extrapolates badly to
+            transformed inputs), above 1 imposing it costs. None for a group
+            not tried, and in records made before the field existed.
     """
 
     name: str
@@ -41,6 +51,7 @@ class GroupChoice:
     breaking_low: float | None
     breaking_high: float | None
     reason: str
+    validation: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -57,6 +68,30 @@ def could_be_exact(entry: Mapping[str, Any]) -> bool:
     if entry["verdict"] != "undetermined" or low is None or high is None:
         return False
     return low < BREAKING_THRESHOLDS["exact"] and high < BREAKING_THRESHOLDS["broken"]
+
+
+def imposed_group(key: str) -> str | None:
+    """The group an imposed candidate's `Fit.val_mse` key names (``"impose
+    O3"``, ``"impose+average O2z (hidden)"``), else None."""
+    head, _, name = key.removesuffix(HIDDEN_TAG).partition(" ")
+    return name if head in ("impose", "impose+average") and name else None
+
+
+def imposed_validation(val_mse: Mapping[str, float]) -> dict[str, float]:
+    """Per group the fit tried imposing, the validation MSE of its best
+    imposed candidate (augmented or hard, averaged or not, with the hidden
+    prior or without) divided by that of the unpenalised model (``"none"``):
+    the held-out data's own reading of the symmetry. Empty without ``"none"``.
+    """
+    base = val_mse.get("none")
+    if not base:
+        return {}
+    best: dict[str, float] = {}
+    for key, mse in val_mse.items():
+        name = imposed_group(key)
+        if name is not None:
+            best[name] = min(mse, best.get(name, float("inf")))
+    return {name: mse / base for name, mse in best.items()}
 
 
 def groups_to_impose(report: Mapping[str, Any], groups: Sequence[str]) -> list[str]:
@@ -141,6 +176,7 @@ def make_plan(
     imposed: str | None = None,
     via: str | None = None,
     strengths: Mapping[str, float] | None = None,
+    val_mse: Mapping[str, float] | None = None,
 ) -> list[GroupChoice]:
     """The per-group plan of the chosen candidate model.
 
@@ -154,8 +190,11 @@ def make_plan(
         via: How it is imposed (for ``"soft-per"``: how PER's tuner started).
         strengths: The soft model's strengths (for ``"soft"`` and
             ``"soft-per"``).
+        val_mse: Every candidate's validation MSE (`Fit.val_mse`): each group
+            tried as an imposed stage gets its `GroupChoice.validation`.
     """
     entries = {e["name"]: e for e in report["groups"]}
+    validated = imposed_validation(val_mse or {})
     plan = []
     for name in groups:
         entry = entries[name]
@@ -201,9 +240,22 @@ def make_plan(
                 strength, why = None, f"{reading}; dropped: the data break it"
         else:
             why = f"{reading}; the unpenalised model fit the validation data best"
+        ratio = validated.get(name)
+        if ratio is not None:
+            why += (f"; validation: imposing it scores {ratio:.3g}x the "
+                    "unpenalised model")  # fmt: skip
         plan.append(
             GroupChoice(
-                name, action, strength, how, entry["verdict"], b, low, high, why
+                name,
+                action,
+                strength,
+                how,
+                entry["verdict"],
+                b,
+                low,
+                high,
+                why,
+                ratio,
             )  # fmt: skip
         )
     return plan

@@ -150,7 +150,7 @@ def _imposed_sets(
     fits whose evidence reads every candidate broken). None when the record
     cannot say (no plan stored).
     """
-    from ..auto import HIDDEN_TAG, groups_to_impose
+    from ..auto import groups_to_impose, imposed_group
 
     plan, tried = summary.get("plan"), summary.get("candidates")
     if not plan or tried is None:
@@ -158,8 +158,7 @@ def _imposed_sets(
     keys = ("name", "verdict", "breaking", "breaking_low", "breaking_high")
     report = {"groups": [{k: c.get(k) for k in keys} for c in plan]}
     groups = [c["name"] for c in plan]
-    imposed = {key.removesuffix(HIDDEN_TAG).partition(" ")[2]
-               for key in tried if key.startswith("impose")}  # fmt: skip
+    imposed = {g for key in tried if (g := imposed_group(key)) is not None}
     return sorted(imposed), sorted(groups_to_impose(report, groups))
 
 
