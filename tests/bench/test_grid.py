@@ -30,7 +30,13 @@ from softeq.bench import (
     typical_run_seconds,
     write_report,
 )
-from softeq.bench._aggregate import choice_table, compare, fit_choice, spread_table
+from softeq.bench._aggregate import (
+    choice_table,
+    compare,
+    fit_choice,
+    spread_table,
+    validation_table,
+)
 from softeq.bench._grid_report import protocol_note
 from softeq.bench._suites import _settings
 from softeq.cli import main
@@ -458,6 +464,7 @@ def test_method_auto_runs_softeq_fit_and_writes_a_result(tmp_path):
     report = write_report(tmp_path).read_text()
     assert "What each `softeq.fit` run chose" in report
     assert f"| inertia:o2z | {fit_choice(summary)} 1/1 |" in report
+    assert "The held-out data's reading of each group" in report
 
 
 def test_what_a_fit_chose_is_read_from_old_and_new_records():
@@ -478,6 +485,24 @@ def test_what_a_fit_chose_is_read_from_old_and_new_records():
     assert (
         table.splitlines()[2] == "| inertia:o2y | impose O2y (hidden) 2/3, soft 1/3 |"
     )
+
+
+def test_the_held_out_reading_of_each_tried_group_is_scored_against_the_truth():
+    """`validation_table`: per fit method, how often validation welcomed an
+    imposed group (ratio below 1) by its truth, and the exact groups the evidence
+    read broken counted apart."""
+    truth = {"O3": "exact", "O2z": "exact", "O2x": "broken"}
+    misread = {"O3": "broken", "O2z": "broken"}
+    rows = [
+        {"method": "auto", "truth": truth, "verdicts": misread,
+         "validation": {"O3": 5e-4, "O2z": 1.1e-3}},
+        {"method": "auto", "truth": truth, "verdicts": {"O3": "exact", "O2x": "broken"},
+         "validation": {"O3": 1.2, "O2x": 0.8}},
+        {"method": "mlp", "truth": truth, "verdicts": {}, "validation": {}},
+    ]  # fmt: skip
+    lines = validation_table(rows).splitlines()
+    assert len(lines) == 3  # header, rule, one fit method
+    assert lines[2].endswith("| 4 | 2/3 | – | 1/1 | 2/2 |"), lines[2]
 
 
 @pytest.mark.parametrize(("suite", "task", "method", "model"), [

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_text_atomic
-from ..auto import HIDDEN_TAG
+from ..auto import HIDDEN_TAG, imposed_validation
 from ..metrics import SPREAD_FIELDS, pooled_score_cells, ranked_entries, score_verdicts
 from ._suites import METHODS, REFERENCES
 from ._worker import RESULT_FILE, late_gain
@@ -142,6 +142,7 @@ def _flatten(result: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             g: v["verdict"] for g, v in summary["groups"].items() if v.get("verdict")
         },
         choice=fit_choice(summary, spec["overrides"].get("fit_hidden", False)),
+        validation=imposed_validation(summary.get("candidates") or {}),
     )
     return row
 
@@ -412,6 +413,37 @@ def choice_table(rows: list[dict[str, Any]]) -> str:
             cells.append(", ".join(f"{c} {said.count(c)}/{len(said)}" for c in counts)
                          or "–")  # fmt: skip
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def validation_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per `softeq.fit` method, the held-out data's reading of each
+    group its runs tried imposing (`softeq.auto.imposed_validation`: the best
+    imposed model's validation MSE over the unpenalised model's; "welcomed"
+    below 1) against the truth, pooled over its runs, beside the evidence's
+    verdict where the two disagree most: exact groups the evidence read
+    broken."""
+    pooled: dict[str, dict[str, list[int]]] = {}
+    for r in rows:
+        truth, verdicts = r.get("truth") or {}, r.get("verdicts") or {}
+        for g, ratio in (r.get("validation") or {}).items():
+            kinds = [truth.get(g)]
+            if truth.get(g) == "exact" and verdicts.get(g) == "broken":
+                kinds.append("exact read broken")
+            counts = pooled.setdefault(r["method"], {})
+            for kind in kinds:
+                welcomed, tried = counts.get(kind, [0, 0])
+                counts[kind] = [welcomed + (ratio < 1), tried + 1]
+    lines = ["| method | groups tried | exact: welcomed | approximate: welcomed "
+             "| broken: welcomed | exact the evidence read broken: welcomed |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for method in _ordered(list(pooled), list(METHODS)):
+        counts = pooled[method]
+        tried = sum(n for k, (_, n) in counts.items() if k != "exact read broken")
+        cells = [f"{counts[k][0]}/{counts[k][1]}" if k in counts else "–"
+                 for k in ("exact", "approximate", "broken",
+                           "exact read broken")]  # fmt: skip
+        lines.append(f"| {label(method)} | {tried} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from ._aggregate import (
     main_metric,
     results_table,
     spread_table,
+    validation_table,
     verdict_score_table,
     verdict_table,
     wins_table,
@@ -82,6 +83,14 @@ def _section(rows, cells, root: Path, suite: str, protocol: str) -> list[str]:
         out += ["What each `softeq.fit` run chose (the candidate with the best "
                 "validation MSE; \"(hidden)\": trained with the hidden-layer "
                 "prior; share of seeds):", "", choice_table(rows), ""]  # fmt: skip
+    if any(r.get("validation") for r in rows):
+        out += ["The held-out data's reading of each group a `softeq.fit` run tried "
+                "imposing, against the truth (`GroupChoice.validation`: the best "
+                "imposed model's validation MSE over the unpenalised model's; "
+                "welcomed: below 1; a group that holds only approximately can be "
+                "welcomed too, when imposing it costs less than it regularises), "
+                "pooled over each method's runs:", "", validation_table(rows),
+                ""]  # fmt: skip
     if any(r["strengths"] for r in rows):
         out += [
             "Discovered strengths (mean log10 λ over seeds; the largest "
