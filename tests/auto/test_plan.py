@@ -11,6 +11,7 @@ from softeq.auto import (
     imposed_group,
     imposed_validation,
     make_plan,
+    render_plan,
 )
 
 GROUPS = ["O3", "O2x", "O2y", "O2z"]
@@ -198,3 +199,24 @@ def test_the_plan_gives_each_tried_group_the_held_out_datas_own_reading():
     # a record made before the field: the field reads None
     old = {k: v for k, v in by_name["O3"].to_dict().items() if k != "validation"}
     assert GroupChoice(**old).validation is None
+
+
+def test_the_plan_renders_as_a_table_with_each_readings():
+    broken = report(
+        entry("O3", "broken", 2.4, 2.0, 2.8), entry("O2x", "broken", 2.0, 1.8, 2.2),
+        entry("O2y", "broken", 2.0, 1.8, 2.2), entry("O2z", "broken", 1.2, 1.0, 1.4),
+    )  # fmt: skip
+    val = {"none": 0.03, "impose O2z": 3e-5, "impose O3": 1.5e-5}
+    plan = make_plan(broken, GROUPS, "impose", imposed="O3", via="augmentation by O3",
+                     val_mse=val)  # fmt: skip
+    lines = render_plan(plan, val).splitlines()
+    assert lines[2] == (
+        "| O3 | impose | augmentation by O3 | broken | 2.4 [2, 2.8] | 0.0005 |"
+    )
+    assert lines[5] == (
+        "| O2z | impose | augmentation by O3 | broken | 1.2 [1, 1.4] | 0.001 |"
+    )
+    assert lines[-1] == (
+        "Validation MSE of each candidate model, best first: impose O3 1.5e-05, "
+        "impose O2z 3e-05, none 0.03."
+    )

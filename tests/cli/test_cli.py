@@ -299,6 +299,10 @@ def test_fit_json_prints_test_mse_plan_and_groups(o2x_npz, tmp_path, capsys):
         assert (out / name).is_file(), name
     assert (out / "soft" / "summary.json").is_file()
     assert json.loads((out / "fit.json").read_text())["test_mse"] == printed["test_mse"]
+    report = (out / "report.md").read_text()
+    best = min(printed["val_mse"], key=printed["val_mse"].get)
+    assert f"## Plan (chosen: {best})" in report
+    assert "| O2z | " in report and "Validation MSE of each candidate model" in report
 
 
 def test_fit_prints_the_plan(o2x_npz, capsys):

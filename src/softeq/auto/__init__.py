@@ -31,6 +31,7 @@ from ._plan import (
     imposed_group,
     imposed_validation,
     make_plan,
+    render_plan,
 )
 
 __all__ = [
@@ -55,5 +56,6 @@ __all__ = [
     "imposed_group",
     "imposed_validation",
     "make_plan",
+    "render_plan",
     "soft_stage",
 ]

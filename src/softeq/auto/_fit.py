@@ -61,7 +61,7 @@ from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
 from ..reps import parse
 from ..train import TrainConfig, Trainer, held_out_mse, resolve_config, save_atomic
-from ._plan import HIDDEN_TAG, GroupChoice, groups_to_impose, make_plan
+from ._plan import HIDDEN_TAG, GroupChoice, groups_to_impose, make_plan, render_plan
 
 #: Built-in models `fit` trains by name; any `nn.Module` works too.
 KINDS = ("mlp", "per", "emlp")
@@ -489,7 +489,8 @@ def fit_task(
         )
         write_text_atomic(out / "report.md",
                           render_markdown(report, f"Evidence: {task.name}")
-                          + "\n")  # fmt: skip
+                          + f"\n\n## Plan (chosen: {best})\n\n"
+                          + render_plan(plan, val_mse) + "\n")  # fmt: skip
         result.save(out / "model.pt")
     return result
 

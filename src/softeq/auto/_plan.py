@@ -259,3 +259,27 @@ def make_plan(
             )  # fmt: skip
         )
     return plan
+
+
+def render_plan(plan: Sequence[GroupChoice], val_mse: Mapping[str, float]) -> str:
+    """Markdown: the plan as a table, one row per candidate (what the model does
+    with it, how, the evidence's verdict and breaking, and the held-out
+    reading `GroupChoice.validation` of a group the fit tried imposing), then
+    every candidate model's validation MSE, best first."""
+
+    def number(x: float | None) -> str:
+        return "–" if x is None else f"{x:.3g}"
+
+    lines = ["| group | action | how | evidence | breaking [95 % interval] "
+             "| validation: imposed / unpenalised |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for c in plan:
+        how = c.via or ("–" if c.strength is None else f"strength {c.strength:.3g}")
+        interval = f"{number(c.breaking)} [{number(c.breaking_low)}, "
+        interval += f"{number(c.breaking_high)}]"
+        lines.append(f"| {c.name} | {c.action} | {how} | {c.verdict} | {interval} "
+                     f"| {number(c.validation)} |")  # fmt: skip
+    ranked = sorted(val_mse.items(), key=lambda kv: kv[1])
+    lines += ["", "Validation MSE of each candidate model, best first: "
+              + ", ".join(f"{k} {v:.4g}" for k, v in ranked) + "."]  # fmt: skip
+    return "\n".join(lines)
