@@ -674,6 +674,11 @@ def test_a_fit_cell_is_retrained_when_todays_plan_rules_impose_other_groups(
     assert f"  train  {spec.run_id}  (~" in out and "; it tried Scale3]" in out
     assert stored_with("Scale3", "SO3xScale3") == "keep"
     assert stale_reason(spec, tmp_path) is None
+    # a record of another spec in the run's folder (another protocol)
+    other = {**record, "spec": {**record["spec"], "protocol": "paper"}}
+    stored.write_text(json.dumps(other))
+    assert planned_action(spec, tmp_path) == "train"
+    assert stale_reason(spec, tmp_path) == "a run with protocol paper is stored there"
 
 
 def test_the_recorded_command_names_the_folder_relative_to_the_working_directory(

@@ -76,8 +76,9 @@ def _judge(
 ) -> tuple[Path, dict[str, Any], str, dict[str, Any] | None, list[str]] | None:
     """The result stored for `spec` under `root` against today's config: its
     path, the record, the `config_change` answer, the config to store if it
-    stands, and the reasons beyond the preset that retrain it (for the fit
-    methods). None when no readable record of this spec is stored."""
+    stands, and the reasons beyond the preset that retrain it (a record of
+    another spec in the run's folder; for the fit methods, their own checks).
+    None when no readable record is stored."""
     path = root / spec.run_id / RESULT_FILE
     if not path.is_file():
         return None
@@ -86,7 +87,9 @@ def _judge(
     except (OSError, json.JSONDecodeError):
         return None
     if result.get("spec") != spec.to_dict():
-        return None
+        other = (result.get("spec") or {}).get("protocol")
+        what = "other settings" if other == spec.protocol else f"protocol {other}"
+        return path, result, "different", None, [f"a run with {what} is stored there"]
     config = result.get("config") or {}
     reasons: list[str] = []
     if _is_fit(spec):
