@@ -244,20 +244,9 @@ def make_plan(
         if ratio is not None:
             why += (f"; validation: imposing it scores {ratio:.3g}x the "
                     "unpenalised model")  # fmt: skip
-        plan.append(
-            GroupChoice(
-                name,
-                action,
-                strength,
-                how,
-                entry["verdict"],
-                b,
-                low,
-                high,
-                why,
-                ratio,
-            )  # fmt: skip
-        )
+        choice = GroupChoice(name, action, strength, how, entry["verdict"], b, low,
+                             high, why, ratio)  # fmt: skip
+        plan.append(choice)
     return plan
 
 
