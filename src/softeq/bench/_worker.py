@@ -46,14 +46,13 @@ def finished_result(
     if judged is None:
         return None
     path, result, change, updated, _ = judged
-    if change == "same":
-        return result
-    if change == "raised cap" and not _capped(result):
+    if not _counts(change, result):
+        return None
+    if change == "raised cap":
         result = {**result, "config": updated}
         if update:
             write_json_atomic(result, path)
-        return result
-    return None
+    return result
 
 
 def stale_reason(spec: RunSpec, root: str | Path) -> str | None:
@@ -61,7 +60,7 @@ def stale_reason(spec: RunSpec, root: str | Path) -> str | None:
     is trained again or resumed), in words; None when none is stored or it
     counts (`finished_result`)."""
     judged = _judge(spec, Path(root))
-    if judged is None or finished_result(spec, root, update=False) is not None:
+    if judged is None or _counts(judged[2], judged[1]):
         return None
     _, result, change, _, reasons = judged
     if reasons:
@@ -115,6 +114,13 @@ def _judge(
         change = "different" if current is None else config_change(config, current)
         updated = current
     return path, result, change, updated, reasons
+
+
+def _counts(change: str, result: Mapping[str, Any]) -> bool:
+    """Whether a stored result with this `config_change` answer stands: the
+    same config, or only a raised cap under which its rule (not the cap)
+    stopped it."""
+    return change == "same" or (change == "raised cap" and not _capped(result))
 
 
 def _capped(result: Mapping[str, Any]) -> bool:
