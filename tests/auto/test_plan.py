@@ -7,6 +7,7 @@ import pytest
 from softeq.auto import (
     GroupChoice,
     could_be_exact,
+    disagreements,
     groups_to_impose,
     imposed_group,
     imposed_validation,
@@ -220,3 +221,38 @@ def test_the_plan_renders_as_a_table_with_each_readings():
         "Validation MSE of each candidate model, best first: impose O3 1.5e-05, "
         "impose O2z 3e-05, none 0.03."
     )
+
+
+def test_the_plan_notes_where_evidence_and_validation_disagree():
+    broken = report(
+        entry("O3", "broken", 2.4, 2.0, 2.8), entry("O2x", "broken", 2.0, 1.8, 2.2),
+        entry("O2y", "broken", 2.0, 1.8, 2.2), entry("O2z", "broken", 1.2, 1.0, 1.4),
+    )  # fmt: skip
+    val = {"none": 0.03, "impose O2z": 3e-5, "impose O3": 1.5e-5}
+    plan = make_plan(broken, GROUPS, "impose", imposed="O3", via="augmentation by O3",
+                     val_mse=val)  # fmt: skip
+    notes = disagreements(plan)
+    # read broken, welcomed on validation: O3 and O2z (the two tried); not O2x, O2y
+    assert [n.split(":")[0] for n in notes] == ["O3", "O2z"]
+    assert notes[0].startswith(
+        "O3: the evidence reads it broken (2.4), yet imposing it scores 0.0005x"
+    )
+    text = render_plan(plan, val)
+    assert "Where the two readings disagree:" in text and f"- {notes[1]}" in text
+    # readings that agree give no note: broken and costly, exact and welcomed
+    costly = make_plan(broken, GROUPS, "none", val_mse={"none": 1.0, "impose O2z": 1.3})
+    assert disagreements(costly) == []
+    assert "disagree" not in render_plan(costly, {"none": 1.0, "impose O2z": 1.3})
+    exact = report(
+        entry("O3", "broken", 0.9, 0.8, 1.0), entry("O2x", "broken", 0.9, 0.8, 1.0),
+        entry("O2y", "broken", 0.9, 0.8, 1.0), entry("O2z", "exact", 0.0, -0.01, 0.005),
+    )  # fmt: skip
+    welcomed = make_plan(exact, GROUPS, "impose", imposed="O2z",
+                         via="augmentation by O2z",
+                         val_mse={"none": 1.0, "impose O2z": 0.5})  # fmt: skip
+    assert disagreements(welcomed) == []
+    hurt = make_plan(exact, GROUPS, "none", val_mse={"none": 1.0, "impose O2z": 2.0})
+    (note,) = disagreements(hurt)
+    assert note.startswith("O2z: the evidence reads it exact (0), yet imposing it "
+                           "scores 2x")  # fmt: skip
+    assert note.endswith("costs this model although the evidence finds no breaking.")

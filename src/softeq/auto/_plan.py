@@ -253,8 +253,9 @@ def make_plan(
 def render_plan(plan: Sequence[GroupChoice], val_mse: Mapping[str, float]) -> str:
     """Markdown: the plan as a table, one row per candidate (what the model does
     with it, how, the evidence's verdict and breaking, and the held-out
-    reading `GroupChoice.validation` of a group the fit tried imposing), then
-    every candidate model's validation MSE, best first."""
+    reading `GroupChoice.validation` of a group the fit tried imposing), a note
+    for each group whose two readings disagree (`disagreements`), then every
+    candidate model's validation MSE, best first."""
 
     def number(x: float | None) -> str:
         return "–" if x is None else f"{x:.3g}"
@@ -268,7 +269,41 @@ def render_plan(plan: Sequence[GroupChoice], val_mse: Mapping[str, float]) -> st
         interval += f"{number(c.breaking_high)}]"
         lines.append(f"| {c.name} | {c.action} | {how} | {c.verdict} | {interval} "
                      f"| {number(c.validation)} |")  # fmt: skip
+    notes = disagreements(plan)
+    if notes:
+        lines += ["", "Where the two readings disagree:", ""]
+        lines += [f"- {note}" for note in notes]
     ranked = sorted(val_mse.items(), key=lambda kv: kv[1])
     lines += ["", "Validation MSE of each candidate model, best first: "
               + ", ".join(f"{k} {v:.4g}" for k, v in ranked) + "."]  # fmt: skip
     return "\n".join(lines)
+
+
+def disagreements(plan: Sequence[GroupChoice]) -> list[str]:
+    """One sentence per group whose evidence verdict and held-out reading
+    (`GroupChoice.validation`) point opposite ways: read broken, yet imposing
+    it lowers the validation MSE (ratio < 1); or read exact, yet imposing it
+    raises it (ratio > 1). Approximate and undetermined groups get none (an
+    approximate symmetry can help when imposed: the readings do not conflict).
+
+    Example:
+        >>> c = GroupChoice("O3", "impose", None, "augmentation by O3", "broken",
+        ...                 2.4, 2.0, 2.8, "", validation=6e-4)
+        >>> disagreements([c])[0][:60]
+        'O3: the evidence reads it broken (2.4), yet imposing it scor'
+    """
+    notes = []
+    for c in plan:
+        if c.validation is None or c.breaking is None:
+            continue
+        head = (f"{c.name}: the evidence reads it {c.verdict} ({c.breaking:.2g}), "
+                f"yet imposing it scores {c.validation:.2g}x the unpenalised "
+                "model's validation MSE")  # fmt: skip
+        if c.verdict == "broken" and c.validation < 1:
+            notes.append(head + ": the held-out data welcome it (an evidence "
+                         "model that extrapolates badly to transformed inputs "
+                         "reads a symmetry of the data as broken).")  # fmt: skip
+        elif c.verdict == "exact" and c.validation > 1:
+            notes.append(head + ": imposing it costs this model although the "
+                         "evidence finds no breaking.")  # fmt: skip
+    return notes
