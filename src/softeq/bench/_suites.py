@@ -134,10 +134,11 @@ REFERENCES = {
     "constant-velocity": "Constant velocity (no training)",
 }
 
-_PER_METHODS = ("mlp", "mlp-aug", "emlp-full", "emlp-true", "rpp", "rpp-oracle",
-                "per", "per-matched", "per-evidence", "per-prox", "per-init",
-                "per-orth", "auto", "auto-per", "auto-per-hidden",
-                "auto-per-choose", "auto-per-tuners", "auto-per-orth")  # fmt: skip
+_PER_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",
+                "rpp-oracle", "per", "per-matched", "per-evidence", "per-prox",
+                "per-init", "per-orth", "auto", "auto-soft", "auto-soft-tuners",
+                "auto-per", "auto-per-hidden", "auto-per-choose", "auto-per-tuners",
+                "auto-per-orth")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",
