@@ -14,9 +14,10 @@ Example:
     >>> from softeq.bench import suite_runs
     >>> runs = suite_runs("per-inertia", seeds=1, tasks=["inertia:broken"])
     >>> [r.method for r in runs]  # doctest: +NORMALIZE_WHITESPACE
-    ['mlp', 'mlp-aug', 'emlp-full', 'emlp-true', 'rpp', 'per', 'per-matched',
-     'per-evidence', 'per-prox', 'per-init', 'auto', 'auto-per', 'auto-per-hidden',
-     'auto-per-choose', 'auto-per-tuners']
+    ['mlp', 'mlp-aug', 'mlp-orbit', 'emlp-full', 'emlp-true', 'rpp', 'per',
+     'per-matched', 'per-evidence', 'per-prox', 'per-init', 'auto', 'auto-soft',
+     'auto-soft-tuners', 'auto-per', 'auto-per-hidden', 'auto-per-choose',
+     'auto-per-tuners']
 """
 
 from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seconds
