@@ -202,14 +202,21 @@ def test_the_plan_gives_each_tried_group_the_held_out_datas_own_reading():
     assert GroupChoice(**old).validation is None
 
 
+#: The planets' fit: every group read broken, imposing O3 (and O2z) welcomed.
+PLANETS = report(
+    entry("O3", "broken", 2.4, 2.0, 2.8), entry("O2x", "broken", 2.0, 1.8, 2.2),
+    entry("O2y", "broken", 2.0, 1.8, 2.2), entry("O2z", "broken", 1.2, 1.0, 1.4),
+)  # fmt: skip
+PLANETS_VAL = {"none": 0.03, "impose O2z": 3e-5, "impose O3": 1.5e-5}
+
+
+def planets_plan():
+    return make_plan(PLANETS, GROUPS, "impose", imposed="O3",
+                     via="augmentation by O3", val_mse=PLANETS_VAL)  # fmt: skip
+
+
 def test_the_plan_renders_as_a_table_with_each_readings():
-    broken = report(
-        entry("O3", "broken", 2.4, 2.0, 2.8), entry("O2x", "broken", 2.0, 1.8, 2.2),
-        entry("O2y", "broken", 2.0, 1.8, 2.2), entry("O2z", "broken", 1.2, 1.0, 1.4),
-    )  # fmt: skip
-    val = {"none": 0.03, "impose O2z": 3e-5, "impose O3": 1.5e-5}
-    plan = make_plan(broken, GROUPS, "impose", imposed="O3", via="augmentation by O3",
-                     val_mse=val)  # fmt: skip
+    plan, val = planets_plan(), PLANETS_VAL
     lines = render_plan(plan, val).splitlines()
     assert lines[2] == (
         "| O3 | impose | augmentation by O3 | broken | 2.4 [2, 2.8] | 0.0005 |"
@@ -224,13 +231,7 @@ def test_the_plan_renders_as_a_table_with_each_readings():
 
 
 def test_the_plan_notes_where_evidence_and_validation_disagree():
-    broken = report(
-        entry("O3", "broken", 2.4, 2.0, 2.8), entry("O2x", "broken", 2.0, 1.8, 2.2),
-        entry("O2y", "broken", 2.0, 1.8, 2.2), entry("O2z", "broken", 1.2, 1.0, 1.4),
-    )  # fmt: skip
-    val = {"none": 0.03, "impose O2z": 3e-5, "impose O3": 1.5e-5}
-    plan = make_plan(broken, GROUPS, "impose", imposed="O3", via="augmentation by O3",
-                     val_mse=val)  # fmt: skip
+    plan, val, broken = planets_plan(), PLANETS_VAL, PLANETS
     notes = disagreements(plan)
     # read broken, welcomed on validation: O3 and O2z (the two tried); not O2x, O2y
     assert [n.split(":")[0] for n in notes] == ["O3", "O2z"]
