@@ -90,7 +90,8 @@ def train(job: tuple[str, str, int, str, int | None]) -> dict:
 
 def _row(report: dict, summary: dict, *, method: str, source: str) -> dict:
     keys = ("name", "truth", "true_breaking", "verdict", "breaking", "breaking_low",
-            "breaking_high", "constrained", "rank", "averaged_mse")  # fmt: skip
+            "breaking_high", "outside_data", "constrained", "rank",
+            "averaged_mse")  # fmt: skip
     groups = [{k: g.get(k) for k in keys} for g in report["groups"]]
     return {"task": summary["task"], "method": method, "seed": summary["seed"],
             "source": source, "test_mse": summary["test_mse"], "groups": groups,

@@ -78,6 +78,30 @@ def test_when_every_group_reads_broken_the_least_broken_and_the_largest_are_trie
     assert groups_to_impose(unmeasured, GROUPS) == []
 
 
+def test_groups_read_outside_the_data_are_tried_as_broken_ones_and_say_why():
+    """The report calls no asymmetry where a group moves the inputs outside the
+    data (undetermined, `outside_data` above the threshold); the plan reads the
+    breaking's interval, so it tries the same groups as for the broken readings
+    above, and its reasons say why the evidence could not read them."""
+    readings = [("O3", 128.0, 87.0, 168.0), ("O2x", 77.0, 51.0, 102.0),
+                ("O2y", 109.0, 54.0, 163.0), ("O2z", 16.0, 7.2, 25.0)]  # fmt: skip
+    outside = report(
+        *({**entry(g, "undetermined", *b), "outside_data": 1.0} for g, *b in readings)
+    )
+    broken = report(*(entry(g, "broken", *b) for g, *b in readings))
+    assert groups_to_impose(outside, GROUPS) == groups_to_impose(broken, GROUPS)
+    plan = make_plan(outside, GROUPS, "impose", imposed="O3", via="augmentation by O3")
+    assert all(c.outside_data == 1.0 for c in plan)
+    assert "100% of the inputs it moves outside the data" in plan[0].reason
+    assert "the evidence cannot read O3" in plan[0].reason
+    assert "cannot read O3" in plan[3].reason  # a subgroup of the imposed O3
+    assert GroupChoice(**plan[0].to_dict()) == plan[0]
+    # an undetermined reading inside the data keeps the older reason
+    near = report(*(entry(g, "undetermined", 0.2, 0.005, 0.3) for g in GROUPS))
+    plan = make_plan(near, GROUPS, "impose", imposed="O3", via="augmentation by O3")
+    assert "only approximately" in plan[0].reason and plan[0].outside_data is None
+
+
 def test_an_undetermined_group_that_could_be_exact_is_tried():
     maybe = report(
         entry("O3", "broken", 0.9, 0.7, 1.1), entry("O2x", "broken", 0.8, 0.6, 1.0),

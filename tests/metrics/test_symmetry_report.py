@@ -9,6 +9,7 @@ from softeq.basis import BlockProjector
 from softeq.groups import get
 from softeq.metrics import (
     BREAKING_THRESHOLDS,
+    OUTSIDE_DATA_THRESHOLD,
     orbit_errors,
     orbit_parameters,
     render_markdown,
@@ -109,6 +110,8 @@ def test_with_targets_verdicts_and_ranks_come_from_the_breaking(generator):
     assert first["to_decide"] is None and first["constrained"] is None
     assert first["true_breaking"] == pytest.approx(0.0, abs=1e-12)
     assert all(e["verdict"] == "broken" for e in rest)
+    # Gaussian inputs: every rotation keeps them on the data (5 % by chance)
+    assert all(e["outside_data"] < 0.15 for e in report["groups"])
     # the model is the truth here: the truth's breaking is the model's, noise aside
     for e in rest:
         assert e["breaking_low"] - 0.05 < e["true_breaking"] < e["breaking_high"] + 0.05
@@ -335,3 +338,45 @@ def test_report_needs_a_group_and_takes_group_objects():
     report = symmetry_report(model, rep_in, rep_out, [G, "O2z"], x, y=y)
     assert report["mse"] > 0
     assert {g["name"] for g in report["groups"]} == {"O3", "O2z"}
+
+
+def test_a_breaking_read_outside_the_data_judges_nothing(generator):
+    # inputs (s, v) with v in the plane z = 0 and O(3)-equivariant targets s v: a
+    # model that fits them on the plane but extrapolates badly off it reads a large
+    # breaking for every group that tips the plane; that is the model, not the data
+    n = 600
+    s = torch.rand(n, 1, dtype=torch.float64, generator=generator) + 0.5
+    v = torch.randn(n, 3, dtype=torch.float64, generator=generator)
+    v[:, 2] = 0
+    x = torch.cat([s, v], 1)
+    truth = lambda x: x[:, :1] * x[:, 1:]  # noqa: E731
+    W = 0.03 * torch.randn(3, 4, dtype=torch.float64, generator=generator)
+    ones = torch.ones(1, 3, dtype=torch.float64)
+    model = lambda x: truth(x) + 5 * x[:, 3:4] * ones + x @ W.T  # noqa: E731
+    y = truth(x) + 0.05 * torch.randn(n, 3, dtype=torch.float64, generator=generator)
+    rep_in, rep_out = parse("V0+V", get("O3")), parse("V", get("O3"))
+    report = symmetry_report(model, rep_in, rep_out, NAMES, x, y=y)
+    entries = {e["name"]: e for e in report["groups"]}
+    assert entries["O2z"]["verdict"] == "exact"  # turning keeps the plane
+    assert entries["O2z"]["outside_data"] < 0.15
+    for name in ("O3", "O2x", "O2y"):
+        e = entries[name]
+        assert e["breaking_low"] > BREAKING_THRESHOLDS["broken"]  # reads broken...
+        assert e["outside_data"] > OUTSIDE_DATA_THRESHOLD  # ...off the data
+        assert e["verdict"] == "undetermined"
+        assert "outside the data" in e["to_decide"]
+    md = render_markdown(report)
+    assert "| outside data |" in md.splitlines()[4]
+    assert (
+        f"**O2x** is undetermined: O2x moves {entries['O2x']['outside_data']:.0%}" in md
+    )
+    # a model that extrapolates equivariantly reads no breaking off the data
+    # either, and that is no evidence the data respect the groups
+    smooth = lambda x: truth(x) + x @ W.T  # noqa: E731
+    report = symmetry_report(smooth, rep_in, rep_out, NAMES, x, y=y)
+    entries = {e["name"]: e for e in report["groups"]}
+    assert entries["O2z"]["verdict"] == "exact"
+    for name in ("O3", "O2x", "O2y"):
+        e = entries[name]
+        assert e["breaking_high"] < BREAKING_THRESHOLDS["exact"]  # reads exact...
+        assert e["verdict"] == "undetermined" and "outside the data" in e["to_decide"]

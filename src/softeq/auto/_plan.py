@@ -8,7 +8,7 @@ from typing import Any
 
 from ..basis import is_subgroup
 from ..groups import get
-from ..metrics import BREAKING_THRESHOLDS
+from ..metrics import BREAKING_THRESHOLDS, OUTSIDE_DATA_THRESHOLD
 
 #: What a plan may do with a candidate group.
 ACTIONS = ("impose", "soft", "ignore")
@@ -40,6 +40,12 @@ class GroupChoice:
             symmetry of the data as broken because it extrapolates badly to
             transformed inputs), above 1 imposing it costs. None for a group
             not tried, and in records made before the field existed.
+        outside_data: The share of the inputs the group moves that lie outside
+            the data (`softeq.metrics.SymmetryCost.outside_data`; about 0.05
+            where the group preserves the inputs' distribution); above
+            `softeq.metrics.OUTSIDE_DATA_THRESHOLD` the evidence judges
+            nothing (undetermined). None in records made before the field
+            existed.
     """
 
     name: str
@@ -52,6 +58,7 @@ class GroupChoice:
     breaking_high: float | None
     reason: str
     validation: float | None = None
+    outside_data: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -160,6 +167,32 @@ def groups_to_impose(report: Mapping[str, Any], groups: Sequence[str]) -> list[s
     return [least] if widest in (None, least) else [least, widest]
 
 
+def _imposed_despite(entry: Mapping[str, Any]) -> str:
+    """Why the fit imposes a group whose evidence (the report `entry`) does not
+    call it exact: validation preferred it. Empty for an exact one."""
+    name, verdict = entry["name"], entry["verdict"]
+    if _leaves_data(entry):
+        return (f" (the evidence cannot read {name}: it moves the inputs outside "
+                "the data, where the evidence model extrapolates; the model "
+                "imposing it fit the validation data best)")  # fmt: skip
+    if verdict == "broken":
+        return (f" (the evidence model reads {name} as broken, yet the model "
+                "imposing it fit the validation data best: the evidence model may "
+                "extrapolate badly to transformed inputs)")  # fmt: skip
+    if verdict != "exact":
+        return (f" (the evidence allows {name} only approximately; the imposed "
+                "model fit the validation data best)")  # fmt: skip
+    return ""
+
+
+def _leaves_data(entry: Mapping[str, Any]) -> bool:
+    """Whether the report leaves the group undetermined because the inputs it
+    moves lie outside the data (`softeq.metrics.OUTSIDE_DATA_THRESHOLD`)."""
+    share = entry.get("outside_data")
+    undetermined = entry["verdict"] == "undetermined"
+    return undetermined and share is not None and share > OUTSIDE_DATA_THRESHOLD
+
+
 def _not_broken(entry: Mapping[str, Any]) -> bool:
     if entry["verdict"] == "approximate":
         return True
@@ -202,6 +235,9 @@ def make_plan(
         reading = f"verdict {entry['verdict']}" + (
             "" if b is None else f", breaking {b:.3g} [{low:.3g}, {high:.3g}]"
         )
+        outside = entry.get("outside_data")
+        if _leaves_data(entry):
+            reading += f", {outside:.0%} of the inputs it moves outside the data"
         action, strength, how = "ignore", None, None
         if chosen == "impose" and imposed is not None:
             if name == imposed or is_subgroup(get(name), get(imposed)):
@@ -211,19 +247,7 @@ def make_plan(
                     if name == imposed
                     else f"{reading}; a subgroup of the imposed {imposed}"
                 )
-                verdict = entries[imposed]["verdict"]
-                if verdict == "broken":
-                    why += (
-                        f" (the evidence model reads {imposed} as broken, yet the "
-                        "model imposing it fit the validation data best: the "
-                        "evidence model may extrapolate badly to transformed "
-                        "inputs)"
-                    )
-                elif verdict != "exact":
-                    why += (
-                        f" (the evidence allows {imposed} only approximately; the "
-                        "imposed model fit the validation data best)"
-                    )
+                why += _imposed_despite(entries[imposed])
             else:
                 why = f"{reading}; not a subgroup of the imposed {imposed}"
         elif chosen in ("soft", "soft-per") and strengths is not None:
@@ -245,7 +269,7 @@ def make_plan(
             why += (f"; validation: imposing it scores {ratio:.3g}x the "
                     "unpenalised model")  # fmt: skip
         choice = GroupChoice(name, action, strength, how, entry["verdict"], b, low,
-                             high, why, ratio)  # fmt: skip
+                             high, why, ratio, outside)  # fmt: skip
         plan.append(choice)
     return plan
 

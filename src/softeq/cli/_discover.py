@@ -79,7 +79,8 @@ def run_discover(args: argparse.Namespace) -> int:
     if args.json:
         keys = ("name", "strength", "residual", "equivariance_error", "cost",
                 "cost_stderr", "breaking", "breaking_low", "breaking_high",
-                "n_inputs", "n_samples", "constrained", "verdict", "to_decide",
+                "n_inputs", "n_samples", "outside_data", "constrained", "verdict",
+                "to_decide",
                 "rank")  # fmt: skip
         print(json.dumps({
             "groups": [{k: g[k] for k in keys} for g in report["groups"]],

@@ -13,6 +13,7 @@ from ._point_errors import (
     point_errors,
     spread_fields,
 )
+from ._support import outside_data_share
 from ._symmetry_report import (
     render_markdown,
     summary_line,
@@ -28,6 +29,7 @@ from ._verdict_score import (
 from ._verdicts import (
     BREAKING_THRESHOLDS,
     CONSTRAINED_ERROR,
+    OUTSIDE_DATA_THRESHOLD,
     VERDICT_THRESHOLDS,
     Z_95,
     interval_verdict,
@@ -38,6 +40,7 @@ from ._weights import weight_residuals
 __all__ = [
     "BREAKING_THRESHOLDS",
     "CONSTRAINED_ERROR",
+    "OUTSIDE_DATA_THRESHOLD",
     "TRUTH_ORDER",
     "TRIM_SHARE",
     "VERDICT_THRESHOLDS",
@@ -53,6 +56,7 @@ __all__ = [
     "gaussian_inputs",
     "orbit_errors",
     "orbit_parameters",
+    "outside_data_share",
     "point_errors",
     "pooled_score_cells",
     "ranked_entries",

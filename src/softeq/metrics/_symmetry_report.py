@@ -16,6 +16,7 @@ from ._equivariance import equivariance_error
 from ._verdicts import (
     BREAKING_THRESHOLDS,
     CONSTRAINED_ERROR,
+    OUTSIDE_DATA_THRESHOLD,
     VERDICT_THRESHOLDS,
     Z_95,
     inputs_to_decide,
@@ -66,7 +67,11 @@ def symmetry_report(
     $H$-symmetric part of the data, so its breaking for any group is no evidence:
     no group is called "exact" or "approximate" on it; "broken" stands (the
     model shows the breaking despite the constraint), anything else is
-    "undetermined" (``constrained`` says how). Without `y` the verdicts come
+    "undetermined" (``constrained`` says how). Nor is a group judged when more
+    than `OUTSIDE_DATA_THRESHOLD` of the inputs it moves lie outside the data
+    (``outside_data``, `SymmetryCost.outside_data`): there the breaking
+    measures how the model extrapolates, large or small (undetermined, and
+    ``to_decide`` says so). Without `y` the verdicts come
     from the model's equivariance error (``"equivariance_error"``,
     `VERDICT_THRESHOLDS`), which says how equivariant the *model* is, not the
     data. Ranking: most symmetric first.
@@ -97,8 +102,8 @@ def symmetry_report(
         entry with ``name, strength, residual, residual_layers,
         equivariance_error, true_error, true_breaking, truth, cost, cost_stderr,
         averaged_mse, breaking, breaking_low, breaking_high, n_inputs,
-        n_samples, constrained, verdict, to_decide, rank`` (the measured
-        quantities None without `y`; ``constrained`` says how the model is
+        n_samples, outside_data, constrained, verdict, to_decide, rank`` (the
+        measured quantities None without `y`; ``constrained`` says how the model is
         constrained toward the group, or None; ``to_decide`` what would decide
         an undetermined verdict, or None). ``mse`` is the model's held-out MSE
         on all of `x`, and ``unexplained`` that MSE as a share of Var(y) (the
@@ -173,7 +178,7 @@ def symmetry_report(
 #: Entry keys measured from held-out targets (None without them).
 _MEASURED = (
     "cost", "cost_stderr", "averaged_mse", "breaking", "breaking_low",
-    "breaking_high", "n_inputs", "n_samples", "to_decide",
+    "breaking_high", "n_inputs", "n_samples", "outside_data", "to_decide",
 )  # fmt: skip
 
 
@@ -253,21 +258,56 @@ def _judge(
         n_in, k = n, max_samples
     if constrained is not None and decided != "broken":
         decided = "undetermined"
+    outside = outside_data(cost) if decided != "undetermined" else None
+    if outside is not None:
+        decided = "undetermined"
     to_decide = None
     if decided == "undetermined":
-        to_decide = _what_decides(cost, low, high, constrained, G.name)
+        to_decide = _what_decides(cost, low, high, constrained, G.name, outside)
     return {
         "cost": cost.cost, "cost_stderr": cost.stderr,
         "averaged_mse": cost.averaged_mse, "breaking": cost.breaking,
         "breaking_low": low, "breaking_high": high, "n_inputs": cost.n_inputs,
-        "n_samples": cost.n_samples, "verdict": decided, "to_decide": to_decide,
+        "n_samples": cost.n_samples, "outside_data": cost.outside_data,
+        "verdict": decided, "to_decide": to_decide,
     }  # fmt: skip
 
 
+def outside_data(cost: SymmetryCost) -> float | None:
+    """The share of moved inputs outside the data when it is above
+    `OUTSIDE_DATA_THRESHOLD` (the breaking then measures the model's
+    extrapolation and decides nothing about the data), else None."""
+    share = cost.outside_data
+    return share if share is not None and share > OUTSIDE_DATA_THRESHOLD else None
+
+
 def _what_decides(
-    cost: SymmetryCost, low: float, high: float, constrained: str | None, name: str
+    cost: SymmetryCost,
+    low: float,
+    high: float,
+    constrained: str | None,
+    name: str,
+    outside: float | None = None,
 ) -> str:
     """One sentence: why a verdict is undetermined and what would decide it."""
+    if outside is not None:
+        return (
+            f"{name} moves {outside:.0%} of the held-out inputs outside the data "
+            "(farther from every other input than 95 % of the inputs lie from "
+            f"their nearest neighbour; 5 % where {name} preserves the inputs' "
+            f"distribution), so its breaking ({cost.breaking:.3g}) measures how the "
+            "model extrapolates there, not the data: data that reach the moved "
+            f"inputs would decide it, or imposing {name} and reading the validation "
+            "MSE (`softeq.fit` does)"
+        )
+    return _undecided(cost, low, high, constrained, name)
+
+
+def _undecided(
+    cost: SymmetryCost, low: float, high: float, constrained: str | None, name: str
+) -> str:
+    """Why an interval or a constraint leaves a verdict undetermined, and what
+    would decide it."""
     if constrained is not None:
         return (
             f"the model is constrained ({constrained}), so its breaking for {name} "
@@ -315,7 +355,8 @@ def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -
     undetermined group (why, and what would decide it) and the verdict rule."""
     measured = report.get("verdict_basis") == "breaking"
     head = (
-        " breaking [95 % interval] | true breaking | cost (±se) | MSE averaged over G |"
+        " breaking [95 % interval] | outside data | true breaking | cost (±se) "
+        "| MSE averaged over G |"
     )
     lines = [
         f"# {title}",
@@ -324,13 +365,14 @@ def render_markdown(report: Mapping[str, Any], title: str = "Symmetry report") -
         "",
         f"| rank | group | verdict |{head if measured else ''} equivariance error "
         "| true error | truth | strength | weight residual |",
-        "|---" * (8 + 4 * measured) + "|",
+        "|---" * (8 + 5 * measured) + "|",
     ]
     for e in report["groups"]:
         cells = ""
         if measured:
             cells = (
-                f" {_fmt_breaking(e)} | {_fmt(e['true_breaking'], '.3g')} "
+                f" {_fmt_breaking(e)} | {_fmt(e.get('outside_data'), '.0%')} "
+                f"| {_fmt(e['true_breaking'], '.3g')} "
                 f"| {_fmt_cost(e)} | {e['averaged_mse']:.4g} |"
             )
         lines.append(
@@ -416,8 +458,13 @@ def _rule(report: Mapping[str, Any]) -> str:
             "equivariant function explains (0 for an exact symmetry, whatever the "
             f"model). Exact when its 95 % interval lies below {t['exact']}, broken "
             f"when it lies above {t['broken']}, approximate when it lies between, "
-            "undetermined when it straddles a threshold, or when the model is "
-            "constrained toward the group and shows no breaking. The true breaking "
+            "undetermined when it straddles a threshold, when the model is "
+            "constrained toward the group and shows no breaking, or when more than "
+            f"{OUTSIDE_DATA_THRESHOLD:.0%} of the moved inputs lie outside the data "
+            "(outside data: farther from every other held-out input than 95 % of "
+            "the inputs lie from their nearest neighbour; 5 % where the group "
+            "preserves the inputs' distribution), where a breaking measures how the "
+            "model extrapolates, not the data. The true breaking "
             "is the same statistic of the ground truth. The cost is (L_G − L) / L, "
             f"in units of the model's own held-out MSE ({report['mse']:.4g}); the "
             "MSE of the model's average over each group's sampled elements is "

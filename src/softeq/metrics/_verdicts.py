@@ -23,6 +23,14 @@ VERDICT_THRESHOLDS = {"exact": 0.02, "approximate": 0.15}
 #: not evidence that the data respect the group.
 CONSTRAINED_ERROR = 1e-3
 
+#: A breaking read where more than this share of the moved inputs lie outside the
+#: data (`SymmetryCost.outside_data`; 0.05 where the group preserves the inputs'
+#: distribution) measures how the model extrapolates, not the data: the report
+#: judges no group on it (undetermined). Five times the chance rate; the
+#: synthetic suites' inputs read 0.04-0.08, the planets' windows of one system
+#: 1.0 for every candidate, upright people tipped over 0.7-0.9.
+OUTSIDE_DATA_THRESHOLD = 0.25
+
 #: Two-sided 95 % normal quantile of the verdict intervals.
 Z_95 = 1.959964
 

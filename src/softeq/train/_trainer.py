@@ -73,7 +73,8 @@ RESIDUAL_EVERY = 10
 #: The symmetry report's fields a run's `summary.json` repeats per group.
 _SUMMARY_KEYS = (
     "equivariance_error", "true_error", "truth", "true_breaking", "cost",
-    "breaking", "breaking_low", "breaking_high", "constrained", "verdict",
+    "breaking", "breaking_low", "breaking_high", "outside_data", "constrained",
+    "verdict",
 )  # fmt: skip
 
 
