@@ -68,11 +68,11 @@ def test_suites_list_the_papers_grid():
     # the oracle needs an exact subgroup: not on the mixed and broken settings
     per_task = {t: {r.method for r in runs if r.task == t} for t in tasks}
     assert "rpp-oracle" not in per_task["inertia:mixed"] | per_task["inertia:broken"]
-    assert len(per_task["inertia:o2z"]) == 19 and "auto" in per_task["inertia:mixed"]
+    assert len(per_task["inertia:o2z"]) == 20 and "auto" in per_task["inertia:mixed"]
     assert {"auto-per", "auto-per-hidden", "auto-per-choose", "auto-per-tuners",
-            "per-matched", "per-init", "mlp-orbit", "auto-soft",
-            "auto-soft-tuners"} <= per_task["inertia:mixed"]  # fmt: skip
-    assert len(runs) == 3 * (7 * 19 - 2)
+            "per-matched", "per-init", "mlp-orbit", "auto-soft", "auto-soft-tuners",
+            "auto-carriers"} <= per_task["inertia:mixed"]  # fmt: skip
+    assert len(runs) == 3 * (7 * 20 - 2)
     assert len({r.run_id for r in runs}) == len(runs)
 
 

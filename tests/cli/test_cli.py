@@ -384,3 +384,26 @@ def test_fit_bad_input_exits_2(o2x_npz, extra, message, capsys):
     assert main(["fit", str(o2x_npz), *extra, "--preset", "fast"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("softeq: error:") and message in err and err.count("\n") == 1
+
+
+def test_fit_several_models_keeps_the_best_on_validation(o2x_npz, tmp_path, capsys):
+    out = tmp_path / "fit"
+    argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--groups", "O3,O2x", "--model", "mlp,per", "--preset", "fast",
+            "--epochs", "2", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    fitted = json.loads((out / "fit.json").read_text())
+    assert set(fitted["carriers"]) == {"mlp", "per"}
+    assert f"Model kept: {fitted['carrier']} (validation MSE of each: " in printed
+    assert (out / "mlp" / "fit.json").is_file() and (out / "per" / "fit.json").is_file()
+
+
+@pytest.mark.parametrize("models", ["mlp,foo", "mlp,mlp"])
+def test_fit_refuses_unknown_or_repeated_models(o2x_npz, models, capsys):
+    argv = ["fit", str(o2x_npz), "--rep-in", "5*V0+5*V", "--rep-out", "V2",
+            "--model", models]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert "distinct models of mlp, per, emlp" in capsys.readouterr().err

@@ -6,6 +6,7 @@ keep it soft or ignore it (`GroupChoice`, `make_plan`), and returns a `Fit`:
 the model, the evidence report and the plan (docs/fit.md).
 """
 
+from ._carriers import Carrier, as_carriers, fit_carriers, render_carriers
 from ._fit import (
     AVERAGE_ELEMENTS,
     CANDIDATES,
@@ -38,6 +39,7 @@ from ._plan import (
 __all__ = [
     "ACTIONS",
     "AVERAGE_ELEMENTS",
+    "Carrier",
     "CANDIDATES",
     "HIDDEN_CHOOSE",
     "HIDDEN_STRENGTH",
@@ -49,6 +51,9 @@ __all__ = [
     "STRENGTH_MARK",
     "TOP_STRENGTH",
     "Fit",
+    "as_carriers",
+    "fit_carriers",
+    "render_carriers",
     "GroupChoice",
     "could_be_exact",
     "disagreements",

@@ -159,6 +159,10 @@ class Fit:
             in `HIDDEN_TAG`).
         per_strength: For a chosen ``soft-per`` model, PER's tuner's starting
             strength (`fit`'s `per_strengths`); None otherwise.
+        carrier: With several models to choose among (`fit`'s `model` a list):
+            the chosen one's name (`Carrier.name`); None otherwise.
+        carriers: With several models: each one's validation MSE (its own
+            chosen model's), by name; None otherwise.
     """
 
     model: nn.Module
@@ -173,6 +177,8 @@ class Fit:
     spec: dict[str, Any]
     hidden: bool = False
     per_strength: float | None = None
+    carrier: str | None = None
+    carriers: dict[str, float] | None = None
 
     @property
     def candidate(self) -> str:
@@ -197,7 +203,8 @@ class Fit:
         return {
             "test_mse": self.test_mse, "test_metrics": self.test_metrics,
             "chosen": self.chosen, "imposed": self.imposed, "hidden": self.hidden,
-            "per_strength": self.per_strength,
+            "per_strength": self.per_strength, "carrier": self.carrier,
+            "carriers": self.carriers,
             "plan": [c.to_dict() for c in self.plan],
             "groups": self.report["groups"], "val_mse": self.val_mse,
             "history": self.history, "spec": self.spec,
@@ -250,7 +257,8 @@ class Fit:
         return cls(built.eval(), report, plan, summary["chosen"], summary["imposed"],
                    summary["val_mse"], summary["test_mse"], summary["test_metrics"],
                    summary["history"], spec, summary.get("hidden", False),
-                   summary.get("per_strength"))  # fmt: skip
+                   summary.get("per_strength"), summary.get("carrier"),
+                   summary.get("carriers"))  # fmt: skip
 
 
 def fit(
@@ -260,7 +268,7 @@ def fit(
     rep_in: str,
     rep_out: str,
     groups: Sequence[str],
-    model: str | nn.Module = "mlp",
+    model: str | nn.Module | Sequence[Any] = "mlp",
     x_val: Any = None,
     y_val: Any = None,
     x_test: Any = None,
@@ -294,7 +302,11 @@ def fit(
             ``"emlp"`` (an MLP for the evidence, a hard EMLP to impose), or your
             own `nn.Module` mapping `(batch, rep_in.dim)` to
             `(batch, rep_out.dim)` (the evidence stage trains it in place; the
-            soft stage trains a copy of its initial weights).
+            soft stage trains a copy of its initial weights). Or a list of
+            them and of `softeq.auto.Carrier`s (a model with options of its
+            own): one fit each, the one whose chosen model has the lowest
+            validation MSE kept (`fit_carriers`; `Fit.carrier`,
+            `Fit.carriers`); names and modules take this call's options.
         x_val: Validation inputs (with `y_val`).
         y_val: Validation targets.
         x_test: Test inputs (with `y_test`).
@@ -385,7 +397,7 @@ def fit(
 def fit_task(
     task: Task,
     *,
-    model: str | nn.Module = "mlp",
+    model: str | nn.Module | Sequence[Any] = "mlp",
     preset: str = "converged",
     epochs: int | None = None,
     seed: int = 0,
@@ -402,6 +414,14 @@ def fit_task(
 
     Args and returns as `fit`; the task's candidates are its `groups`.
     """
+    if isinstance(model, Sequence) and not isinstance(model, str):
+        from ._carriers import as_carriers, fit_carriers
+
+        carriers = as_carriers(model, hidden=hidden, nonlinear_group=nonlinear_group,
+                               soft_tuner=soft_tuner, soft=soft,
+                               per_strengths=per_strengths)  # fmt: skip
+        return fit_carriers(task, carriers, out=out, preset=preset, epochs=epochs,
+                            seed=seed, device=device, progress=progress)  # fmt: skip
     kind = _check_model(model)
     if preset not in ("converged", "fast"):
         raise ValueError(f"fit: preset must be 'converged' or 'fast', got {preset!r}")

@@ -17,7 +17,7 @@ Example:
     ['mlp', 'mlp-aug', 'mlp-orbit', 'emlp-full', 'emlp-true', 'rpp', 'per',
      'per-matched', 'per-evidence', 'per-prox', 'per-init', 'auto', 'auto-soft',
      'auto-soft-tuners', 'auto-per', 'auto-per-hidden', 'auto-per-choose',
-     'auto-per-tuners']
+     'auto-per-tuners', 'auto-carriers']
 """
 
 from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seconds

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..auto import Carrier
 from ..data import Task, get_task, task_names
 from ..groups import get
 
@@ -125,6 +126,26 @@ METHODS: dict[str, tuple[str, Rule]] = {
                       _fit_orthogonal_nonlinearities),
     "auto-emlp": ("softeq.fit (auto, EMLP layers to impose; candidates only)",
                   lambda t: {"model": "auto", "fit_model": "emlp"}),
+    # the three fits above chosen among on validation (`softeq.auto.Carrier`s,
+    # `FIT_CARRIERS`): each is the `auto`, `auto-per-tuners` or `auto-per-hidden`
+    # run to the bit, so the cell can be checked against theirs
+    "auto-carriers": ("softeq.fit choosing its model on validation (MLP, PER's "
+                      "SoftEMLP, SoftEMLP with hidden layers on the largest group; "
+                      "candidates only)",
+                      lambda t: {"model": "auto",
+                                 "fit_carriers": "mlp,per-tuners,per-hidden"}),
+}  # fmt: skip
+
+#: The models `auto-carriers` chooses among (`softeq.auto.Carrier`), by the
+#: name its overrides list them with; each is the fit of the method named in
+#: its comment, with that method's options (a bench fit without `soft_tuner`
+#: trains with the breaking tuner).
+FIT_CARRIERS = {
+    "mlp": Carrier("mlp", soft_tuner="breaking", label="mlp"),  # auto
+    "per-tuners": Carrier("per", soft_tuner="choose",
+                          label="per-tuners"),  # auto-per-tuners
+    "per-hidden": Carrier("per", hidden=True, soft_tuner="breaking",
+                          label="per-hidden"),  # auto-per-hidden
 }  # fmt: skip
 
 #: Reference forecast name -> table label: rows of motion tables that need no
@@ -138,7 +159,7 @@ _PER_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",
                 "rpp-oracle", "per", "per-matched", "per-evidence", "per-prox",
                 "per-init", "per-orth", "auto", "auto-soft", "auto-soft-tuners",
                 "auto-per", "auto-per-hidden", "auto-per-choose", "auto-per-tuners",
-                "auto-per-orth")  # fmt: skip
+                "auto-per-orth", "auto-carriers")  # fmt: skip
 
 
 _MOTION_METHODS = ("mlp", "mlp-aug", "mlp-orbit", "emlp-full", "emlp-true", "rpp",

@@ -13,7 +13,7 @@ import torch
 
 from .._atomic import write_text_atomic
 from ..train import TrainConfig, config_change, load_config, resolve_config
-from ._suites import RunSpec
+from ._suites import FIT_CARRIERS, RunSpec
 
 #: File whose presence marks a finished run (JSON; never pickle).
 RESULT_FILE = "result.json"
@@ -337,7 +337,9 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     task = get_task(spec.task, seed=spec.seed)
     overrides = dict(spec.overrides)
     epochs = overrides.get("epochs")
-    kind = overrides.get("fit_model", "mlp")
+    kind: Any = overrides.get("fit_model", "mlp")
+    if "fit_carriers" in overrides:  # `auto-carriers`: several models, one each
+        kind = [FIT_CARRIERS[name] for name in overrides["fit_carriers"].split(",")]
     start = time.perf_counter()
     # a spec without `fit_soft_tuner` is a method recorded with the breaking tuner
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
@@ -373,6 +375,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
         "; ".join(f"{k}: {v}" for k, v in reasons.items()),
         "strengths": {c.name: c.strength for c in result.plan if c.strength},
         "chosen": result.chosen, "imposed": result.imposed, "hidden": result.hidden,
+        "carrier": result.carrier, "carriers": result.carriers,
         "plan": [c.to_dict() for c in result.plan], "candidates": result.val_mse,
         "history": history, "groups": groups,
     }  # fmt: skip

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..auto import KINDS, fit_task
+from ..auto import KINDS, Fit, fit_task
 from ..data import from_file
 from ..metrics import render_markdown
 from ._discover import add_data_arguments
@@ -15,11 +15,25 @@ from ._discover import add_data_arguments
 _HIDDEN = {"on": True, "off": False, "choose": "choose"}
 
 
+def _models(value: str) -> str | list[str]:
+    """``--model``: one of `KINDS`, or several separated by commas."""
+    names = [v.strip() for v in value.split(",")]
+    bad = [n for n in names if n not in KINDS]
+    if bad or len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected one or more distinct models of {', '.join(KINDS)} separated "
+            f"by commas, got {value!r}"
+        )
+    return names[0] if len(names) == 1 else names
+
+
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument(
-        "--model", default="mlp", choices=list(KINDS),
-        help="mlp (default), per (soft EMLP layers) or emlp (hard EMLP to impose)",
+        "--model", default="mlp", type=_models,
+        help="mlp (default), per (soft EMLP layers) or emlp (hard EMLP to impose); "
+        "several separated by commas (mlp,per): one fit each, validation keeping "
+        "the best (the other options apply to each)",
     )  # fmt: skip
     parser.add_argument(
         "--preset", default="converged", choices=["converged", "fast"],
@@ -98,13 +112,20 @@ def run_fit(args: argparse.Namespace) -> int:
                       per_strengths=per_strengths)  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict()))
-        return 0
-    print(
-        render_markdown(result.report, f"Evidence (validation split): {args.data.name}")
-    )
+    else:
+        _print_fit(result, args.data.name, groups)
+    return 0
+
+
+def _print_fit(result: Fit, name: str, groups: list[str]) -> None:
+    """The evidence report, the model kept, the plan and the test MSE."""
+    print(render_markdown(result.report, f"Evidence (validation split): {name}"))
     print()
     on = result.spec.get("nonlinear_group") or groups[0]
     held = f", hidden layers held on {on}" if result.hidden else ""
+    if result.carriers:
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in result.carriers.items())
+        print(f"Model kept: {result.carrier} (validation MSE of each: {scores})")
     print(f"Plan (chosen model: {result.chosen}{held}):")
     for choice in result.plan:
         what = choice.action
@@ -121,4 +142,3 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"  without the worst 1 % of test points: {spread['trimmed_mse']:.5g} "
               f"(they carry {spread['worst_share']:.0%} of it); median point's "
               f"squared error {spread['median_se']:.3g}")  # fmt: skip
-    return 0
