@@ -90,3 +90,16 @@ def test_the_cost_measures_it_without_drawing_from_the_generator(generator):
     fresh = torch.Generator().manual_seed(3)
     G.sample(8, generator=fresh)
     assert torch.equal(torch.rand(4, generator=after), torch.rand(4, generator=fresh))
+
+
+def test_callers_that_do_not_read_it_skip_it(generator):
+    G = get("O2x")
+    rep = parse("V", G)
+    x = torch.randn(100, 3, dtype=torch.float64, generator=generator)
+    f = lambda v: 2 * v  # noqa: E731
+    kept = symmetry_cost(f, rep, rep, G, x, f(x), 4,
+                         generator=torch.Generator().manual_seed(1))  # fmt: skip
+    skipped = symmetry_cost(f, rep, rep, G, x, f(x), 4, outside=False,
+                            generator=torch.Generator().manual_seed(1))  # fmt: skip
+    assert skipped.outside_data is None and kept.outside_data is not None
+    assert skipped.breaking == kept.breaking

@@ -94,6 +94,7 @@ def symmetry_cost(
     generator: torch.Generator | None = None,
     scale: float = 1.0,
     scalings: str = "data",
+    outside: bool = True,
 ) -> SymmetryCost:
     """How much worse `f` predicts held-out targets through a random element of `group`.
 
@@ -161,6 +162,9 @@ def symmetry_cost(
             compact parts of data-matched scalings always use 1.
         scalings: ``"data"`` (scalings matched to the inputs, where the group
             allows it) or ``"sampled"`` (every element from `group.sample`).
+        outside: Measure `SymmetryCost.outside_data` (False: leave it None, for
+            callers that do not read it, such as a tuner measuring every few
+            epochs or the ground truth, which is defined off the data too).
 
     Returns:
         A `SymmetryCost`. When the model is exact on `x` ($L$ below $10^{-12}$ of
@@ -226,7 +230,8 @@ def symmetry_cost(
             stop = min(start + per_call, n_samples)
             x_s = x if powers is None else x * powers[0][start:stop]
             x_g = rep_in.act(gs_in[start:stop], x_s)
-            moved.append(x_g[:, probe.to(x.device)].reshape(-1, x.shape[1]))
+            if outside:
+                moved.append(x_g[:, probe.to(x.device)].reshape(-1, x.shape[1]))
             f_gx = _check_output(
                 f(x_g.reshape(-1, x.shape[1])), rep_out, x_g.shape[0] * n
             ).reshape(stop - start, n, -1)
@@ -239,9 +244,9 @@ def symmetry_cost(
             averaged += back.sum(0)
         transformed /= n_samples
         averaged_mse = float(_squared_errors(averaged / n_samples, y).mean())
-        outside = _outside(x, torch.cat(moved), reference, probe, n)
+        share = _outside(x, torch.cat(moved), reference, probe, n) if outside else None
     cost = _summarise(loss, transformed, per_element, y, averaged_mse)
-    return replace(cost, outside_data=outside)
+    return replace(cost, outside_data=share)
 
 
 def _outside(x: Tensor, moved: Tensor, reference: Tensor, probe: Tensor,

@@ -198,7 +198,8 @@ def true_breaking(
     x = x.double()
     gen = torch.Generator().manual_seed(seed)
     cost = symmetry_cost(true_fn, rep_in, rep_out, group, x, true_fn(x), n_samples,
-                         generator=gen, scale=group.sample_scale)  # fmt: skip
+                         generator=gen, scale=group.sample_scale,
+                         outside=False)  # fmt: skip
     return cost.breaking
 
 

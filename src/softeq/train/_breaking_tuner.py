@@ -158,7 +158,7 @@ class BreakingTuner(ConstantTuner):
                 gen = torch.Generator().manual_seed(self.seed + self.measurements)
                 cost = symmetry_cost(model, self.rep_in, self.rep_out, G, x, y,
                                      self.n_samples, generator=gen,
-                                     scale=G.sample_scale)  # fmt: skip
+                                     scale=G.sample_scale, outside=False)  # fmt: skip
                 out[G.name] = float(cost.breaking_interval(Z_95)[0])
         finally:
             if isinstance(model, nn.Module):
