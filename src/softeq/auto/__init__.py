@@ -6,7 +6,7 @@ keep it soft or ignore it (`GroupChoice`, `make_plan`), and returns a `Fit`:
 the model, the evidence report and the plan (docs/fit.md).
 """
 
-from ._carriers import Carrier, as_carriers, fit_carriers, render_carriers
+from ._carriers import Carrier, as_carriers, keep_best, render_carriers
 from ._fit import (
     AVERAGE_ELEMENTS,
     CANDIDATES,
@@ -20,6 +20,7 @@ from ._fit import (
     TOP_STRENGTH,
     Fit,
     fit,
+    fit_carriers,
     fit_task,
     soft_stage,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "Fit",
     "as_carriers",
     "fit_carriers",
+    "keep_best",
     "render_carriers",
     "GroupChoice",
     "could_be_exact",

@@ -4,10 +4,10 @@
 carries them best depends on the data: on PER's inertia settings PER's SoftEMLP
 (whose hidden layers can stay O(3)-equivariant while its output layer carries the
 breaking) beats an MLP by 2-20x; on its cosine-similarity settings the MLP is the
-better carrier. `fit_carriers` runs `fit_task` once per `Carrier` and keeps the fit
-whose chosen model has the lowest validation MSE, so the test split is still used
-once, at the end, for the model kept (each carrier's own test MSE is measured by its
-`fit_task` too, and recorded, never used to choose).
+better carrier. `softeq.auto.fit_carriers` runs `fit_task` once per `Carrier` and
+`keep_best` keeps the fit whose chosen model has the lowest validation MSE, so the
+test split never chooses (each carrier's test MSE is measured by its own fit, and
+recorded).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 from torch import nn
 
 from .._atomic import write_text_atomic
-from ..data import Task
 
 
 @dataclass(frozen=True)
@@ -126,57 +125,23 @@ def as_carriers(models: Sequence[Any], **options: Any) -> list[Carrier]:
     return carriers
 
 
-def fit_carriers(
-    task: Task,
-    carriers: Sequence[Carrier],
-    *,
-    out: str | Path | None = None,
-    **common: Any,
-) -> Any:
-    """`fit_task` once per carrier; the fit whose chosen model has the lowest
-    validation MSE is returned, with every carrier's in `Fit.carriers`.
-
-    Each carrier's fit is the one `fit_task` makes alone, to the bit (same
-    seed, same splits): its folder is ``out/<carrier name>``, and `out` gets
-    the chosen fit's ``fit.json``, ``model.pt`` and a ``report.md`` that starts
-    with the carriers' validation MSEs.
-
-    Args:
-        task: The task (its test split is measured by each carrier's fit and
-            never used to choose).
-        carriers: At least one `Carrier`, with distinct names.
-        out: A folder for the carriers' fits, or None.
-        **common: `fit_task`'s other keyword arguments (`preset`, `epochs`,
-            `seed`, `device`, `progress`).
-
-    Returns:
-        The chosen carrier's `Fit`, with `Fit.carrier` its name and
-        `Fit.carriers` every carrier's validation MSE (its chosen model's).
+def keep_best(fits: dict[str, Any], out: Path | None = None) -> Any:
+    """The fit, among the carriers' `fits` (by carrier name), whose chosen model
+    has the lowest validation MSE, with `Fit.carrier` its name and
+    `Fit.carriers` every carrier's validation MSE; written to `out` (the kept
+    fit's ``fit.json`` and ``model.pt``, and a ``report.md`` that starts with
+    the carriers' validation MSEs) when given.
 
     Raises:
-        ValueError: For no carriers, two of the same name, or a carrier's own
-            bad argument (with the carrier's name).
+        ValueError: For no fits.
     """
-    from ._fit import fit_task
-
-    carriers = list(carriers)
-    if not carriers:
-        raise ValueError("fit_carriers needs at least one carrier")
-    as_carriers(carriers)  # refuses two of the same name
-    out = None if out is None else Path(out)
-    fits = {}
-    for carrier in carriers:
-        folder = None if out is None else out / carrier.name
-        try:
-            fits[carrier.name] = fit_task(task, out=folder, **carrier.options(),
-                                          **common)  # fmt: skip
-        except ValueError as err:
-            raise ValueError(f"carrier {carrier.name!r}: {err}") from None
+    if not fits:
+        raise ValueError("keep_best needs at least one carrier's fit")
     scores = {name: f.val_mse[f.candidate] for name, f in fits.items()}
     best = min(scores, key=scores.__getitem__)
     result = replace(fits[best], carrier=best, carriers=scores)
     if out is not None:
-        _write(result, out)
+        _write(result, Path(out))
     return result
 
 

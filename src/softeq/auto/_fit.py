@@ -61,6 +61,7 @@ from ..nn.models import MLP, build
 from ..regularizers import GroupAugmentation, GroupAveraged
 from ..reps import parse
 from ..train import TrainConfig, Trainer, held_out_mse, resolve_config, save_atomic
+from ._carriers import Carrier, as_carriers, keep_best
 from ._plan import HIDDEN_TAG, GroupChoice, groups_to_impose, make_plan, render_plan
 
 #: Built-in models `fit` trains by name; any `nn.Module` works too.
@@ -415,8 +416,6 @@ def fit_task(
     Args and returns as `fit`; the task's candidates are its `groups`.
     """
     if isinstance(model, Sequence) and not isinstance(model, str):
-        from ._carriers import as_carriers, fit_carriers
-
         carriers = as_carriers(model, hidden=hidden, nonlinear_group=nonlinear_group,
                                soft_tuner=soft_tuner, soft=soft,
                                per_strengths=per_strengths)  # fmt: skip
@@ -513,6 +512,51 @@ def fit_task(
                           + render_plan(plan, val_mse) + "\n")  # fmt: skip
         result.save(out / "model.pt")
     return result
+
+
+def fit_carriers(
+    task: Task,
+    carriers: Sequence[Carrier],
+    *,
+    out: str | Path | None = None,
+    **common: Any,
+) -> Fit:
+    """`fit_task` once per carrier; the fit whose chosen model has the lowest
+    validation MSE is returned (`keep_best`), with every carrier's in
+    `Fit.carriers`.
+
+    Each carrier's fit is the one `fit_task` makes alone, to the bit (same
+    seed, same splits): its folder is ``out/<carrier name>``, and `out` gets
+    the kept fit's ``fit.json``, ``model.pt`` and a ``report.md`` that starts
+    with the carriers' validation MSEs.
+
+    Args:
+        task: The task (its test split is measured by each carrier's fit and
+            never used to choose).
+        carriers: At least one `Carrier`, with distinct names.
+        out: A folder for the carriers' fits, or None.
+        **common: `fit_task`'s other keyword arguments (`preset`, `epochs`,
+            `seed`, `device`, `progress`).
+
+    Returns:
+        The kept carrier's `Fit`, with `Fit.carrier` its name and
+        `Fit.carriers` every carrier's validation MSE (its chosen model's).
+
+    Raises:
+        ValueError: For no carriers, two of the same name, or a carrier's own
+            bad argument (with the carrier's name).
+    """
+    carriers = as_carriers(list(carriers))
+    out = None if out is None else Path(out)
+    fits = {}
+    for carrier in carriers:
+        folder = None if out is None else out / carrier.name
+        try:
+            fits[carrier.name] = fit_task(task, out=folder, **carrier.options(),
+                                          **common)  # fmt: skip
+        except ValueError as err:
+            raise ValueError(f"carrier {carrier.name!r}: {err}") from None
+    return keep_best(fits, out)
 
 
 class _Stages:
