@@ -38,7 +38,7 @@ from softeq.bench._aggregate import (
     validation_table,
 )
 from softeq.bench._grid_report import protocol_note
-from softeq.bench._suites import _settings
+from softeq.bench._suites import FIT_CARRIERS, _settings
 from softeq.cli import main
 from softeq.data import get_task
 from softeq.nn.models import build
@@ -739,3 +739,27 @@ def test_typical_run_seconds_skips_resumed_runs_and_pools_tasks(tmp_path):
     assert times[("*", "per")] == 300.0  # median of 100, 300, 1000
     assert times[("b", "mlp")] == times[("*", "mlp")] == 10.0
     assert typical_run_seconds(tmp_path / "empty") == {}
+
+
+def test_method_auto_carriers_keeps_one_of_its_three_fits(tmp_path):
+    """`auto-carriers`: a fit per `FIT_CARRIERS` entry, each in its own folder
+    under the cell's, the one best on validation kept and named."""
+    (spec,) = suite_runs("per-inertia", protocol="fast", seeds=1, epochs=2,
+                         tasks=["inertia:o2z"], methods=["auto-carriers"])  # fmt: skip
+    result = execute(spec, tmp_path)
+    assert result["status"] == "ok", result
+    summary = result["summary"]
+    assert (
+        set(summary["carriers"])
+        == set(FIT_CARRIERS)
+        == {"mlp", "per-tuners", "per-hidden"}
+    )
+    assert summary["carrier"] == min(summary["carriers"], key=summary["carriers"].get)
+    assert summary["val_mse"] == summary["carriers"][summary["carrier"]]
+    assert summary["fit_model"] == "mlp,per-tuners,per-hidden"
+    assert set(result["config"]["stages"]) == {"mlp", "per"}
+    run = tmp_path / spec.run_id
+    for name in FIT_CARRIERS:
+        assert (run / name / "fit.json").is_file()
+    hidden = json.loads((run / "per-hidden" / "fit.json").read_text())
+    assert {h["hidden_strength"] for h in hidden["history"][1:]} == {1e4}

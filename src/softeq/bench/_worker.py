@@ -183,7 +183,9 @@ def _stage_configs(spec: RunSpec) -> dict[str, dict[str, Any]]:
     stores them, and a change in either retrains it. Empty when `spec` does not
     resolve (the run will fail and say why)."""
     overrides = dict(spec.overrides)
-    models = sorted({"mlp", overrides.get("fit_model", "mlp")})
+    models = sorted({"mlp", overrides.get("fit_model", "mlp")}
+                    | {FIT_CARRIERS[c].model for c in
+                       overrides.get("fit_carriers", "").split(",") if c})  # fmt: skip
     epochs = overrides.get("epochs")
     nonlinear = overrides.get("fit_nonlinear_group")
     try:
@@ -338,8 +340,10 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     overrides = dict(spec.overrides)
     epochs = overrides.get("epochs")
     kind: Any = overrides.get("fit_model", "mlp")
+    label = kind  # the summary's `fit_model`: the model, or the carriers' names
     if "fit_carriers" in overrides:  # `auto-carriers`: several models, one each
-        kind = [FIT_CARRIERS[name] for name in overrides["fit_carriers"].split(",")]
+        label = overrides["fit_carriers"]
+        kind = [FIT_CARRIERS[name] for name in label.split(",")]
     start = time.perf_counter()
     # a spec without `fit_soft_tuner` is a method recorded with the breaking tuner
     result = fit_task(task, model=kind, preset=spec.protocol, epochs=epochs,
@@ -366,7 +370,7 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     reasons = {h["stage"]: h["stop_reason"] for h in history}
     converged = all(r == "converged" for r in reasons.values())
     summary = {
-        "task": task.name, "model": "auto", "fit_model": kind, "seed": spec.seed,
+        "task": task.name, "model": "auto", "fit_model": label, "seed": spec.seed,
         "test_mse": result.test_mse, "val_mse": result.val_mse[result.candidate],
         **{f"test_{k}": v for k, v in result.test_metrics.items()},
         "num_parameters": sum(p.numel() for p in result.model.parameters()),
