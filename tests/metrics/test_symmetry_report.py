@@ -367,6 +367,9 @@ def test_a_breaking_read_outside_the_data_judges_nothing(generator):
         assert "outside the data" in e["to_decide"]
     md = render_markdown(report)
     assert "| outside data |" in md.splitlines()[4]
+    # every undetermined group off the data says so, whatever its interval
+    assert all("outside the data" in e["to_decide"] for e in report["groups"]
+               if e["verdict"] == "undetermined")  # fmt: skip
     assert (
         f"**O2x** is undetermined: O2x moves {entries['O2x']['outside_data']:.0%}" in md
     )

@@ -259,7 +259,11 @@ def _judge(
         n_in, k = n, max_samples
     if constrained is not None and decided != "broken":
         decided = "undetermined"
-    outside = outside_data(cost) if decided != "undetermined" else None
+    # off the data nothing is decided, and more inputs like these would not
+    # decide it (a constrained model's own note comes first)
+    outside = (
+        outside_data(cost) if constrained is None or decided != "undetermined" else None
+    )
     if outside is not None:
         decided = "undetermined"
     to_decide = None
