@@ -90,9 +90,14 @@ def test_bad_carrier_lists_raise_one_clear_error(models, message):
         as_carriers(models)
 
 
-def test_a_carriers_own_bad_option_names_the_carrier(data):
+def test_a_carriers_own_bad_option_names_the_carrier_before_any_training(
+    data, tmp_path
+):
     with pytest.raises(ValueError, match="carrier 'mlp-hidden': fit: hidden needs"):
-        fit(**data, model=["per", Carrier("mlp", hidden=True)], **SHORT)
+        fit(**data, model=["per", Carrier("mlp", hidden=True)], out=tmp_path, **SHORT)
+    assert not (tmp_path / "per").exists()  # the first carrier never trained
+    with pytest.raises(ValueError, match="carrier 'mlp-tuner-x': fit: soft_tuner"):
+        fit(**data, model=["per", Carrier("mlp", soft_tuner="x")], **SHORT)
 
 
 def test_the_carriers_table_puts_the_best_first():

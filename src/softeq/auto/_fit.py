@@ -441,11 +441,7 @@ def fit_task(
     given = model if isinstance(model, nn.Module) else None
     initial = copy.deepcopy(given)  # the soft stage starts from the same weights
     no_soft = given is not None and not soft_layers(given)
-    if any(variants) and (kind in ("mlp", "emlp") or no_soft):
-        raise ValueError(
-            f"fit: hidden needs a model with SoftLinear layers ('per' or your own); "
-            f"{kind if given is None else type(given).__name__!r} has none"
-        )
+    _refuse_hidden(variants, kind, given)
     orbit = kind in ("mlp", "emlp") or no_soft
     tuners = _soft_tuners(soft_tuner, kind, orbit)
     starts = _per_strengths(per_strengths, task, tuners, orbit)
@@ -547,6 +543,11 @@ def fit_carriers(
             bad argument (with the carrier's name).
     """
     carriers = as_carriers(list(carriers))
+    for carrier in carriers:  # refuse a carrier's bad options before any training
+        try:
+            _check_carrier(carrier, task)
+        except ValueError as err:
+            raise ValueError(f"carrier {carrier.name!r}: {err}") from None
     out = None if out is None else Path(out)
     fits = {}
     for carrier in carriers:
@@ -783,6 +784,30 @@ def _train_imposed(
                 scale=G.sample_scale, generator=gen,
             )  # fmt: skip
     return models, how
+
+
+def _check_carrier(carrier: Carrier, task: Task) -> None:
+    """The checks `fit_task` makes of a carrier's model and options before it
+    trains, made for every carrier before the first one trains."""
+    kind = _check_model(carrier.model)
+    _check_nonlinear_group(carrier.nonlinear_group, kind, task)
+    given = carrier.model if isinstance(carrier.model, nn.Module) else None
+    _refuse_hidden(_hidden_variants(carrier.hidden), kind, given)
+    no_soft = given is not None and not soft_layers(given)
+    _soft_tuners(carrier.soft_tuner, kind, kind in ("mlp", "emlp") or no_soft)
+
+
+def _refuse_hidden(
+    variants: tuple[bool, ...], kind: str, given: nn.Module | None
+) -> None:
+    """The hidden-layer prior needs `SoftLinear` layers: refuse it for an MLP,
+    an EMLP fit, or a module without them."""
+    no_soft = given is not None and not soft_layers(given)
+    if any(variants) and (kind in ("mlp", "emlp") or no_soft):
+        raise ValueError(
+            f"fit: hidden needs a model with SoftLinear layers ('per' or your own); "
+            f"{kind if given is None else type(given).__name__!r} has none"
+        )
 
 
 def _hidden_variants(hidden: object) -> tuple[bool, ...]:
