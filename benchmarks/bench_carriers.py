@@ -23,12 +23,10 @@ import statistics
 import sys
 from pathlib import Path
 
+from softeq.bench._suites import CARRIER_METHODS
+
 #: Carrier name -> the bench method whose runs are that carrier's fit.
-METHODS = {
-    "mlp": "auto",
-    "per-tuners": "auto-per-tuners",
-    "per-hidden": "auto-per-hidden",
-}
+METHODS = CARRIER_METHODS
 
 
 def cell(values: list[float]) -> str:

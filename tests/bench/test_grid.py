@@ -38,7 +38,7 @@ from softeq.bench._aggregate import (
     validation_table,
 )
 from softeq.bench._grid_report import protocol_note
-from softeq.bench._suites import FIT_CARRIERS, _settings
+from softeq.bench._suites import CARRIER_METHODS, FIT_CARRIERS, _settings
 from softeq.cli import main
 from softeq.data import get_task
 from softeq.nn.models import build
@@ -752,6 +752,7 @@ def test_method_auto_carriers_keeps_one_of_its_three_fits(tmp_path):
     assert (
         set(summary["carriers"])
         == set(FIT_CARRIERS)
+        == set(CARRIER_METHODS)
         == {"mlp", "per-tuners", "per-hidden"}
     )
     assert summary["carrier"] == min(summary["carriers"], key=summary["carriers"].get)

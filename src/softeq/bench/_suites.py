@@ -137,16 +137,20 @@ METHODS: dict[str, tuple[str, Rule]] = {
 }  # fmt: skip
 
 #: The models `auto-carriers` chooses among (`softeq.auto.Carrier`), by the
-#: name its overrides list them with; each is the fit of the method named in
-#: its comment, with that method's options (a bench fit without `soft_tuner`
-#: trains with the breaking tuner).
+#: name its overrides list them with; each is the fit of the method
+#: `CARRIER_METHODS` names, with that method's options (a bench fit without
+#: `soft_tuner` trains with the breaking tuner).
 FIT_CARRIERS = {
-    "mlp": Carrier("mlp", soft_tuner="breaking", label="mlp"),  # auto
-    "per-tuners": Carrier("per", soft_tuner="choose",
-                          label="per-tuners"),  # auto-per-tuners
+    "mlp": Carrier("mlp", soft_tuner="breaking", label="mlp"),
+    "per-tuners": Carrier("per", soft_tuner="choose", label="per-tuners"),
     "per-hidden": Carrier("per", hidden=True, soft_tuner="breaking",
-                          label="per-hidden"),  # auto-per-hidden
+                          label="per-hidden"),
 }  # fmt: skip
+
+#: Carrier name -> the bench method whose runs are that carrier's fit, to the bit
+#: (`benchmarks/bench_carriers.py` reads `auto-carriers` cells off them).
+CARRIER_METHODS = {"mlp": "auto", "per-tuners": "auto-per-tuners",
+                   "per-hidden": "auto-per-hidden"}  # fmt: skip
 
 #: Reference forecast name -> table label: rows of motion tables that need no
 #: training (computed by `softeq.bench._references.reference_cells`).
