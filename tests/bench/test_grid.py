@@ -436,6 +436,63 @@ def test_a_fresh_checkout_keeps_the_finished_runs_it_has_the_results_of(tmp_path
     assert rows == load_results(full) and rows[0]["late_gain"] is not None
 
 
+def test_a_run_recorded_only_in_runs_jsonl_is_trained_again_and_rechecked(
+    local_grid, tmp_path, capsys
+):
+    """A folder that kept a run only as a line of its ``runs.jsonl`` (committed
+    before git kept each ``result.json``): the dry run says so, the grid trains
+    the run again and compares: the same to the bit when the line holds what
+    today's code gives, the numbers that differ when it does not."""
+    import shutil
+
+    root, _ = local_grid
+    full = tmp_path / "full"
+    shutil.copytree(root, full)
+    write_report(full)
+    lines = (full / "runs.jsonl").read_text().splitlines()
+    mlp = next(json.loads(line) for line in lines if '"mlp"' in line)
+
+    def fresh_copy(name: str, row_edit: dict) -> Path:
+        fresh = tmp_path / name
+        fresh.mkdir()
+        shutil.copy(full / "grid.json", fresh / "grid.json")
+        rows = [json.loads(line) for line in lines]
+        for row in rows:
+            if row["method"] == "mlp":
+                row.update(row_edit)
+        text = "".join(json.dumps(row) + "\n" for row in rows)
+        (fresh / "runs.jsonl").write_text(text)
+        return fresh
+
+    argv = ["bench", "per-cossim", "--protocol", "fast", "--seeds", "1", "--epochs",
+            "2", "--tasks", "cossim:so3", "--methods", "mlp", "--workers", "1",
+            "--no-report", "--out"]  # fmt: skip
+    same = fresh_copy("same", {})
+    assert main([*argv, str(same), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "mlp: 1 train" in out
+    assert (f"[recorded only in runs.jsonl, test MSE {mlp['test_mse']:.6g}: "
+            "training it again re-checks that]") in out  # fmt: skip
+    assert main([*argv, str(same)]) == 0
+    out = capsys.readouterr().out
+    assert "re-checked 1 runs the folder recorded only in runs.jsonl: 1 the same" in out
+    assert "DIFFERS" not in out
+
+    changed = fresh_copy("changed", {"test_mse": 123.0})
+    specs = suite_runs("per-cossim", **{**TINY, "methods": ["mlp"]})
+    grid = run_grid(specs, changed, LocalExecutor(0))
+    (check,) = grid.rechecked
+    assert not check.equal and check.now["test_mse"] == mlp["test_mse"]
+    assert check.recorded["epochs_run"] == check.now["epochs_run"]
+    assert check.describe() == (
+        f"cossim-so3/mlp/s0: test_mse 123 recorded, {mlp['test_mse']:.6g} now"
+    )
+    # a run with its result.json is kept, not re-checked
+    assert not run_grid(specs, changed, LocalExecutor(0)).rechecked
+    assert main([*argv, str(changed)]) == 0
+    assert "re-checked" not in capsys.readouterr().out
+
+
 def test_report_of_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_results(tmp_path / "none")

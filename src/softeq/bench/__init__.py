@@ -4,7 +4,9 @@
   ``per-cossim``, ``emlp-synthetic``, ...) under a protocol (``converged``,
   ``fast`` or ``paper``);
 * `run_grid` -- train them into a results folder with a `LocalExecutor` (process
-  pool) or a `RayExecutor`; finished runs are skipped, failures reported;
+  pool) or a `RayExecutor`; finished runs are skipped, failures reported, and
+  runs the folder recorded only in ``runs.jsonl`` trained again and compared
+  with that record (`Recheck`);
 * `write_report` -- ``REPORT.md``, ``results.csv`` and plots: mean ± std over
   seeds, best per column in bold, PER's wins/ties/losses, discovered strengths.
 
@@ -22,7 +24,7 @@ Example:
 
 from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seconds
 from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
-from ._grid import GridResult, run_grid
+from ._grid import GridResult, Recheck, recorded_only, run_grid
 from ._grid_report import write_report
 from ._suites import (
     METHODS,
@@ -43,12 +45,14 @@ __all__ = [
     "GridResult",
     "LocalExecutor",
     "RayExecutor",
+    "Recheck",
     "RunSpec",
     "aggregate",
     "execute",
     "largest_orthogonal",
     "load_results",
     "recorded_runs",
+    "recorded_only",
     "make_executor",
     "planned_action",
     "stale_reason",

@@ -14,6 +14,7 @@ from ..bench import (
     RunSpec,
     make_executor,
     planned_action,
+    recorded_only,
     run_grid,
     stale_reason,
     suite_runs,
@@ -97,6 +98,13 @@ def run_bench(args: argparse.Namespace) -> int:
     late = f", {len(grid.not_started)} not started (--hours)" * bool(grid.not_started)
     print(f"{args.suite}: {len(grid.ran)} trained, {len(grid.skipped)} already "
           f"finished, {len(grid.failed)} failed{late}, in {out}")  # fmt: skip
+    if grid.rechecked:
+        same = sum(c.equal for c in grid.rechecked)
+        print(f"re-checked {len(grid.rechecked)} runs the folder recorded only in "
+              f"runs.jsonl: {same} the same to the bit")  # fmt: skip
+        for check in grid.rechecked:
+            if not check.equal:
+                print(f"  DIFFERS {check.describe()}")
     for r in grid.failed:
         spec = r["spec"]
         run_id = f"{spec['task']} {spec['method']} seed {spec['seed']}"
@@ -113,6 +121,7 @@ def _dry_run(specs: list[RunSpec], out: Path, workers: int | None = None) -> int
     `workers`: as `--workers` (None: one per core)."""
     n = default_workers() if workers is None else max(workers, 1)
     typical = typical_run_seconds(out) if out.is_dir() else {}
+    recorded = recorded_only(specs, out) if out.is_dir() else {}
     actions: dict[str, dict[str, list[RunSpec]]] = {}
     for spec in specs:
         action = planned_action(spec, out)
@@ -128,6 +137,10 @@ def _dry_run(specs: list[RunSpec], out: Path, workers: int | None = None) -> int
                 if seconds is None:  # the method's runs on other tasks
                     seconds, note = typical.get(("*", spec.method)), ", other tasks"
                 why = stale_reason(spec, out)
+                if why is None and spec.run_id in recorded:
+                    why = (f"recorded only in runs.jsonl, test MSE "
+                           f"{recorded[spec.run_id]['test_mse']:.6g}: training it "
+                           "again re-checks that")  # fmt: skip
                 why = "" if why is None else f"  [{why}]"
                 if seconds is None:
                     unknown += 1
