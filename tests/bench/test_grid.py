@@ -34,8 +34,10 @@ from softeq.bench._aggregate import (
     choice_table,
     compare,
     fit_choice,
+    results_table,
     spread_table,
     validation_table,
+    wins_table,
 )
 from softeq.bench._grid_report import protocol_note
 from softeq.bench._suites import CARRIER_METHODS, FIT_CARRIERS, _settings
@@ -210,6 +212,31 @@ def test_spread_table_marks_cells_whose_runs_predate_the_measurement():
     lines = spread_table(aggregate(rows)).splitlines()
     assert lines[2] == "| MLP | 1 ± 0.71 (50%) |"
     assert lines[3] == "| PER (PER tuner) | – |"  # one of its two seeds lacks it
+
+
+def test_a_cell_with_fewer_seeds_says_how_many_and_is_never_bold():
+    """A method run on fewer seeds than the column's most (a grid part-way) shows
+    its count instead of a spread it does not have, and cannot take the bold."""
+
+    def row(method, seed, mse, trimmed):
+        return dict(suite="s", protocol="converged", task="t", method=method,
+                    seed=seed, test_mse=mse, params=1, ms_per_step=1.0, epochs=10,
+                    epochs_run=5, group=None, test_trimmed_mse=trimmed,
+                    test_median_se=0.1, test_worst_share=0.5)  # fmt: skip
+
+    rows = [row("mlp", k, 1.0 + k, 0.5 + k) for k in range(3)]
+    rows += [row("per", 0, 0.1, 0.05)]  # best by far, but one seed
+    rows += [row("rpp", k, 3.0 + k, 1.0) for k in range(2)]
+    cells = aggregate(rows)
+    lines = results_table(cells, "test_mse").splitlines()
+    assert lines[2] == "| MLP | **2 ± 1** |"
+    assert lines[3] == "| RPP | 3.5 ± 0.71 (2 of 3 seeds) |"
+    assert lines[4] == "| PER (PER tuner) | 0.1 (1 of 3 seeds) |"
+    spread = spread_table(cells).splitlines()
+    assert spread[4] == "| PER (PER tuner) | 0.05 (1 of 3 seeds) (50%) |"
+    # one run has no spread to compare by: PER's single seed counts nowhere
+    wins = wins_table(cells, "test_mse").splitlines()
+    assert wins[2] == "| PER (PER tuner) | MLP | 0 | 0 | 0 | – |"
 
 
 def test_reports_say_what_each_protocol_means():

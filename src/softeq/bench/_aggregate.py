@@ -250,18 +250,39 @@ def _method_task_table(cells: list[Cell], text: Callable[[Cell], str | None]) ->
     return "\n".join(lines)
 
 
+def _most_seeds(cells: list[Cell]) -> dict[str, int]:
+    """Per task, the most seeds any of its cells has."""
+    most: dict[str, int] = {}
+    for c in cells:
+        most[c.task] = max(most.get(c.task, 0), c.n)
+    return most
+
+
+def _spread(c: Cell, metric: str, most: int) -> str:
+    """``mean ± std`` of `metric`; a cell with fewer seeds than its column's most
+    says how many (``mean (1 of 3 seeds)`` for one: a single run has no spread)."""
+    if c.n >= most:
+        return f"{c.mean[metric]:.3g} ± {c.std[metric]:.2g}"
+    spread = "" if c.n == 1 else f" ± {c.std[metric]:.2g}"
+    return f"{c.mean[metric]:.3g}{spread} ({c.n} of {most} seeds)"
+
+
 def results_table(cells: list[Cell], metric: str) -> str:
-    """Markdown: methods x tasks, ``mean ± std`` of `metric`, best per column bold."""
+    """Markdown: methods x tasks, ``mean ± std`` of `metric`, best per column bold
+    among the cells with the column's most seeds (a cell with fewer says so and is
+    never bold)."""
+    most = _most_seeds(cells)
     best: dict[str, float] = {}
     for c in cells:
-        if metric in c.mean:
+        if metric in c.mean and c.n == most[c.task]:
             best[c.task] = min(best.get(c.task, math.inf), c.mean[metric])
 
     def text(c: Cell) -> str | None:
         if metric not in c.mean:
             return None
-        value = f"{c.mean[metric]:.3g} ± {c.std[metric]:.2g}"
-        return f"**{value}**" if c.mean[metric] == best[c.task] else value
+        value = _spread(c, metric, most[c.task])
+        full = c.n == most[c.task]
+        return f"**{value}**" if full and c.mean[metric] == best[c.task] else value
 
     return _method_task_table(cells, text)
 
@@ -271,12 +292,12 @@ def spread_table(cells: list[Cell]) -> str:
     test points (mean ± std over seeds) and, in brackets, the mean share of the
     MSE those points carried; "–" for cells whose runs predate the measurement."""
     trimmed, share = SPREAD_METRICS[0], SPREAD_METRICS[2]
+    most = _most_seeds(cells)
 
     def text(c: Cell) -> str | None:
         if trimmed not in c.mean or share not in c.mean:
             return None
-        return (f"{c.mean[trimmed]:.3g} ± {c.std[trimmed]:.2g} "
-                f"({c.mean[share]:.0%})")  # fmt: skip
+        return f"{_spread(c, trimmed, most[c.task])} ({c.mean[share]:.0%})"
 
     return _method_task_table(cells, text)
 
@@ -332,7 +353,8 @@ def compare(a: Cell, b: Cell, metric: str, threshold: float = 2.0) -> str:
 
 
 def wins_table(cells: list[Cell], metric: str, methods=("per", "per-evidence")) -> str:
-    """Markdown: wins/ties/losses of each PER variant against every other method."""
+    """Markdown: wins/ties/losses of each PER variant against every other method,
+    on the tasks where both have at least two seeds."""
     index = {(c.task, c.method): c for c in cells}
     tasks = list(dict.fromkeys(c.task for c in cells))
     others = _ordered(list({c.method for c in cells}), list(METHODS))
@@ -342,8 +364,10 @@ def wins_table(cells: list[Cell], metric: str, methods=("per", "per-evidence")) 
         for o in (m for m in others if m != p):
             outcome: dict[str, list[str]] = {"win": [], "tie": [], "loss": []}
             for t in tasks:
-                if (t, p) in index and (t, o) in index:
-                    outcome[compare(index[t, p], index[t, o], metric)].append(t)
+                pair = index.get((t, p)), index.get((t, o))
+                # one run has no spread: Welch's t needs two seeds a side
+                if pair[0] and pair[1] and min(pair[0].n, pair[1].n) > 1:
+                    outcome[compare(pair[0], pair[1], metric)].append(t)
             lost = ", ".join(outcome["loss"]) or "–"
             lines.append(
                 f"| {label(p)} | {label(o)} | "
