@@ -227,8 +227,12 @@ def test_a_cell_with_fewer_seeds_says_how_many_and_is_never_bold():
     rows = [row("mlp", k, 1.0 + k, 0.5 + k) for k in range(3)]
     rows += [row("per", 0, 0.1, 0.05)]  # best by far, but one seed
     rows += [row("rpp", k, 3.0 + k, 1.0) for k in range(2)]
+    rows += [row("constant-velocity", 0, 0.5, 0.4)]  # trains nothing: one run
     cells = aggregate(rows)
     lines = results_table(cells, "test_mse").splitlines()
+    assert "| Constant velocity (no training) | **0.5 ± 0** |" in lines
+    lines = results_table([c for c in cells if c.method != "constant-velocity"],
+                          "test_mse").splitlines()  # fmt: skip
     assert lines[2] == "| MLP | **2 ± 1** |"
     assert lines[3] == "| RPP | 3.5 ± 0.71 (2 of 3 seeds) |"
     assert lines[4] == "| PER (PER tuner) | 0.1 (1 of 3 seeds) |"

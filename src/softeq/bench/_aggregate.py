@@ -251,20 +251,26 @@ def _method_task_table(cells: list[Cell], text: Callable[[Cell], str | None]) ->
 
 
 def _most_seeds(cells: list[Cell]) -> dict[str, int]:
-    """Per task, the most seeds any of its cells has."""
+    """Per task, the most seeds any of its trained cells has (`REFERENCES`, which
+    train nothing, run once)."""
     most: dict[str, int] = {}
     for c in cells:
-        most[c.task] = max(most.get(c.task, 0), c.n)
+        most[c.task] = max(most.get(c.task, 1), 1 if c.method in REFERENCES else c.n)
     return most
 
 
-def _spread(c: Cell, metric: str, most: int) -> str:
+def _complete(c: Cell, most: dict[str, int]) -> bool:
+    """Whether `c` has its column's most seeds (a reference always has)."""
+    return c.method in REFERENCES or c.n >= most[c.task]
+
+
+def _spread(c: Cell, metric: str, most: dict[str, int]) -> str:
     """``mean ± std`` of `metric`; a cell with fewer seeds than its column's most
     says how many (``mean (1 of 3 seeds)`` for one: a single run has no spread)."""
-    if c.n >= most:
+    if _complete(c, most):
         return f"{c.mean[metric]:.3g} ± {c.std[metric]:.2g}"
     spread = "" if c.n == 1 else f" ± {c.std[metric]:.2g}"
-    return f"{c.mean[metric]:.3g}{spread} ({c.n} of {most} seeds)"
+    return f"{c.mean[metric]:.3g}{spread} ({c.n} of {most[c.task]} seeds)"
 
 
 def results_table(cells: list[Cell], metric: str) -> str:
@@ -274,15 +280,15 @@ def results_table(cells: list[Cell], metric: str) -> str:
     most = _most_seeds(cells)
     best: dict[str, float] = {}
     for c in cells:
-        if metric in c.mean and c.n == most[c.task]:
+        if metric in c.mean and _complete(c, most):
             best[c.task] = min(best.get(c.task, math.inf), c.mean[metric])
 
     def text(c: Cell) -> str | None:
         if metric not in c.mean:
             return None
-        value = _spread(c, metric, most[c.task])
-        full = c.n == most[c.task]
-        return f"**{value}**" if full and c.mean[metric] == best[c.task] else value
+        value = _spread(c, metric, most)
+        best_here = _complete(c, most) and c.mean[metric] == best[c.task]
+        return f"**{value}**" if best_here else value
 
     return _method_task_table(cells, text)
 
@@ -297,7 +303,7 @@ def spread_table(cells: list[Cell]) -> str:
     def text(c: Cell) -> str | None:
         if trimmed not in c.mean or share not in c.mean:
             return None
-        return f"{_spread(c, trimmed, most[c.task])} ({c.mean[share]:.0%})"
+        return f"{_spread(c, trimmed, most)} ({c.mean[share]:.0%})"
 
     return _method_task_table(cells, text)
 
@@ -352,9 +358,15 @@ def compare(a: Cell, b: Cell, metric: str, threshold: float = 2.0) -> str:
     return "win" if diff < 0 else "loss"
 
 
+def _spread_known(c: Cell) -> bool:
+    """Whether `c`'s spread over seeds is measured (two seeds or more) or is none
+    (a reference, which trains nothing)."""
+    return c.n > 1 or c.method in REFERENCES
+
+
 def wins_table(cells: list[Cell], metric: str, methods=("per", "per-evidence")) -> str:
     """Markdown: wins/ties/losses of each PER variant against every other method,
-    on the tasks where both have at least two seeds."""
+    on the tasks where both have at least two seeds (or are a reference)."""
     index = {(c.task, c.method): c for c in cells}
     tasks = list(dict.fromkeys(c.task for c in cells))
     others = _ordered(list({c.method for c in cells}), list(METHODS))
@@ -365,8 +377,9 @@ def wins_table(cells: list[Cell], metric: str, methods=("per", "per-evidence")) 
             outcome: dict[str, list[str]] = {"win": [], "tie": [], "loss": []}
             for t in tasks:
                 pair = index.get((t, p)), index.get((t, o))
-                # one run has no spread: Welch's t needs two seeds a side
-                if pair[0] and pair[1] and min(pair[0].n, pair[1].n) > 1:
+                # one trained run has no spread: Welch's t needs two seeds a side
+                # (a reference trains nothing: its one value is exact)
+                if pair[0] and pair[1] and all(_spread_known(c) for c in pair):
                     outcome[compare(pair[0], pair[1], metric)].append(t)
             lost = ", ".join(outcome["loss"]) or "–"
             lines.append(
