@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._progress import progress_bar
-from ._aggregate import METRICS, RUN_KEY, recorded_runs
+from ._aggregate import METRICS, _key, recorded_runs
 from ._executors import LocalExecutor, RayExecutor
 from ._suites import RunSpec
 from ._worker import RESULT_FILE, finished_result, write_json_atomic
@@ -112,10 +112,10 @@ def _record_grid(specs: list[RunSpec], root: Path, command: str | None) -> None:
 def recorded_only(specs: list[RunSpec], root: Path) -> dict[str, dict[str, Any]]:
     """The runs of `specs` that `root` records only as a line of its
     ``runs.jsonl`` (no ``result.json`` in their folder): that line, by run id."""
-    rows = {tuple(row[k] for k in RUN_KEY): row for row in recorded_runs(root)}
+    rows = {_key(row): row for row in recorded_runs(root)}
     out = {}
     for spec in specs:
-        row = rows.get(tuple(spec.to_dict()[k] for k in RUN_KEY))
+        row = rows.get(_key(spec.to_dict()))
         if row is not None and not (root / spec.run_id / RESULT_FILE).is_file():
             out[spec.run_id] = row
     return out
