@@ -17,14 +17,18 @@ of PER's allocation.
 * ``soft-p0``: ``soft`` with its weights projected onto O2z's maps at
   initialisation ($W \\leftarrow P W$), so that training starts where the hard
   model does;
+* ``orbit``: the MLP with an orbit penalty (``mlp-orbit``, ch 384), strength λ
+  on O2z only: $\\lambda\\,\\mathbb{E}_g \\|f(\\rho_{in}(g)x) -
+  \\rho_{out}(g)f(x)\\|^2$ over 4 sampled elements per training input, the
+  function-space penalty for any model (λ = 0: the ``mlp`` reference);
 * ``limit``: EMLP with O2z-equivariant linear maps and the same O3-built bilinear
   layers and gates, `EMLP(nonlinear_group=O3)`: SoftEMLP's λ → ∞ limit;
 * ``emlp``: EMLP(O2z) of the same allocation (hidden layers, bilinear layers and
   gates built for O2z): the hard-equivariant network for the true group;
 * ``mlp``: the plain MLP of the same preset.
 
-Every model has SoftEMLP's allocation (ch 128, PER's 54V0+18V+6V2+2V3, RPP gates)
-and trains with the converged preset (until its validation MSE stops improving),
+Every model but the MLPs has SoftEMLP's allocation (ch 128, PER's
+54V0+18V+6V2+2V3, RPP gates) and trains with the converged preset (until its validation MSE stops improving),
 all without weight decay, so that λ is the only regulariser that differs.
 Per run: test MSE, the epoch of the selected model and why training stopped, the
 final O2z weight residual (soft only) and, per layer, every candidate's weight
@@ -38,6 +42,10 @@ table and a plot. Never asserts.
         [--out results/lambda-sweep] [--patience N] [--weight-decay WD] [--runs DIR]
         [--hours H]
     python benchmarks/bench_lambda_sweep.py --table results/lambda-sweep [--layers]
+
+e.g. `--task cossim:so3 --group SO3 --variants orbit --lambdas 1` trains the MLP
+with an orbit penalty on SO3 alone at strength 1 (the task's other candidate,
+Scale3, unpenalised).
 """
 
 from __future__ import annotations
@@ -63,6 +71,10 @@ REFERENCES = ("limit", "emlp", "mlp")
 #: The swept variants: the penalty in the loss, or as a proximal step, on O2z; or
 #: in the loss on every O(2) candidate.
 SOFT = ("soft", "prox", "soft-all", "soft-p0")
+#: The swept variant on an MLP: its orbit penalty on the one group.
+ORBIT = "orbit"
+#: Every variant with a strength λ.
+SWEPT = (*SOFT, ORBIT)
 
 
 def candidates(largest: str, group: str) -> tuple[str, ...]:
@@ -105,6 +117,9 @@ def run_one(job: tuple[str, float | None, int, dict]) -> dict:
         mode = "proximal" if variant == "prox" else "loss"
         config = TrainConfig(**common, **ARCH, model="per", tuner="constant",
                              strength=float(strength), penalty_mode=mode)  # fmt: skip
+    elif variant == ORBIT:
+        config = TrainConfig(**common, model="mlp-orbit", tuner="constant",
+                             strength=float(strength))  # fmt: skip
     elif variant == "mlp":
         config = TrainConfig(**common, model="mlp")
     else:
@@ -203,6 +218,7 @@ def labels(group: str, largest: str) -> dict[str, str]:
             "limit": f"its λ → ∞ limit ({group} linear maps, {largest} "
             "nonlinearities)",
             "emlp": f"EMLP({group}), same allocation",
+            ORBIT: f"MLP (ch 384), orbit penalty on {group} only",
             "mlp": "MLP (ch 384)"}  # fmt: skip
 
 
@@ -214,14 +230,15 @@ def table(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     names = labels(group, largest)
     keys = sorted({(r["variant"], r["strength"]) for r in rows},
-                  key=lambda k: (k[0] not in SOFT, (SOFT + REFERENCES).index(k[0]),
+                  key=lambda k: (k[0] not in SWEPT, (SWEPT + REFERENCES).index(k[0]),
                                  k[1] or 0))  # fmt: skip
     for variant, strength in keys:
         rs = [r for r in rows if (r["variant"], r["strength"]) == (variant, strength)]
         why = ", ".join(sorted({r["stop_reason"] for r in rs}))
-        residual = (_stats([_residual(r) for r in rs])
-                    if variant in SOFT else "0 (exact)")  # fmt: skip
-        lam = f"{strength:g}" if variant in SOFT else "–"
+        residual = "0 (exact)" if variant in ("limit", "emlp") else "–"
+        if variant in SOFT:
+            residual = _stats([_residual(r) for r in rs])
+        lam = f"{strength:g}" if variant in SWEPT else "–"
         lines.append(
             f"| {names[variant]} | {lam} | {_stats([r['test_mse'] for r in rs])} "
             f"| {_stats([r['val_mse'] for r in rs])} "
@@ -268,12 +285,13 @@ def plot(rows: list[dict], path: Path) -> None:
         "prox": ("C4", names["prox"]),
         "soft-all": ("C5", names["soft-all"]),
         "soft-p0": ("C6", names["soft-p0"]),
+        ORBIT: ("C7", names[ORBIT]),
     }
     for variant, (color, label) in curves.items():
-        # λ = 0 is one model for both variants (no penalty): drawn on both curves
+        # λ = 0 is one model for the SoftEMLP variants (no penalty): drawn on each
         mine = [r for r in rows if r["variant"] == variant
                 or (r["variant"] == "soft" and r["strength"] == 0
-                    and variant != "soft-all")]  # fmt: skip
+                    and variant in ("prox", "soft-p0"))]  # fmt: skip
         if not any(r["variant"] == variant for r in mine):
             continue
         lams = sorted({r["strength"] for r in mine})
@@ -316,9 +334,9 @@ def _check_setting(
     """Stop with a clear message before any run when the flags cannot work."""
     from softeq.data import get_task
 
-    unknown = sorted(set(variants) - set(SOFT + REFERENCES))
+    unknown = sorted(set(variants) - set(SWEPT + REFERENCES))
     if unknown:
-        parser.error(f"unknown variants {unknown}; known: {SOFT + REFERENCES}")
+        parser.error(f"unknown variants {unknown}; known: {SWEPT + REFERENCES}")
     try:
         task = get_task(task_name, seed=0)
     except (KeyError, ValueError) as err:
@@ -367,10 +385,11 @@ def main() -> None:
         for seed in range(args.seeds):
             if "soft" in variants:
                 jobs += [("soft", lam, seed, overrides) for lam in lambdas]
-            for v in ("prox", "soft-all", "soft-p0"):  # at λ = 0: the soft run
+            # at λ = 0: the soft run (the SoftEMLPs) or the mlp reference (orbit)
+            for v in ("prox", "soft-all", "soft-p0", ORBIT):
                 if v in variants:
                     jobs += [(v, lam, seed, overrides) for lam in lambdas if lam]
-            jobs += [(v, None, seed, overrides) for v in variants if v not in SOFT]
+            jobs += [(v, None, seed, overrides) for v in variants if v not in SWEPT]
         if args.hours is not None and args.hours <= 0:
             parser.error(f"--hours must be > 0, got {args.hours}")
         deadline = None if args.hours is None else time.time() + 3600 * args.hours

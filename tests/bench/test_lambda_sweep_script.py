@@ -28,7 +28,8 @@ def test_table_orders_loss_then_proximal_by_strength_then_references():
         "| MLP (ch 384) | –",
     ]
     assert "| 3 ± 0.71 |" in lines[0]  # mean ± sample std over the two seeds
-    assert lines[-1].endswith("| 0 (exact) |")
+    # the hard limit is exact; the MLP has no weight residual to show
+    assert lines[-2].endswith("| 0 (exact) |") and lines[-1].endswith("| – |")
 
 
 def test_layers_table_averages_each_layers_o3_residual_over_seeds():
@@ -125,3 +126,52 @@ def test_soft_p0_starts_on_the_groups_maps_and_keeps_the_rest():
     assert after["O2z"]["total"] < 1e-10
     # off O2z's maps nothing is left, so O(3)'s residual is what O2z's maps carry
     assert 0 < after["O3"]["total"] < before["O3"]["total"]
+
+
+def test_the_orbit_variant_penalises_the_one_group_on_an_mlp(tmp_path):
+    """`orbit`: the MLP with an orbit penalty at strength λ on `--group` alone
+    (the largest candidate at 0, the task's other candidates dropped)."""
+    import json
+
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        row = bench.run_one(
+            (
+                "orbit",
+                2.0,
+                0,
+                {
+                    "task": "cossim:so3",
+                    "group": "SO3",
+                    "epochs": 2,
+                    "runs": str(tmp_path),
+                },
+            )
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert (row["variant"], row["strength"], row["group"]) == ("orbit", 2.0, "SO3")
+    assert row["largest"] == "SO3xScale3" and row["residual"] is None
+    logged = json.loads((tmp_path / "orbit-2.0-s0" / "metrics.jsonl")
+                        .read_text().splitlines()[-1])  # fmt: skip
+    strengths = {k: v for k, v in logged.items() if k.startswith("reg/strength/")}
+    assert strengths == {"reg/strength/SO3xScale3": 0.0, "reg/strength/SO3": 2.0}
+    assert logged["reg/orbit/SO3"] > 0
+    lines = bench.table([row, {**row, "seed": 1}, {**_row("mlp", None, 0, 1.0),
+                         "task": "cossim:so3", "group": "SO3",
+                         "largest": "SO3xScale3"}]).splitlines()  # fmt: skip
+    assert lines[2].startswith("| MLP (ch 384), orbit penalty on SO3 only | 2 |")
+    assert lines[2].endswith("| – |") and lines[3].startswith("| MLP (ch 384) | – |")
+
+
+def test_an_unknown_variant_is_one_clear_error():
+    import argparse
+
+    import pytest
+
+    parser = argparse.ArgumentParser()
+    with pytest.raises(SystemExit):
+        bench._check_setting(parser, "cossim:so3", "SO3", ["orbits"])
+    bench._check_setting(parser, "cossim:so3", "SO3", ["orbit", "mlp"])
