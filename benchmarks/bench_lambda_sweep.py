@@ -28,8 +28,9 @@ of PER's allocation.
 * ``mlp``: the plain MLP of the same preset.
 
 Every model but the MLPs has SoftEMLP's allocation (ch 128, PER's
-54V0+18V+6V2+2V3, RPP gates) and trains with the converged preset (until its validation MSE stops improving),
-all without weight decay, so that λ is the only regulariser that differs.
+54V0+18V+6V2+2V3, RPP gates), and every one trains with the converged preset
+(until its validation MSE stops improving), all without weight decay, so that λ
+is the only regulariser that differs.
 Per run: test MSE, the epoch of the selected model and why training stopped, the
 final O2z weight residual (soft only) and, per layer, every candidate's weight
 residual (soft variants; `--layers` tabulates O3's). Writes one JSON line per run
