@@ -196,6 +196,8 @@ def test_every_and_state_and_errors(generator):
         EvidenceTuner(NAMES, init=0.0, weight_decay=1e-3, n_targets=10)
     with pytest.raises(ValueError, match="samples >= 1"):
         EvidenceTuner(NAMES, weight_decay=1e-3, n_targets=10, samples=0)
+    with pytest.raises(ValueError, match="start >= 1"):
+        EvidenceTuner(NAMES, weight_decay=1e-3, n_targets=10, start=0)
     with pytest.raises(ValueError, match="expected 1 curvature diagonals"):
         t.traces(lay, 1.0, [torch.ones(n_entries(lay))] * 2)
     with pytest.raises(ValueError, match="one curvature diagonal per layer"):
@@ -386,3 +388,35 @@ def test_zero_largest_strength_without_weight_decay(generator):
     t.step(0, values, lay, train_mse=0.5, inputs=x)
     assert t.strengths["O3"] == 0.0
     assert all(0 < t.strengths[g] < float("inf") for g in ("O2x", "O2z"))
+
+
+def test_no_update_before_start_then_every_every_epochs(generator):
+    """With `start`, the strengths stay at `init` through epoch start - 1
+    (1-based) and move first at `start`, then every `every` epochs."""
+    lay = layer(generator)
+    x = inputs(lay, generator)
+    t = EvidenceTuner(NAMES, init=1.0, weight_decay=1e-3, n_targets=1000, every=3,
+                      start=7)  # fmt: skip
+    values = {k: float(v) for k, v in ProjectionPenalty(lay)(exact=True).items()}
+    moved = []
+    for epoch in range(13):
+        before = dict(t.strengths)
+        t.step(epoch, values, lay, train_mse=0.1, inputs=x)
+        if t.strengths != before:
+            moved.append(epoch + 1)
+    assert moved == [7, 10, 13] and t.updates == 3
+
+
+def test_a_trainer_starts_the_evidence_tuner_at_adjust_at():
+    from softeq.data import get_task
+    from softeq.train import TrainConfig
+    from softeq.train._config import resolve_config
+    from softeq.train._setup import make_tuner
+
+    task = get_task("inertia:o2z")
+    for preset in ("converged", "fast", "paper"):
+        config = resolve_config(TrainConfig(task="inertia:o2z", model="per",
+                                            tuner="evidence", preset=preset))
+        tuner = make_tuner(config, task)
+        assert isinstance(tuner, EvidenceTuner)
+        assert tuner.start == config.adjust_at and tuner.every == config.tuner_every

@@ -175,8 +175,9 @@ def test_tuners_change_strengths_in_the_trainer_by_their_rule(tuner, tmp_path):
 
 
 def test_evidence_diagnostics_are_logged_at_update_epochs(tmp_path):
+    # the first update at adjust_at (1-based), then every tuner_every epochs
     cfg = TrainConfig(**{**SMALL, "epochs": 4}, model="per", tuner="evidence",
-                      tuner_every=2)  # fmt: skip
+                      tuner_every=2, adjust_at=2)  # fmt: skip
     Trainer(cfg, tmp_path).fit()
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text()
             .splitlines()]  # fmt: skip

@@ -123,8 +123,17 @@ class EvidenceTuner(ConstantTuner):
     `samples` training inputs per update). Then both traces are exact: there
     $\\Lambda + hI$ is the prior with $\\alpha + h$, block-diagonal per copy pair
     (`softeq.basis.ProjectorStack.evidence_traces`).
-    Every `every` epochs the tuner takes one damped fixed-point step in log space,
+    From epoch `start` on, every `every` epochs, the tuner takes one damped
+    fixed-point step in log space,
     $\\log\\lambda_j \\mathrel{+}= \\eta(\\log T_j - \\log R_j)$.
+    The approximation holds at trained weights: before the penalties have
+    pulled the weights in, $R_j$ is the initialisation's residual, which the
+    fixed point reads as a residual the data ask for. Trainers start it where
+    PER's tuner rescales (`TrainConfig.adjust_at`, epoch 200 of the converged
+    preset): started at epoch 10 instead, on the inertia settings it cut every
+    strength from 100 to about 0.03 at its first update, alike for every group,
+    and PER with it scored like the unregularised network
+    (results/evidence-tuner-from-epoch-10).
 
     The largest group `groups[0]` keeps strength 0 unless `tune_largest`, as in
     PER: when the other candidates generate it (O3 from O2x, O2y, O2z; SO3xScale3
@@ -144,6 +153,7 @@ class EvidenceTuner(ConstantTuner):
         weight_decay: The run's $wd$ (> 0 unless every strength stays > 0).
         n_targets: $N d_{out}$, the number of training target values.
         every: Epochs between updates.
+        start: The 1-based epoch of the first update (default `every`).
         damping: $\\eta \\in (0, 1]$.
         bounds: Strengths are clipped to this range.
         samples: Training inputs of each curvature probe.
@@ -173,6 +183,7 @@ class EvidenceTuner(ConstantTuner):
         samples: int = 64,
         seed: int = 0,
         tune_largest: bool = False,
+        start: int | None = None,
     ) -> None:
         if init <= 0:
             raise ValueError(f"EvidenceTuner needs init > 0 (log space), got {init}")
@@ -183,11 +194,15 @@ class EvidenceTuner(ConstantTuner):
             )
         if samples < 1:
             raise ValueError(f"EvidenceTuner needs samples >= 1, got {samples}")
+        start = every if start is None else start
+        if start < 1:
+            raise ValueError(f"EvidenceTuner needs start >= 1 (1-based), got {start}")
         super().__init__(groups, init, largest=init if tune_largest else 0.0)
         #: The groups whose strengths the tuner moves.
         self.tuned = [g for g in self.groups if self.strengths[g] > 0]
         self.weight_decay, self.n_targets = weight_decay, n_targets
         self.every, self.damping, self.bounds = every, damping, bounds
+        self.start = start
         self.samples, self.seed = samples, seed
         self.updates = 0
         self._diagnostics: dict[str, float] = {}
@@ -274,7 +289,8 @@ class EvidenceTuner(ConstantTuner):
         inputs: Tensor | None = None,
         **info: Any,
     ) -> None:
-        """Every `every` epochs, one damped fixed-point step towards $T_j = R_j$.
+        """From epoch `start` (1-based) on, every `every` epochs, one damped
+        fixed-point step towards $T_j = R_j$.
 
         Args:
             epoch: 0-based epoch just finished.
@@ -287,7 +303,7 @@ class EvidenceTuner(ConstantTuner):
         """
         values = self._read(epoch, penalties)
         self._diagnostics = {}
-        if (epoch + 1) % self.every:
+        if not self.updates_at(epoch):
             return
         if model is None or train_mse is None or inputs is None:
             raise ValueError("EvidenceTuner.step needs the model, train_mse and inputs")
@@ -305,6 +321,18 @@ class EvidenceTuner(ConstantTuner):
             log_s = math.log(self.strengths[g]) + self.damping * math.log(t / R)
             self.strengths[g] = min(max(math.exp(log_s), low), high)
         self.updates += 1
+
+    def updates_at(self, epoch: int) -> bool:
+        """Whether `step` at this 0-based epoch updates the strengths.
+
+        Example:
+            >>> tuner = EvidenceTuner(["O3", "O2z"], weight_decay=1e-4,
+            ...                       n_targets=9000, every=10, start=200)
+            >>> [e + 1 for e in range(240) if tuner.updates_at(e)]
+            [200, 210, 220, 230, 240]
+        """
+        e1 = epoch + 1
+        return e1 >= self.start and (e1 - self.start) % self.every == 0
 
     def diagnostics(self) -> dict[str, float]:
         """After an updating `step`: ``noise``, the likelihood's noise variance

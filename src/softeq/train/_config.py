@@ -60,12 +60,14 @@ class TrainConfig:
         patience: Early-stopping patience in epochs (of the smoothed curve);
             0 disables early stopping.
         tuner: ``"per"`` (the reference's one-shot rescaling), ``"evidence"``
-            (type-II maximum likelihood every `tuner_every` epochs),
+            (type-II maximum likelihood from epoch `adjust_at` every
+            `tuner_every` epochs),
             ``"breaking"`` (strengths from each group's breaking on the
             validation split, from epoch `adjust_at` every `tuner_every` epochs,
             `BreakingTuner`; `strength` is the strength of a group the data
             respect) or ``"constant"``.
-        adjust_at: Epoch (1-based) at which the ``"per"`` tuner rescales strengths.
+        adjust_at: Epoch (1-based) at which the ``"per"`` tuner rescales strengths;
+            the ``"evidence"`` and ``"breaking"`` tuners' first update.
         adjust_power: Exponent p of the ``"per"`` tuner.
         tuner_every: Epochs between ``"evidence"`` updates.
         tune_largest: The ``"evidence"`` tuner also tunes the largest group's

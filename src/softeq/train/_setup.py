@@ -171,7 +171,8 @@ def make_tuner(config: TrainConfig, task: Task) -> ConstantTuner:
         n_targets = task.y_train.numel()
         return EvidenceTuner(task.groups, init=config.strength or 1.0,
                              weight_decay=config.weight_decay, n_targets=n_targets,
-                             every=config.tuner_every, seed=config.seed,
+                             every=config.tuner_every, start=config.adjust_at,
+                             seed=config.seed,
                              tune_largest=config.tune_largest)  # fmt: skip
     if config.tuner == "per":
         return PERTuner(task.groups, init=config.strength, adjust_at=config.adjust_at,
