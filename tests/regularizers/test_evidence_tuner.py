@@ -415,8 +415,11 @@ def test_a_trainer_starts_the_evidence_tuner_at_adjust_at():
 
     task = get_task("inertia:o2z")
     for preset in ("converged", "fast", "paper"):
-        config = resolve_config(TrainConfig(task="inertia:o2z", model="per",
-                                            tuner="evidence", preset=preset))
+        config = resolve_config(
+            TrainConfig(
+                task="inertia:o2z", model="per", tuner="evidence", preset=preset
+            )
+        )
         tuner = make_tuner(config, task)
         assert isinstance(tuner, EvidenceTuner)
         assert tuner.start == config.adjust_at and tuner.every == config.tuner_every

@@ -324,13 +324,16 @@ def test_proximal_penalties_leave_the_loss_and_pull_the_weights(tmp_path):
     rows = [json.loads(x) for x in lines]
     assert [r["train/loss"] for r in rows] == [r["train/mse"] for r in rows]
     # lr 3e-3 x 1e6: each step keeps ~3e-4 of the off-group part
-    assert all(r["O2z"] < 1e-8 for r in _logged(tmp_path, "residual"))
+    # constant strengths: residuals logged every RESIDUAL_EVERY epochs and the last
+    residuals = [r for r in _logged(tmp_path, "residual") if r]
+    assert len(residuals) == 2 and all(r["O2z"] < 1e-8 for r in residuals)
     assert rows[0]["reg/strength/O2z"] == 1e6
     assert summary["stop_reason"] is not None
     # in the loss, Adam moves each weight by about lr per step whatever the
     # strength: the same stiff penalty barely moves the residual in 3 epochs
     Trainer(TrainConfig(**common), tmp_path / "loss").fit()
-    assert all(r["O2z"] > 0.1 for r in _logged(tmp_path / "loss", "residual"))
+    residuals = [r for r in _logged(tmp_path / "loss", "residual") if r]
+    assert len(residuals) == 2 and all(r["O2z"] > 0.1 for r in residuals)
 
 
 def test_proximal_penalties_need_soft_layers():
@@ -363,33 +366,44 @@ def test_equivariant_init_needs_soft_layers_and_a_known_choice():
         Trainer(TrainConfig(**SMALL, model="per", init="projected"))
 
 
-def test_skipping_the_exact_penalties_the_tuner_ignores_changes_nothing(tmp_path):
-    """After the PER tuner has fired it reads no penalties: the trainer skips the
-    exact pass (logging it every RESIDUAL_EVERY epochs), and the run is the same
-    as one that computes it every epoch."""
+@pytest.mark.parametrize("tuner", ["per", "evidence", "breaking", "constant"])
+def test_tuners_read_penalties_only_where_they_can_change(tuner):
+    """PER's tuner reads the penalties up to its rescaling at `adjust_at`, the
+    evidence and breaking tuners only at their updates (from `adjust_at`, every
+    `tuner_every` epochs), constant strengths never: the trainer skips the exact
+    penalty pass at the other epochs (logging it every RESIDUAL_EVERY), and the
+    run is the same to the bit as one that computes it every epoch."""
     from softeq.train import RESIDUAL_EVERY
 
-    cfg = TrainConfig(**{**SMALL, "epochs": 25}, model="per", tuner="per",
-                      adjust_at=4, patience=0)  # fmt: skip
+    cfg = TrainConfig(**{**SMALL, "epochs": 12}, model="per", tuner=tuner,
+                      adjust_at=2, tuner_every=3, strength=1.0,
+                      patience=0)  # fmt: skip
     runs = {}
     for reads_always in (False, True):
-        trainer = Trainer(cfg, tmp_path / str(reads_always))
+        trainer = Trainer(cfg)
         if reads_always:
             trainer.tuner.reads_penalties = lambda epoch: True
-        out = tmp_path / str(reads_always)
-        summary = trainer.fit()
-        runs[reads_always] = (
-            summary,
-            _logged(out, "penalty"),
-            _logged(out, "strength"),
-        )
-    (lazy, lazy_pen, lazy_str), (eager, eager_pen, eager_str) = runs[False], runs[True]
-    assert lazy["test_mse"] == eager["test_mse"] and lazy_str == eager_str
-    assert lazy["strengths"] == eager["strengths"] != lazy_str[0]  # it did fire
-    logged = [e for e, row in enumerate(lazy_pen) if row]
-    assert logged == [e for e in range(25) if e < 4 or e % RESIDUAL_EVERY == 0
-                      or e == 24]  # fmt: skip
-    assert all(eager_pen[e] == lazy_pen[e] for e in logged)
+        rows = [trainer.run_epoch()[0] for _ in range(cfg.epochs)]
+        runs[reads_always] = (trainer.model.state_dict(), rows)
+    (lazy, lazy_rows), (eager, eager_rows) = runs[False], runs[True]
+    for name, value in lazy.items():
+        torch.testing.assert_close(value, eager[name], rtol=0, atol=0)
+    assert [r["val/mse"] for r in lazy_rows] == [r["val/mse"] for r in eager_rows]
+
+    def logged(rows, quantity):
+        return [{k: v for k, v in r.items() if k.startswith(f"reg/{quantity}/")}
+                for r in rows]  # fmt: skip
+
+    strengths = logged(lazy_rows, "strength")
+    assert strengths == logged(eager_rows, "strength")
+    # 0-based epochs that read them: PER's up to its rescaling at 1-based 2
+    updates = {"per": [0, 1], "constant": []}.get(tuner, [1, 4, 7, 10])
+    assert (strengths[-1] != strengths[0]) == bool(updates)
+    lazy_pen, eager_pen = logged(lazy_rows, "penalty"), logged(eager_rows, "penalty")
+    at = [e for e, row in enumerate(lazy_pen) if row]
+    last = cfg.epochs - 1  # the cap's last epoch is logged too
+    assert at == sorted({*updates, last, *range(0, cfg.epochs, RESIDUAL_EVERY)})
+    assert all(eager_pen[e] == lazy_pen[e] for e in at)
 
 
 def _val_curve(folder) -> list[float]:

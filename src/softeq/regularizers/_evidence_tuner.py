@@ -322,6 +322,12 @@ class EvidenceTuner(ConstantTuner):
             self.strengths[g] = min(max(math.exp(log_s), low), high)
         self.updates += 1
 
+    def reads_penalties(self, epoch: int) -> bool:
+        """True only at the epochs where `step` updates (`updates_at`): the
+        penalties of the others change nothing, so a trainer may skip their exact
+        pass (it still logs them every `softeq.train.RESIDUAL_EVERY` epochs)."""
+        return self.updates_at(epoch)
+
     def updates_at(self, epoch: int) -> bool:
         """Whether `step` at this 0-based epoch updates the strengths.
 

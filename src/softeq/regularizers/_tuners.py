@@ -118,9 +118,16 @@ class ConstantTuner:
         """Whether `step` at this 0-based epoch uses the exact penalties.
 
         A trainer may skip computing them (and this epoch's `step`) when it is
-        False; the strengths cannot change then. True unless a subclass knows
-        better (`PERTuner`: only before it has fired)."""
-        return True
+        False; the strengths cannot change then. False for constant strengths;
+        True for a subclass with a `step` of its own, unless it knows better
+        (`PERTuner`: only before it has fired; `EvidenceTuner`: only at its
+        updates).
+
+        Example:
+            >>> ConstantTuner(["O3", "O2z"]).reads_penalties(0)
+            False
+        """
+        return type(self).step is not ConstantTuner.step
 
     def _read(
         self, epoch: int, penalties: Mapping[str, float | Tensor]

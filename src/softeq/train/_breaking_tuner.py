@@ -142,6 +142,11 @@ class BreakingTuner(ConstantTuner):
         e1 = epoch + 1
         return e1 >= self.start and (e1 - self.start) % self.every == 0
 
+    def reads_penalties(self, epoch: int) -> bool:
+        """True at the measuring epochs (`due`), so that a trainer calls `step`
+        there; the rule itself reads held-out data, not the penalties."""
+        return self.due(epoch)
+
     def breakings(
         self, model: nn.Module | Any, x: Tensor, y: Tensor
     ) -> dict[str, float]:
