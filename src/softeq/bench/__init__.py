@@ -6,7 +6,8 @@
 * `run_grid` -- train them into a results folder with a `LocalExecutor` (process
   pool) or a `RayExecutor`; finished runs are skipped, failures reported, and
   runs the folder recorded only in ``runs.jsonl`` trained again and compared
-  with that record (`Recheck`);
+  with that record (`Recheck`), and runs trained before a change of code that
+  applies to them (`REVISIONS`) trained again;
 * `write_report` -- ``REPORT.md``, ``results.csv`` and plots: mean ± std over
   seeds, best per column in bold, PER's wins/ties/losses, discovered strengths.
 
@@ -26,6 +27,7 @@ from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seco
 from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from ._grid import GridResult, Recheck, recorded_only, run_grid
 from ._grid_report import write_report
+from ._revisions import REVISIONS, Revision
 from ._suites import (
     METHODS,
     PROTOCOLS,
@@ -41,11 +43,13 @@ __all__ = [
     "EXECUTORS",
     "METHODS",
     "PROTOCOLS",
+    "REVISIONS",
     "SUITES",
     "GridResult",
     "LocalExecutor",
     "RayExecutor",
     "Recheck",
+    "Revision",
     "RunSpec",
     "aggregate",
     "execute",

@@ -13,11 +13,15 @@ import torch
 
 from .._atomic import write_text_atomic
 from ..train import TrainConfig, config_change, load_config, resolve_config
+from ._revisions import RECORD_KEY, missing_revisions, revisions_for
 from ._suites import FIT_CARRIERS, RunSpec
 
 #: File whose presence marks a finished run (JSON; never pickle).
 RESULT_FILE = "result.json"
 ERROR_FILE = "error.txt"
+#: The revisions a run folder's training started under (`_revisions`), so that a
+#: checkpoint of older code is not resumed.
+REVISIONS_FILE = "revisions.json"
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
@@ -35,7 +39,9 @@ def finished_result(
     changed since), does not count: the run is redone. A run its rule stopped
     before the cap still counts when only the cap has been raised since
     (`softeq.train.config_change`); its stored config is updated to the new cap.
-    A run stopped by the cap does not: it resumes from its checkpoint. A fit
+    A run stopped by the cap does not: it resumes from its checkpoint. A run
+    trained before a change of code that applies to it (`softeq.bench._revisions`:
+    its record does not name the revision) does not count either. A fit
     method (``auto*``) is checked the same way on the configs its stages' models
     resolve to (`_stage_configs`) and on `softeq.fit`'s own settings
     (`_fit_constants`) and on the groups its stored evidence leads today's plan
@@ -90,30 +96,43 @@ def _judge(
         what = "other settings" if other == spec.protocol else f"protocol {other}"
         return path, result, "different", None, [f"a run with {what} is stored there"]
     config = result.get("config") or {}
-    reasons: list[str] = []
     if _is_fit(spec):
-        saved, current = config.get("stages") or {}, _stage_configs(spec)
-        changes = [config_change(saved.get(m) or {}, c) for m, c in current.items()]
-        if "different" in changes:
-            reasons.append("a stage's preset resolves to another config today")
-        if config.get("constants", _FIT_CONSTANTS_BEFORE) != _fit_constants():
-            reasons.append("softeq.fit's settings changed")
-        sets = _imposed_sets(result.get("summary") or {})
-        if sets is not None and sets[0] != sets[1]:
-            tried, today = (", ".join(s) or "none" for s in sets)
-            reasons.append(f"today's plan rules impose {today} from its evidence; "
-                           f"it tried {tried}")  # fmt: skip
-        if reasons or not changes:
-            changes.append("different")
-        change = max(changes, key=_CHANGES.index)
-        epochs = dict(spec.overrides).get("epochs") or _cap(spec)
-        updated = {**config, "stages": current, "epochs": epochs,
-                   "constants": _fit_constants()}  # fmt: skip
-    else:
-        current = _resolved_config(spec)
-        change = "different" if current is None else config_change(config, current)
-        updated = current
-    return path, result, change, updated, reasons
+        change, updated, reasons = _judge_fit(spec, config, result)
+        return path, result, change, updated, reasons
+    current = _resolved_config(spec)
+    if current is None:
+        return path, result, "different", None, []
+    reasons = [r.reason() for r in missing_revisions(result, [current])]
+    change = "different" if reasons else config_change(config, current)
+    return path, result, change, current, reasons
+
+
+def _judge_fit(
+    spec: RunSpec, config: dict[str, Any], result: dict[str, Any]
+) -> tuple[str, dict[str, Any], list[str]]:
+    """`_judge` of a fit method's stored record: the `config_change` answer over
+    its stages, the config to store if it stands, and the reasons beyond the
+    presets that retrain it."""
+    reasons: list[str] = []
+    saved, current = config.get("stages") or {}, _stage_configs(spec)
+    changes = [config_change(saved.get(m) or {}, c) for m, c in current.items()]
+    if "different" in changes:
+        reasons.append("a stage's preset resolves to another config today")
+    if config.get("constants", _FIT_CONSTANTS_BEFORE) != _fit_constants():
+        reasons.append("softeq.fit's settings changed")
+    sets = _imposed_sets(result.get("summary") or {})
+    if sets is not None and sets[0] != sets[1]:
+        tried, today = (", ".join(s) or "none" for s in sets)
+        reasons.append(f"today's plan rules impose {today} from its evidence; "
+                       f"it tried {tried}")  # fmt: skip
+    reasons += [r.reason() for r in missing_revisions(result, current.values())]
+    if reasons or not changes:
+        changes.append("different")
+    change = max(changes, key=_CHANGES.index)
+    epochs = dict(spec.overrides).get("epochs") or _cap(spec)
+    updated = {**config, "stages": current, "epochs": epochs,
+               "constants": _fit_constants()}  # fmt: skip
+    return change, updated, reasons
 
 
 def _counts(change: str, result: Mapping[str, Any]) -> bool:
@@ -268,9 +287,16 @@ def execute(spec: RunSpec, root: str | Path) -> dict[str, Any]:
 
 def _resumable(out: Path, current: dict[str, Any]) -> bool:
     """True when `out` holds a checkpoint of config `current`, or of it with a
-    lower epoch cap under the plateau schedule (resume it); a folder left by
-    another protocol is trained afresh."""
+    lower epoch cap under the plateau schedule (resume it), started under every
+    revision that applies to it (`REVISIONS_FILE`); a folder left by another
+    protocol or by older code is trained afresh."""
     if not (out / "checkpoint.pt").is_file() or not (out / "config.toml").is_file():
+        return False
+    try:
+        started = {RECORD_KEY: json.loads((out / REVISIONS_FILE).read_text())}
+    except (OSError, ValueError):  # none recorded: started before any revision
+        started = {}
+    if missing_revisions(started, [current]):
         return False
     try:
         saved = load_config(out / "config.toml").to_dict()
@@ -299,9 +325,14 @@ def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
     if _is_fit(spec):
         return _fit(spec, out)
     trainer = Trainer(TrainConfig(**spec.config_dict()), out)
-    resume = _resumable(out, trainer.config.to_dict())
+    config = trainer.config.to_dict()
+    resume = _resumable(out, config)
     for stale in (ERROR_FILE, RESULT_FILE):
         (out / stale).unlink(missing_ok=True)
+    revisions = revisions_for([config])
+    if not resume:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(revisions, out / REVISIONS_FILE)
     start = time.perf_counter()
     summary = trainer.fit(resume=resume)
     steps = max(1, trainer.train_steps)
@@ -315,6 +346,7 @@ def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
         "wall_s": time.perf_counter() - start,
         "ms_per_step": 1000 * trainer.train_seconds / steps,
         "late_gain": late_gain(out),
+        RECORD_KEY: revisions,
     }
     write_json_atomic(result, out / RESULT_FILE)
     return result
@@ -385,10 +417,12 @@ def _fit(spec: RunSpec, out: Path) -> dict[str, Any]:
     }  # fmt: skip
     steps = max(1, sum(h["steps"] for h in history))
     first = result.spec
+    stages = _stage_configs(spec)
     record = {
         "spec": spec.to_dict(), "status": "ok", "summary": summary,
         "config": {"epochs": epochs or _cap(spec), "fit": first,
-                   "stages": _stage_configs(spec), "constants": _fit_constants()},
+                   "stages": stages, "constants": _fit_constants()},
+        RECORD_KEY: revisions_for(stages.values()),
         "resumed": False, "steps": steps, "wall_s": time.perf_counter() - start,
         "ms_per_step": 1000 * sum(h["train_seconds"] for h in history) / steps,
     }  # fmt: skip
