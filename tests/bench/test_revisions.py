@@ -91,3 +91,28 @@ def test_a_checkpoint_of_older_code_is_not_resumed(trained, monkeypatch, tmp_pat
     again = execute(specs["per-evidence"], tmp_path)
     assert again["status"] == "ok" and not again["resumed"]
     assert again["revisions"] == ["evidence-tuner-starts-at-adjust-at"]
+
+
+def test_training_afresh_drops_the_old_checkpoint_before_recording_revisions(
+    trained, tmp_path, monkeypatch
+):
+    """Killed between recording today's revisions and its first checkpoint, a
+    run trained afresh must not leave the older code's checkpoint to resume."""
+    from softeq.train import Trainer
+
+    root, specs, _ = trained
+    spec = specs["per-evidence"]
+    folder = tmp_path / spec.run_id
+    folder.mkdir(parents=True)
+    for name in ("checkpoint.pt", "config.toml"):  # older code: no revisions.json
+        (folder / name).write_bytes((root / spec.run_id / name).read_bytes())
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "fit", killed)  # killed as training starts
+    with pytest.raises(KeyboardInterrupt):
+        execute(spec, tmp_path)
+    assert (folder / "revisions.json").is_file()
+    assert not (folder / "checkpoint.pt").is_file()
+    assert planned_action(spec, tmp_path) == "train"

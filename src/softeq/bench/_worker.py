@@ -330,8 +330,9 @@ def _train(spec: RunSpec, out: Path) -> dict[str, Any]:
     for stale in (ERROR_FILE, RESULT_FILE):
         (out / stale).unlink(missing_ok=True)
     revisions = revisions_for([config])
-    if not resume:
+    if not resume:  # a checkpoint left here is not this run's start
         out.mkdir(parents=True, exist_ok=True)
+        (out / "checkpoint.pt").unlink(missing_ok=True)
         write_json_atomic(revisions, out / REVISIONS_FILE)
     start = time.perf_counter()
     summary = trainer.fit(resume=resume)
