@@ -242,15 +242,23 @@ class Group:
             torch.einsum("nk,kij->nij", z, self._lie_algebra)
         )
 
-    def _sample_words(self, n: int, generator: torch.Generator | None) -> Tensor:
-        m = self._discrete.shape[0]
-        # table[j, k + 5] = h_j^k for k in [-5, 5): one batched matmul per letter.
-        table = torch.stack(
-            [
+    def _power_table(self) -> Tensor:
+        """`table[j, k + 5]` $= h_j^k$ for $k \\in [-5, 5)$, `(m, 10, d, d)`:
+        computed on the first draw and kept (the generators never change), so
+        a draw costs its matrix products only, not 10 matrix powers per letter."""
+        table: Tensor | None = getattr(self, "_powers", None)
+        if table is None:
+            table = torch.stack([
                 torch.stack([torch.linalg.matrix_power(h, k) for k in range(-5, 5)])
                 for h in self._discrete
-            ]
-        )
+            ])  # fmt: skip
+            self._powers = table
+        return table
+
+    def _sample_words(self, n: int, generator: torch.Generator | None) -> Tensor:
+        m = self._discrete.shape[0]
+        # one batched matmul per letter
+        table = self._power_table()
         words = torch.eye(self.d, dtype=_DTYPE).expand(n, -1, -1).clone()
         for _ in range(3):
             order = torch.argsort(torch.rand(n, m, generator=generator), dim=1)

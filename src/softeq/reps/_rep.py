@@ -217,7 +217,7 @@ class Rep:
         batch = torch.broadcast_shapes(x.shape[:-1], g.shape[:-2])
         d, start, parts = self._group.d, 0, []
         to_canonical, from_canonical = self._act_index(x.device)
-        xc = x[..., to_canonical]
+        xc = x if to_canonical is None else x[..., to_canonical]
         for ttype, mult in self.canonical_types():
             k = ttype.dim(d)
             block = xc[..., start : start + mult * k]
@@ -228,15 +228,22 @@ class Rep:
             rho_t = ttype.rho(g).to(dtype=x.dtype, device=x.device)
             moved = block.reshape(*block.shape[:-1], mult, k) @ rho_t.transpose(-1, -2)
             parts.append(moved.reshape(*batch, mult * k))
-        return torch.cat(parts, dim=-1)[..., from_canonical]
+        moved = torch.cat(parts, dim=-1)
+        return moved if from_canonical is None else moved[..., from_canonical]
 
-    def _act_index(self, device: torch.device) -> tuple[Tensor, Tensor]:
+    def _act_index(self, device: torch.device) -> tuple[Tensor | None, Tensor | None]:
         """`canonical_index` and its inverse on `device`, copied there once (a copy
-        per call would cost a host-to-device transfer on every step)."""
+        per call would cost a host-to-device transfer on every step); `(None,
+        None)` when the layout is already canonical (every task's reps are), so
+        `act` gathers nothing: the gathers and their scatters in backward were a
+        tenth of an orbit-penalised MLP's step."""
         cache = self.__dict__.setdefault("_act_indices", {})
         if device not in cache:
             idx = self.canonical_index()
-            cache[device] = (idx.to(device), torch.argsort(idx).to(device))
+            if torch.equal(idx, torch.arange(len(idx))):
+                cache[device] = (None, None)
+            else:
+                cache[device] = (idx.to(device), torch.argsort(idx).to(device))
         return cache[device]
 
     # -- algebra ----------------------------------------------------------------------
