@@ -19,6 +19,7 @@ from softeq.bench import (
     LocalExecutor,
     RunSpec,
     aggregate,
+    estimate_run_seconds,
     execute,
     load_results,
     make_executor,
@@ -827,6 +828,22 @@ def test_typical_run_seconds_skips_resumed_runs_and_pools_tasks(tmp_path):
     assert times[("*", "per")] == 300.0  # median of 100, 300, 1000
     assert times[("b", "mlp")] == times[("*", "mlp")] == 10.0
     assert typical_run_seconds(tmp_path / "empty") == {}
+
+
+def test_a_runs_estimate_on_a_new_task_scales_by_the_tasks_other_methods():
+    """A method with no run on a task is estimated from its runs elsewhere, times
+    how much longer the methods that ran on both tasks took on this one."""
+    typical = {("a", "per"): 100.0, ("a", "mlp"): 10.0, ("a", "aug"): 20.0,
+               ("b", "mlp"): 40.0, ("b", "aug"): 120.0,
+               ("c", "per"): 50.0, ("c", "mlp"): 5.0,
+               ("*", "per"): 75.0}  # fmt: skip
+    assert estimate_run_seconds(typical, "a", "per") == (100.0, "")
+    # from a: median of 4x (mlp) and 6x (aug) is 5x -> 500; from c: 8x -> 400
+    seconds, note = estimate_run_seconds(typical, "b", "per")
+    assert seconds == 450.0 and "scaled by 2 methods run on both" in note
+    # nothing ran on both: the method's median over all its tasks, unscaled
+    assert estimate_run_seconds(typical, "d", "per") == (75.0, ", other tasks")
+    assert estimate_run_seconds(typical, "b", "rpp") == (None, "")
 
 
 def test_method_auto_carriers_keeps_one_of_its_three_fits(tmp_path):

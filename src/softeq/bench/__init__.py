@@ -23,7 +23,13 @@ Example:
      'auto-per-tuners', 'auto-carriers']
 """
 
-from ._aggregate import aggregate, load_results, recorded_runs, typical_run_seconds
+from ._aggregate import (
+    aggregate,
+    estimate_run_seconds,
+    load_results,
+    recorded_runs,
+    typical_run_seconds,
+)
 from ._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from ._grid import GridResult, Recheck, recorded_only, run_grid
 from ._grid_report import write_report
@@ -64,5 +70,6 @@ __all__ = [
     "suite_runs",
     "true_subgroup",
     "typical_run_seconds",
+    "estimate_run_seconds",
     "write_report",
 ]

@@ -92,6 +92,49 @@ def typical_run_seconds(root: str | Path) -> dict[tuple[str, str], float]:
     return {key: statistics.median(ts) for key, ts in times.items()}
 
 
+def estimate_run_seconds(
+    typical: dict[tuple[str, str], float], task: str, method: str
+) -> tuple[float | None, str]:
+    """How long a run of `method` on `task` may take, from `typical_run_seconds`'s
+    medians, and a note saying what it is read from ("" for the same task).
+
+    The median of the method's runs on `task` when it has any. Otherwise, for
+    each other task $u$ where it ran, its median there times how much longer the
+    methods that ran on both $u$ and `task` took on `task` (the median over
+    them of the ratio of their medians), and the median of those: a task whose
+    other methods take 8 times as long makes this one's estimate 8 times as long
+    too (its own time on other tasks alone put the orbit-penalised MLP's first
+    runs on the planets at 7 min, where nine other methods took 5.5-32 times as
+    long as on human motion: scaled, 72 min). Without such a method, the median
+    of all its runs; None when it has none.
+
+    Example:
+        >>> typical = {("a", "mlp"): 10.0, ("b", "mlp"): 80.0, ("a", "orbit"): 60.0}
+        >>> estimate_run_seconds(typical, "b", "orbit")
+        (480.0, ', other tasks, scaled by 1 method run on both')
+    """
+    if (task, method) in typical:
+        return typical[task, method], ""
+    scaled, methods = [], set()
+    for (u, m), seconds in typical.items():
+        if m != method or u in ("*", task):
+            continue
+        ratios = {}
+        for (v, other), there in typical.items():
+            here = typical.get((task, other))
+            if v == u and other != method and here is not None and there > 0:
+                ratios[other] = here / there
+        if ratios:
+            scaled.append(seconds * statistics.median(ratios.values()))
+            methods |= set(ratios)
+    if scaled:
+        n = len(methods)
+        note = f", other tasks, scaled by {n} method{'s' * (n != 1)} run on both"
+        return statistics.median(scaled), note
+    overall = typical.get(("*", method))
+    return overall, ("" if overall is None else ", other tasks")
+
+
 def recorded_runs(root: str | Path) -> list[dict[str, Any]]:
     """The runs that `root`'s ``runs.jsonl`` records (none when it has none).
 

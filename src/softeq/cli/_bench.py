@@ -12,6 +12,7 @@ from ..bench import (
     PROTOCOLS,
     SUITES,
     RunSpec,
+    estimate_run_seconds,
     make_executor,
     planned_action,
     recorded_only,
@@ -132,10 +133,7 @@ def _dry_run(specs: list[RunSpec], out: Path, workers: int | None = None) -> int
         print(f"{method}: {counts}")
         for action in ("resume", "train"):
             for spec in by_action.get(action, []):
-                seconds = typical.get((spec.task, spec.method))
-                note = ""
-                if seconds is None:  # the method's runs on other tasks
-                    seconds, note = typical.get(("*", spec.method)), ", other tasks"
+                seconds, note = estimate_run_seconds(typical, spec.task, spec.method)
                 why = stale_reason(spec, out)
                 if why is None and spec.run_id in recorded:
                     why = (f"recorded only in runs.jsonl, test MSE "
@@ -157,7 +155,8 @@ def _dry_run(specs: list[RunSpec], out: Path, workers: int | None = None) -> int
     if todo:
         print(f"time: ~{_duration(known)} of one worker for the {todo - unknown} runs "
               f"whose method has finished runs here to go by (the median of its "
-              f"runs on the same task, else on all; a resumed run counts in full), "
+              f"runs on the same task, else `estimate_run_seconds`'s scaling of "
+              f"its runs on other tasks; a resumed run counts in full), "
               f"~{_duration(known / n)} with {n} worker{'s' * (n != 1)}; "
               f"{unknown} runs have none")  # fmt: skip
     return 0
