@@ -11,7 +11,8 @@ stopping; `tests/auto/test_fit.py::test_the_orbit_soft_stage_with_pers_tuner_is_
 the_mlp_orbit_baseline`). Validation then keeps the candidate with the lowest MSE.
 So its cell can be read off a grid that ran `auto-soft` and `mlp-orbit`, at the
 cost of neither stage twice: per task and seed, `mlp-orbit`'s model where its
-best validation MSE is below `auto-soft`'s chosen model's, else `auto-soft`'s.
+best validation MSE is below `auto-soft`'s chosen model's, else `auto-soft`'s
+(where ``soft-per`` is skipped, below, `auto-soft`'s without an `mlp-orbit` run).
 
 ``soft-per`` is skipped, like the breaking tuner's stage, when a group to impose
 is called exact (`softeq.auto.soft_stage`); PER's tuner ignores the evidence, so
@@ -82,12 +83,16 @@ def metric(summary: dict) -> float:
     return summary["test_mse"] if ade is None else ade
 
 
-def composed(fit: dict, orbit: dict) -> tuple[str, float, float]:
+def composed(fit: dict, orbit: dict | None) -> tuple[str, float, float] | None:
     """The candidate `fit(soft_tuner="choose")` keeps, its validation MSE and
     test score (`metric`), from an `auto-soft` summary and the `mlp-orbit` run of
-    the same task and seed."""
-    if trains_soft_per(fit) and orbit["val_mse"] < fit["val_mse"]:
-        return SOFT_PER, orbit["val_mse"], metric(orbit)
+    the same task and seed (None when it has not run; only needed where the fit
+    would train ``soft-per``); None when that run is needed and missing."""
+    if trains_soft_per(fit):
+        if orbit is None:
+            return None
+        if orbit["val_mse"] < fit["val_mse"]:
+            return SOFT_PER, orbit["val_mse"], metric(orbit)
     return fit["chosen"] or "none", fit["val_mse"], metric(fit)
 
 
@@ -112,10 +117,11 @@ def compose(runs: dict[tuple, dict]) -> tuple[list[str], list[str], int]:
                 runs.get(("mlp-orbit", task, seed)),
             )
             own["auto-soft"].append(metric(fit))
-            if orbit is None:
-                continue
-            own["mlp-orbit"].append(metric(orbit))
+            if orbit is not None:
+                own["mlp-orbit"].append(metric(orbit))
             choice = composed(fit, orbit)
+            if choice is None:
+                continue
             kept.append(choice[0])
             tests.append(choice[2])
             ran = runs.get(("auto-soft-tuners", task, seed))
@@ -123,11 +129,12 @@ def compose(runs: dict[tuple, dict]) -> tuple[list[str], list[str], int]:
                 checked += 1
                 if (why := check(ran, choice)) is not None:
                     mismatches.append(f"{task} seed {seed}: {why}")
+        orbits = cell(own["mlp-orbit"]) if own["mlp-orbit"] else "–"
         if len(kept) < len(seeds) or not kept:
-            lines.append(f"| {task} | `mlp-orbit` has not run every seed | | "
-                         f"{cell(own['auto-soft'])} | |")  # fmt: skip
+            lines.append(f"| {task} | `mlp-orbit` has not run every seed it needs | | "
+                         f"{cell(own['auto-soft'])} | {orbits} |")  # fmt: skip
             continue
-        scores = f"{cell(own['auto-soft'])} | {cell(own['mlp-orbit'])}"
+        scores = f"{cell(own['auto-soft'])} | {orbits}"
         lines.append(f"| {task} | {cell(tests)} | {', '.join(kept)} | {scores} |")
     return lines, mismatches, checked
 

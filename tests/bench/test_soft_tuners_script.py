@@ -73,7 +73,16 @@ def test_a_trained_run_is_checked_against_the_composition(
     assert "seed 0" not in captured.err
 
 
-def test_a_task_without_every_orbit_run_says_so(tmp_path):
+def test_a_task_without_every_orbit_run_it_needs_says_so(tmp_path):
     write(tmp_path, "auto-soft", "orbits", 0, 1.0, 1.0, **fit(["none"], ["broken"]))
     lines, _, _ = bench.compose(bench.load_runs(tmp_path, ("auto-soft", "mlp-orbit")))
-    assert lines == ["| orbits | `mlp-orbit` has not run every seed | | 1 | |"]
+    assert lines == [
+        "| orbits | `mlp-orbit` has not run every seed it needs | | 1 | – |"
+    ]
+
+
+def test_where_an_exact_group_is_imposed_no_orbit_run_is_needed(tmp_path):
+    ran = fit(["none", "impose-O2z"], ["exact", "broken"])
+    write(tmp_path, "auto-soft", "inertia:o2z", 0, 1.0, 3.0, **ran)
+    lines, _, _ = bench.compose(bench.load_runs(tmp_path, ("auto-soft", "mlp-orbit")))
+    assert lines == ["| inertia:o2z | 3 | impose O2z | 3 | – |"]
