@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from ..basis import ProjectorStack
 from ..groups import Group
 from ..nn import soft_layers
-from ._tuners import ConstantTuner
+from ._tuners import ConstantTuner, on_schedule
 
 
 def gauss_newton_diagonals(
@@ -337,8 +337,7 @@ class EvidenceTuner(ConstantTuner):
             >>> [e + 1 for e in range(240) if tuner.updates_at(e)]
             [200, 210, 220, 230, 240]
         """
-        e1 = epoch + 1
-        return e1 >= self.start and (e1 - self.start) % self.every == 0
+        return on_schedule(epoch, self.start, self.every)
 
     def diagnostics(self) -> dict[str, float]:
         """After an updating `step`: ``noise``, the likelihood's noise variance

@@ -68,6 +68,19 @@ def group_names(groups: Sequence[str | Group], who: str) -> list[str]:
     return names
 
 
+def on_schedule(epoch: int, start: int, every: int) -> bool:
+    """Whether the 0-based `epoch` is one of a schedule's: the 1-based epochs
+    `start`, `start + every`, `start + 2 every`, ... (the tuners that act
+    periodically: `EvidenceTuner.updates_at`, `BreakingTuner.due`).
+
+    Example:
+        >>> [e + 1 for e in range(30) if on_schedule(e, start=10, every=7)]
+        [10, 17, 24]
+    """
+    e1 = epoch + 1
+    return e1 >= start and (e1 - start) % every == 0
+
+
 class ConstantTuner:
     """Fixed strengths: $\\lambda_j$ never changes.
 

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from ..groups import Group, as_groups
 from ..metrics import BREAKING_THRESHOLDS, Z_95, symmetry_cost
 from ..regularizers import ConstantTuner
+from ..regularizers._tuners import on_schedule
 from ..reps import Rep
 
 
@@ -139,8 +140,7 @@ class BreakingTuner(ConstantTuner):
 
     def due(self, epoch: int) -> bool:
         """Whether the step after the 0-based `epoch` measures."""
-        e1 = epoch + 1
-        return e1 >= self.start and (e1 - self.start) % self.every == 0
+        return on_schedule(epoch, self.start, self.every)
 
     def reads_penalties(self, epoch: int) -> bool:
         """True at the measuring epochs (`due`), so that a trainer calls `step`
