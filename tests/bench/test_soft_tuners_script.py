@@ -50,6 +50,8 @@ def test_an_exact_group_imposed_skips_pers_stage_but_all_broken_does_not():
     broken = {**fit(["none", "impose-O3"], ["broken", "broken"]), "val_mse": 1.0,
               "test_mse": 9.0}  # fmt: skip
     assert bench.composed(broken, orbit) == ("soft-per", 0.5, 5.0)
+    # the what-if: soft-per trained even where an exact group is imposed
+    assert bench.composed(exact, orbit, always=True) == ("soft-per", 0.5, 5.0)
     # motion tasks are scored by ADE, as their tables
     assert bench.composed(broken, {**orbit, "test_ade": 0.7})[2] == 0.7
 
