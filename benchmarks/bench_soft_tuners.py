@@ -44,19 +44,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
+from bench_carriers import cell  # the tables' mean ± std (run from benchmarks/)
+
 #: The candidate name of PER's tuner's soft stage in a fit's summary.
 SOFT_PER = "soft-per"
-
-
-def cell(values: list[float]) -> str:
-    """Mean ± sample std, as the grids' tables print them."""
-    if len(values) < 2:
-        return f"{values[0]:.3g}"
-    return f"{statistics.mean(values):.3g} ± {statistics.stdev(values):.2g}"
 
 
 def load_runs(root: Path, methods: tuple[str, ...]) -> dict[tuple, dict]:
